@@ -1,0 +1,345 @@
+//! `endpoint-sandbox`: a local stand-in for the Plivo and Vobiz endpoint APIs and Plivo's
+//! JWT API, so that the library, the demo page and the tests run offline against real
+//! HTTP. See the README for routes, flags and fault injection.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub mod api;
+pub mod config;
+pub mod errors;
+pub mod faults;
+pub mod store;
+pub mod token;
+
+pub use config::Config;
+use errors::ApiError;
+use faults::{FaultRule, LoggedRequest};
+use store::{Rng, Store};
+
+/// Which platform a route imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Platform {
+    /// Plivo, under `/v1/Account/{auth_id}/`.
+    Plivo,
+    /// Vobiz, under `/api/v1/Account/{auth_id}/`.
+    Vobiz,
+}
+
+impl Platform {
+    /// The platform whose error format a path gets.
+    pub fn from_path(path: &str) -> Self {
+        if path.starts_with("/api/") {
+            Self::Vobiz
+        } else {
+            Self::Plivo
+        }
+    }
+
+    /// The account's path prefix, ending in `/`.
+    pub fn account_path(self, auth_id: &str) -> String {
+        match self {
+            Self::Plivo => format!("/v1/Account/{auth_id}/"),
+            Self::Vobiz => format!("/api/v1/Account/{auth_id}/"),
+        }
+    }
+}
+
+/// The mutable state: both stores, fault rules and the request log.
+#[derive(Debug)]
+pub struct Data {
+    /// The Plivo account's endpoints.
+    pub plivo: Store,
+    /// The Vobiz account's endpoints.
+    pub vobiz: Store,
+    /// Active fault rules.
+    pub faults: Vec<FaultRule>,
+    /// Recent API requests.
+    pub log: VecDeque<LoggedRequest>,
+}
+
+/// Seed of the generator: the same data on every start.
+const RNG_SEED: u64 = 0x00E1_D901_7105_A11D;
+
+impl Data {
+    /// Fresh state with `count` endpoints per platform.
+    pub fn seeded(count: usize, registered_fraction: f64) -> Self {
+        let mut rng = Rng::new(RNG_SEED);
+        Self {
+            plivo: Store::seeded(Platform::Plivo, count, registered_fraction, &mut rng),
+            vobiz: Store::seeded(Platform::Vobiz, count, registered_fraction, &mut rng),
+            faults: Vec::new(),
+            log: VecDeque::new(),
+        }
+    }
+
+    /// The store of a platform.
+    pub fn store(&self, platform: Platform) -> &Store {
+        match platform {
+            Platform::Plivo => &self.plivo,
+            Platform::Vobiz => &self.vobiz,
+        }
+    }
+
+    /// The store of a platform, to change.
+    pub fn store_mut(&mut self, platform: Platform) -> &mut Store {
+        match platform {
+            Platform::Plivo => &mut self.plivo,
+            Platform::Vobiz => &mut self.vobiz,
+        }
+    }
+}
+
+/// Configuration and state shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    /// The configuration the sandbox started with.
+    pub config: Config,
+    /// The mutable state.
+    pub data: RwLock<Data>,
+}
+
+/// The state as handlers receive it.
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    /// State seeded as the configuration says.
+    pub fn new(config: Config) -> Shared {
+        let data = Data::seeded(config.seed, config.registered_fraction);
+        Arc::new(Self {
+            config,
+            data: RwLock::new(data),
+        })
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResetRequest {
+    seed: Option<usize>,
+    registered_fraction: Option<f64>,
+}
+
+/// `POST /__sandbox/reset`: restores the seed (optionally another count), clears faults
+/// and the request log.
+async fn reset(State(state): State<Shared>, body: Bytes) -> Response {
+    let request: ResetRequest = if body.is_empty() {
+        ResetRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({ "error": e.to_string() })),
+                )
+                    .into_response()
+            }
+        }
+    };
+    let seed = request.seed.unwrap_or(state.config.seed);
+    let fraction = request
+        .registered_fraction
+        .unwrap_or(state.config.registered_fraction);
+    if seed > config::MAX_SEED || !(0.0..=1.0).contains(&fraction) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": format!("seed must be 0-{} and registeredFraction 0-1", config::MAX_SEED) })),
+        )
+            .into_response();
+    }
+    *state.data.write().expect("sandbox state lock") = Data::seeded(seed, fraction);
+    Json(json!({ "seeded": seed, "registeredFraction": fraction })).into_response()
+}
+
+/// A 404 that is never an HTML page: the platform's format under its prefix.
+async fn not_found(request: Request) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/v1/") || path.starts_with("/api/") {
+        ApiError::not_found(Platform::from_path(path), format!("No route for {path}"))
+            .into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("Not found: {path}") })),
+        )
+            .into_response()
+    }
+}
+
+/// A 405 in the platform's format.
+async fn method_not_allowed(request: Request) -> Response {
+    let path = request.uri().path();
+    ApiError::new(
+        Platform::from_path(path),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        format!("Method {} not allowed on {path}", request.method()),
+    )
+    .into_response()
+}
+
+fn is_loopback_origin(origin: &HeaderValue) -> bool {
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = if rest.starts_with('[') {
+        rest.split(']').next().map(|h| &h[1..]).unwrap_or_default()
+    } else {
+        rest.split(':').next().unwrap_or_default()
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// CORS for pages on any loopback origin, with credentials (cookies) and auth headers.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(|origin, _| {
+            is_loopback_origin(origin)
+        }))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-auth-id"),
+            HeaderName::from_static("x-auth-token"),
+        ])
+        .expose_headers([header::RETRY_AFTER, header::DATE])
+        .allow_credentials(true)
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// The policy of the demo page: its own origin only, plus WebAssembly compilation.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+     base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+fn endpoint_routes(platform: Platform) -> Router<Shared> {
+    let prefix = match platform {
+        Platform::Plivo => "/v1/Account/{auth_id}",
+        Platform::Vobiz => "/api/v1/Account/{auth_id}",
+    };
+    Router::new()
+        .route(
+            &format!("{prefix}/Endpoint/"),
+            get(api::list).post(api::create),
+        )
+        .route(
+            &format!("{prefix}/Endpoint/{{id}}/"),
+            get(api::retrieve).post(api::update).delete(api::delete),
+        )
+        .layer(Extension(platform))
+}
+
+/// The whole application.
+pub fn router(state: Shared) -> Router {
+    let config = &state.config;
+    let static_headers = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ));
+    let www = ServeDir::new(&config.www).fallback(axum::routing::any(not_found).with_state(()));
+    let pkg = ServeDir::new(&config.pkg).fallback(axum::routing::any(not_found).with_state(()));
+    Router::new()
+        .merge(endpoint_routes(Platform::Plivo))
+        .merge(endpoint_routes(Platform::Vobiz))
+        .route("/v1/Account/{auth_id}/JWT/Token/", post(api::jwt_token))
+        .route(
+            "/__sandbox/faults",
+            get(faults::list).post(faults::add).delete(faults::clear),
+        )
+        .route(
+            "/__sandbox/requests",
+            get(faults::requests).delete(faults::clear_requests),
+        )
+        .route("/__sandbox/reset", post(reset))
+        .nest_service("/pkg", static_headers.clone().service(pkg))
+        .fallback_service(static_headers.service(www))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::middleware,
+        ))
+        .layer(cors())
+        .with_state(state)
+}
+
+/// Binds the configured address; a busy port is a clear error.
+pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener, String> {
+    let address = SocketAddr::new(config.bind, config.port);
+    tokio::net::TcpListener::bind(address).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "cannot listen on {address}: the port is in use. Stop the other server or choose another port with --port."
+        ),
+        _ => format!("cannot listen on {address}: {e}"),
+    })
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Shared,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_origins_only() {
+        for (origin, ok) in [
+            ("http://localhost:3000", true),
+            ("http://127.0.0.1:8787", true),
+            ("http://[::1]:5173", true),
+            ("https://localhost", true),
+            ("http://example.com", false),
+            ("http://localhost.evil.com", false),
+            ("http://127.evil.com", false),
+            ("null", false),
+        ] {
+            assert_eq!(
+                is_loopback_origin(&HeaderValue::from_static(origin)),
+                ok,
+                "{origin}"
+            );
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! HTTP exchanges as plain data: the request the library wants sent, the response it got,
+//! and the mapping of a response to a value or an [`Error`].
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::config::{ClientConfig, Credentials};
+use crate::error::{Error, ErrorCode, Result};
+use crate::query::{encode, WireQuery};
+use crate::retry::parse_retry_after;
+
+/// HTTP methods the APIs use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Read; safe to retry.
+    Get,
+    /// Create or update.
+    Post,
+    /// Delete.
+    Delete,
+}
+
+impl Method {
+    /// The method name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+/// A request, before transport.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiRequest {
+    /// The method.
+    pub method: Method,
+    /// The path below the base URL, starting with `/`.
+    pub path: String,
+    /// Query parameters.
+    pub query: WireQuery,
+    /// A JSON body. Its `Debug` output is not redacted: never log a request.
+    pub body: Option<Value>,
+}
+
+impl ApiRequest {
+    /// A request without query or body.
+    pub fn new(method: Method, path: String) -> Self {
+        Self {
+            method,
+            path,
+            query: WireQuery::new(),
+            body: None,
+        }
+    }
+
+    /// The full URL under `base_url`.
+    pub fn url(&self, base_url: &str) -> String {
+        if self.query.is_empty() {
+            format!("{base_url}{}", self.path)
+        } else {
+            format!("{base_url}{}?{}", self.path, encode(&self.query))
+        }
+    }
+
+    /// `METHOD /path`, for messages. Contains no secret.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.method.as_str(), self.path)
+    }
+
+    /// Only reads are retried automatically.
+    pub fn is_retryable(&self) -> bool {
+        self.method == Method::Get
+    }
+}
+
+/// The headers that authenticate a request, by dialect and mode. Backend mode sends
+/// none: the application's backend adds them.
+pub fn auth_headers(config: &ClientConfig) -> Vec<(&'static str, String)> {
+    let Credentials::Direct(token) = &config.credentials else {
+        return Vec::new();
+    };
+    match config.dialect {
+        crate::config::Dialect::Plivo => {
+            let pair = format!("{}:{}", config.auth_id, token.expose());
+            vec![(
+                "Authorization",
+                format!("Basic {}", base64_standard(pair.as_bytes())),
+            )]
+        }
+        crate::config::Dialect::Vobiz => vec![
+            ("X-Auth-ID", config.auth_id.clone()),
+            ("X-Auth-Token", token.expose().to_owned()),
+        ],
+    }
+}
+
+fn base64_standard(bytes: &[u8]) -> String {
+    use base64ct::Encoding;
+    base64ct::Base64::encode_string(bytes)
+}
+
+/// A response as the transport read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body text (empty when there was none).
+    pub body: String,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
+    /// The `Date` header, if any (readable cross-origin only when the server exposes it).
+    pub date: Option<String>,
+}
+
+/// Turns a failure status into an error whose message carries the platform's own words.
+pub fn status_error(request: &ApiRequest, response: &ApiResponse, now_ms: f64) -> Error {
+    let status = response.status;
+    let code = ErrorCode::for_status(status);
+    let detail = match error_detail(&response.body) {
+        Some(detail) => format!(": {detail}"),
+        None if looks_like_html(&response.body) => {
+            " (the body was an HTML page, not the API's JSON)".into()
+        }
+        None => String::new(),
+    };
+    let retry_after = response
+        .retry_after
+        .as_deref()
+        .and_then(|v| parse_retry_after(v, now_ms));
+    let what = request.describe();
+    let advice = match code {
+        ErrorCode::BadRequest => "Check the values sent.".to_owned(),
+        ErrorCode::Unauthorized => "Check authId and authToken (direct mode), or that the user \
+                                    is signed in to your backend (backend mode)."
+            .to_owned(),
+        ErrorCode::Forbidden => {
+            "These credentials may not do this; check the account's permissions.".to_owned()
+        }
+        ErrorCode::NotFound => "Check the endpoint id and the authId.".to_owned(),
+        ErrorCode::Conflict => "The username is taken; choose another.".to_owned(),
+        ErrorCode::RateLimited => match retry_after {
+            Some(s) => format!("Too many requests; try again in {s} s."),
+            None => "Too many requests; slow down and try again.".to_owned(),
+        },
+        ErrorCode::ServerError => "The platform failed; try again later.".to_owned(),
+        _ => "Check the request and the baseUrl.".to_owned(),
+    };
+    let mut error = Error::new(
+        code,
+        format!("{what} failed with HTTP {status}{detail}. {advice}"),
+    )
+    .with_status(status);
+    error.retry_after = retry_after;
+    if let Some(field) = error_field(&response.body) {
+        error.field = Some(field);
+    }
+    error
+}
+
+fn looks_like_html(body: &str) -> bool {
+    let start = body.trim_start();
+    start.starts_with('<')
+        || start
+            .get(..9)
+            .is_some_and(|s| s.eq_ignore_ascii_case("<!doctype"))
+}
+
+/// Flattens a JSON error value (`"text"`, `{"field": ["msg"]}`, ...) into one line.
+fn flatten(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Array(items) => {
+            let parts: Vec<_> = items.iter().filter_map(flatten).collect();
+            (!parts.is_empty()).then(|| parts.join("; "))
+        }
+        Value::Object(map) => {
+            let parts: Vec<_> = map
+                .iter()
+                .filter_map(|(k, v)| flatten(v).map(|v| format!("{k}: {v}")))
+                .collect();
+            (!parts.is_empty()).then(|| parts.join("; "))
+        }
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Keeps platform text to a sensible length and on one line.
+fn tidy(text: String) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+/// The human part of any of the platforms' error bodies:
+/// - Plivo: `{"api_id": "...", "error": "..."}` (the error may be an object of field errors);
+/// - Vobiz: `{"status": "error", "error": {"code", "message", "details"}, ...}`;
+/// - Vobiz: `{"error": "...", "details": {...}}`.
+pub fn error_detail(body: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let text = match value.get("error") {
+        Some(Value::Object(e)) if e.contains_key("message") || e.contains_key("code") => {
+            let message = e.get("message").and_then(flatten);
+            let code = e.get("code").and_then(flatten);
+            let details = e.get("details").and_then(flatten);
+            let mut text = match (message, code) {
+                (Some(m), Some(c)) => format!("{m} ({c})"),
+                (Some(m), None) => m,
+                (None, Some(c)) => c,
+                (None, None) => return None,
+            };
+            if let Some(d) = details {
+                text = format!("{text} [{d}]");
+            }
+            text
+        }
+        Some(error) => {
+            let mut text = flatten(error)?;
+            if let Some(d) = value.get("details").and_then(flatten) {
+                text = format!("{text} [{d}]");
+            }
+            text
+        }
+        None => value
+            .get("message")
+            .or_else(|| value.get("detail"))
+            .and_then(flatten)?,
+    };
+    Some(tidy(text))
+}
+
+/// The field an error body names, when it names exactly one.
+fn error_field(body: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let error = value.get("error")?;
+    let field = error
+        .get("field")
+        .or_else(|| error.get("details").and_then(|d| d.get("field")))
+        .or_else(|| value.get("details").and_then(|d| d.get("field")))
+        .and_then(Value::as_str);
+    if let Some(field) = field {
+        return Some(field.to_owned());
+    }
+    // Plivo field errors: {"error": {"alias": ["..."]}}
+    let map = error.as_object()?;
+    (map.len() == 1 && !map.contains_key("message"))
+        .then(|| map.keys().next().cloned())
+        .flatten()
+}
+
+/// Checks the status and decodes a JSON body.
+pub fn decode_json<T: DeserializeOwned>(
+    request: &ApiRequest,
+    response: &ApiResponse,
+    now_ms: f64,
+) -> Result<T> {
+    if !(200..300).contains(&response.status) {
+        return Err(status_error(request, response, now_ms));
+    }
+    serde_json::from_str(&response.body).map_err(|e| {
+        let why = if looks_like_html(&response.body) {
+            "an HTML page instead of the API's JSON (is baseUrl pointing at a web page?)".to_owned()
+        } else if response.body.trim().is_empty() {
+            "an empty body".to_owned()
+        } else if e.is_eof() {
+            "a truncated JSON body".to_owned()
+        } else {
+            format!("JSON of an unexpected shape ({e})")
+        };
+        Error::bad_response(format!(
+            "{} answered HTTP {} with {why}.",
+            request.describe(),
+            response.status
+        ))
+        .with_status(response.status)
+    })
+}
+
+/// Checks the status of a response whose body does not matter (update, delete).
+pub fn expect_success(request: &ApiRequest, response: &ApiResponse, now_ms: f64) -> Result<()> {
+    if (200..300).contains(&response.status) {
+        Ok(())
+    } else {
+        Err(status_error(request, response, now_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ClientOptions, Dialect};
+
+    fn response(status: u16, body: &str) -> ApiResponse {
+        ApiResponse {
+            status,
+            body: body.into(),
+            retry_after: None,
+            date: None,
+        }
+    }
+
+    fn get() -> ApiRequest {
+        ApiRequest::new(Method::Get, "/v1/Account/MA1/Endpoint/".into())
+    }
+
+    #[test]
+    fn every_documented_error_body_is_read() {
+        let table = [
+            (
+                r#"{"api_id":"a1","error":"invalid username"}"#,
+                "invalid username",
+            ),
+            (
+                r#"{"status":"error","error":{"code":"VALIDATION_ERROR","message":"Username already exists","details":{"field":"username"}},"timestamp":"2025-10-28T09:15:00Z","requestId":"r1"}"#,
+                "Username already exists (VALIDATION_ERROR) [field: username]",
+            ),
+            (
+                r#"{"error":"Endpoint not found","details":{"endpoint_id":"1"}}"#,
+                "Endpoint not found [endpoint_id: 1]",
+            ),
+            (
+                r#"{"api_id":"a","error":{"alias":["Ensure this field has no more than 100 characters."]}}"#,
+                "alias: Ensure this field has no more than 100 characters.",
+            ),
+            (r#"{"message":"Too many requests"}"#, "Too many requests"),
+        ];
+        for (body, expected) in table {
+            assert_eq!(error_detail(body).as_deref(), Some(expected), "{body}");
+        }
+        for body in ["", "<html>502</html>", "{", "[]", r#"{"error":""}"#, "null"] {
+            assert_eq!(error_detail(body), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn status_errors_carry_code_status_field_and_platform_words() {
+        let e = status_error(
+            &get(),
+            &response(
+                409,
+                r#"{"status":"error","error":{"code":"CONFLICT","message":"Username already exists","details":{"field":"username"}}}"#,
+            ),
+            0.0,
+        );
+        assert_eq!(e.code, ErrorCode::Conflict);
+        assert_eq!(e.status, Some(409));
+        assert_eq!(e.field.as_deref(), Some("username"));
+        assert!(
+            e.message.starts_with(
+                "GET /v1/Account/MA1/Endpoint/ failed with HTTP 409: Username already exists"
+            ),
+            "{}",
+            e.message
+        );
+        let e = status_error(
+            &get(),
+            &response(400, r#"{"api_id":"x","error":{"alias":["bad"]}}"#),
+            0.0,
+        );
+        assert_eq!(e.field.as_deref(), Some("alias"));
+    }
+
+    #[test]
+    fn rate_limits_carry_retry_after() {
+        let mut r = response(429, r#"{"api_id":"x","error":"too many requests"}"#);
+        r.retry_after = Some("3".into());
+        let e = status_error(&get(), &r, 0.0);
+        assert_eq!(e.code, ErrorCode::RateLimited);
+        assert_eq!(e.retry_after, Some(3.0));
+        assert!(e.message.contains("try again in 3 s"), "{}", e.message);
+    }
+
+    #[test]
+    fn html_error_pages_keep_their_status_code() {
+        let e = status_error(
+            &get(),
+            &response(502, "<!DOCTYPE html><h1>Bad gateway</h1>"),
+            0.0,
+        );
+        assert_eq!(e.code, ErrorCode::ServerError);
+        assert!(e.message.contains("HTML page"), "{}", e.message);
+    }
+
+    #[test]
+    fn success_bodies_that_are_not_the_api_json_are_bad_responses() {
+        let table = [
+            ("<!doctype html><html></html>", "HTML page"),
+            ("", "empty body"),
+            (r#"{"meta":{"limit":20,"#, "truncated"),
+            (r#"{"meta":"x"}"#, "unexpected shape"),
+        ];
+        for (body, why) in table {
+            let e = decode_json::<crate::endpoint::WirePage>(&get(), &response(200, body), 0.0)
+                .err()
+                .unwrap();
+            assert_eq!(e.code, ErrorCode::BadResponse, "{body}");
+            assert!(e.message.contains(why), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn long_platform_messages_are_cut() {
+        let body = format!(r#"{{"error":"{}"}}"#, "x".repeat(1000));
+        assert!(error_detail(&body).unwrap().chars().count() <= 301);
+    }
+
+    #[test]
+    fn auth_headers_by_dialect_and_mode() {
+        let config = |dialect, token: Option<&str>| {
+            ClientConfig::from_options(ClientOptions {
+                dialect,
+                auth_id: "MA1".into(),
+                auth_token: token.map(Into::into),
+                base_url: Some("https://h".into()),
+                timeout_ms: None,
+                retry: None,
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            auth_headers(&config(Dialect::Plivo, Some("tok"))),
+            [("Authorization", "Basic TUExOnRvaw==".to_owned())]
+        );
+        assert_eq!(
+            auth_headers(&config(Dialect::Vobiz, Some("tok"))),
+            [
+                ("X-Auth-ID", "MA1".to_owned()),
+                ("X-Auth-Token", "tok".to_owned())
+            ]
+        );
+        assert!(auth_headers(&config(Dialect::Vobiz, None)).is_empty());
+    }
+
+    #[test]
+    fn urls_join_base_path_and_query() {
+        let mut r = get();
+        assert_eq!(r.url("https://h"), "https://h/v1/Account/MA1/Endpoint/");
+        r.query.push(("limit", "5".into()));
+        assert_eq!(r.url("/b"), "/b/v1/Account/MA1/Endpoint/?limit=5");
+    }
+}

@@ -1,0 +1,199 @@
+//! The browser side of the core's traits: `fetch` through gloo-net with a timeout and
+//! cancellation, the clock, timers and `crypto.getRandomValues`.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use gloo_net::http::{Request, RequestBuilder};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, RequestCredentials};
+
+use crate::client::{Runtime, Transport};
+use crate::config::{ClientConfig, Credentials};
+use crate::error::{Error, ErrorCode, Result};
+use crate::http::{auth_headers, ApiRequest, ApiResponse, Method};
+
+/// Clock, timers and randomness of the JavaScript host (browser or Node).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostRuntime;
+
+impl Runtime for HostRuntime {
+    fn now_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+
+    fn random(&self) -> f64 {
+        js_sys::Math::random()
+    }
+
+    async fn sleep(&self, ms: u32) {
+        gloo_timers::future::TimeoutFuture::new(ms).await;
+    }
+
+    fn fill_random(&self, bytes: &mut [u8]) -> Result<()> {
+        let unavailable = || {
+            Error::new(
+                ErrorCode::Unsupported,
+                "crypto.getRandomValues is not available here; a strong password cannot be made.",
+            )
+        };
+        let crypto = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
+            .ok()
+            .filter(|c| c.is_object())
+            .ok_or_else(unavailable)?
+            .unchecked_into::<web_sys::Crypto>();
+        crypto
+            .get_random_values_with_u8_array(bytes)
+            .map(|_| ())
+            .map_err(|_| unavailable())
+    }
+}
+
+/// Aborts a fetch when the future that owns it is dropped before it finished.
+struct AbortOnDrop(Option<AbortController>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(controller) = self.0.take() {
+            controller.abort();
+        }
+    }
+}
+
+/// `fetch` with the account's auth headers (direct mode) or the page's cookies
+/// (backend mode), and a timeout per attempt.
+pub struct FetchTransport {
+    base_url: String,
+    headers: Vec<(&'static str, String)>,
+    credentials: RequestCredentials,
+    timeout_ms: u32,
+}
+
+impl FetchTransport {
+    /// A transport for a checked configuration.
+    pub fn new(config: &ClientConfig) -> Self {
+        Self {
+            base_url: config.base_url.clone(),
+            headers: auth_headers(config),
+            credentials: match config.credentials {
+                Credentials::Direct(_) => RequestCredentials::Omit,
+                Credentials::Backend => RequestCredentials::Include,
+            },
+            timeout_ms: config.timeout_ms,
+        }
+    }
+
+    fn build(&self, request: &ApiRequest, controller: &AbortController) -> Result<Request> {
+        let url = request.url(&self.base_url);
+        let mut builder = match request.method {
+            Method::Get => RequestBuilder::new(&url).method(gloo_net::http::Method::GET),
+            Method::Post => RequestBuilder::new(&url).method(gloo_net::http::Method::POST),
+            Method::Delete => RequestBuilder::new(&url).method(gloo_net::http::Method::DELETE),
+        }
+        .credentials(self.credentials)
+        .abort_signal(Some(&controller.signal()))
+        .header("Accept", "application/json");
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        let built = match &request.body {
+            Some(body) => builder.json(body),
+            None => builder.build(),
+        };
+        built.map_err(|e| {
+            Error::new(
+                ErrorCode::InvalidConfig,
+                format!(
+                    "Could not build {}: {e}. Check baseUrl.",
+                    request.describe()
+                ),
+            )
+        })
+    }
+}
+
+fn origin_of(url: &str) -> &str {
+    match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            &url[..i + 3 + rest.find('/').unwrap_or(rest.len())]
+        }
+        None => "this page's origin",
+    }
+}
+
+impl Transport for FetchTransport {
+    async fn send(&self, request: &ApiRequest) -> Result<ApiResponse> {
+        let controller = AbortController::new().map_err(|_| {
+            Error::new(
+                ErrorCode::Unsupported,
+                "AbortController is not available in this JavaScript host.",
+            )
+        })?;
+        let mut guard = AbortOnDrop(Some(controller.clone()));
+        let timed_out = Rc::new(Cell::new(false));
+        let _timer = {
+            let controller = controller.clone();
+            let timed_out = timed_out.clone();
+            gloo_timers::callback::Timeout::new(self.timeout_ms, move || {
+                timed_out.set(true);
+                controller.abort();
+            })
+        };
+        let failed = |e: gloo_net::Error| {
+            let what = request.describe();
+            if timed_out.get() {
+                Error::new(
+                    ErrorCode::Timeout,
+                    format!(
+                        "{what}: no answer within {} ms. Try again, or raise timeoutMs.",
+                        self.timeout_ms
+                    ),
+                )
+            } else if matches!(&e, gloo_net::Error::JsError(js) if js.name == "AbortError") {
+                Error::new(ErrorCode::Aborted, format!("{what} was cancelled."))
+            } else {
+                let url = request.url(&self.base_url);
+                Error::new(
+                    ErrorCode::Network,
+                    format!(
+                        "{what}: could not reach {} ({e}). Check baseUrl and the network, and that \
+                         the server allows this page's origin (CORS).",
+                        origin_of(&url)
+                    ),
+                )
+            }
+        };
+        let response = self
+            .build(request, &controller)?
+            .send()
+            .await
+            .map_err(&failed)?;
+        let headers = response.headers();
+        let status = response.status();
+        let body = response.text().await.map_err(&failed)?;
+        guard.0 = None;
+        Ok(ApiResponse {
+            status,
+            body,
+            retry_after: headers.get("retry-after"),
+            date: headers.get("date"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin_of("https://api.plivo.com/v1/Account/"),
+            "https://api.plivo.com"
+        );
+        assert_eq!(origin_of("http://127.0.0.1:8787"), "http://127.0.0.1:8787");
+        assert_eq!(origin_of("/backend/v1/"), "this page's origin");
+    }
+}

@@ -1,0 +1,390 @@
+//! Retrying transient failures: bounded exponential backoff with jitter, honouring
+//! `Retry-After`. Time and randomness are injected so the policy is tested with a fake
+//! clock.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use tsify::Tsify;
+
+use crate::error::{Error, Result};
+
+/// Retry options as JavaScript passes them. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryOptions {
+    /// How many times a failed attempt is repeated (0 turns retries off; default 2, max 10).
+    #[tsify(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<f64>,
+    /// The first backoff step in milliseconds (default 250).
+    #[tsify(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_delay_ms: Option<f64>,
+    /// The longest wait between attempts in milliseconds (default 5,000). A `Retry-After`
+    /// longer than this ends the retries and the error carries `retryAfter` instead.
+    #[tsify(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_delay_ms: Option<f64>,
+}
+
+impl crate::fields::KnownFields for RetryOptions {
+    const FIELDS: &'static [&'static str] = &["maxRetries", "baseDelayMs", "maxDelayMs"];
+}
+
+/// A checked retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff step, in milliseconds.
+    pub base_delay_ms: u32,
+    /// Cap on any one wait, in milliseconds.
+    pub max_delay_ms: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 2,
+            base_delay_ms: 250,
+            max_delay_ms: 5_000,
+        }
+    }
+}
+
+fn whole(field: &str, value: Option<f64>, default: u32, max: u32) -> Result<u32> {
+    match value {
+        None => Ok(default),
+        Some(v) if v.is_finite() && v.fract() == 0.0 && v >= 0.0 && v <= f64::from(max) => {
+            Ok(v as u32)
+        }
+        Some(v) => Err(Error::config(
+            field,
+            format!("expected a whole number from 0 to {max}, got {v}"),
+        )),
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub const NONE: Self = Self {
+        max_retries: 0,
+        base_delay_ms: 0,
+        max_delay_ms: 0,
+    };
+
+    /// Checks options and fills in defaults.
+    pub fn from_options(options: Option<&RetryOptions>) -> Result<Self> {
+        let defaults = Self::default();
+        let Some(o) = options else {
+            return Ok(defaults);
+        };
+        let policy = Self {
+            max_retries: whole("retry.maxRetries", o.max_retries, defaults.max_retries, 10)?,
+            base_delay_ms: whole(
+                "retry.baseDelayMs",
+                o.base_delay_ms,
+                defaults.base_delay_ms,
+                60_000,
+            )?,
+            max_delay_ms: whole(
+                "retry.maxDelayMs",
+                o.max_delay_ms,
+                defaults.max_delay_ms,
+                300_000,
+            )?,
+        };
+        if policy.base_delay_ms > policy.max_delay_ms {
+            return Err(Error::config(
+                "retry.baseDelayMs",
+                format!(
+                    "{} is above retry.maxDelayMs ({})",
+                    policy.base_delay_ms, policy.max_delay_ms
+                ),
+            ));
+        }
+        Ok(policy)
+    }
+
+    /// The wait before retry number `retry` (1 for the first retry) after `error`, or
+    /// `None` to give up. `random` is uniform in `[0, 1)`.
+    ///
+    /// Only transient errors are retried. A `Retry-After` is honoured exactly when it fits
+    /// under `max_delay_ms`; a longer one ends the retries so the caller sees it. Otherwise
+    /// the wait is "equal jitter": half of the exponential step plus a random half.
+    pub fn delay_before_retry(&self, retry: u32, error: &Error, random: f64) -> Option<u32> {
+        if retry == 0 || retry > self.max_retries || !error.is_transient() {
+            return None;
+        }
+        if let Some(seconds) = error.retry_after {
+            let ms = (seconds * 1000.0).ceil();
+            return (ms <= f64::from(self.max_delay_ms)).then_some(ms.max(0.0) as u32);
+        }
+        let step = u64::from(self.base_delay_ms)
+            .saturating_mul(1u64 << (retry - 1).min(30))
+            .min(u64::from(self.max_delay_ms)) as f64;
+        let random = random.clamp(0.0, 1.0);
+        Some((step / 2.0 + random * step / 2.0).round() as u32)
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retries run out.
+    /// `attempt` receives the attempt number (0 for the first). Between attempts it awaits
+    /// `sleep(ms)`.
+    pub async fn run<T, A, AF, S, SF>(
+        &self,
+        mut random: impl FnMut() -> f64,
+        sleep: S,
+        mut attempt: A,
+    ) -> Result<T>
+    where
+        A: FnMut(u32) -> AF,
+        AF: Future<Output = Result<T>>,
+        S: Fn(u32) -> SF,
+        SF: Future<Output = ()>,
+    {
+        let mut number = 0;
+        loop {
+            match attempt(number).await {
+                Ok(value) => return Ok(value),
+                Err(error) => match self.delay_before_retry(number + 1, &error, random()) {
+                    Some(ms) => {
+                        sleep(ms).await;
+                        number += 1;
+                    }
+                    None => return Err(error),
+                },
+            }
+        }
+    }
+}
+
+/// Parses a `Retry-After` header: delay-seconds, or an HTTP date compared with `now_ms`
+/// (milliseconds since the epoch). Returns seconds, never negative.
+pub fn parse_retry_after(value: &str, now_ms: f64) -> Option<f64> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u32>() {
+        return Some(f64::from(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let seconds = (at.timestamp_millis() as f64 - now_ms) / 1000.0;
+    Some(seconds.max(0.0).ceil())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use std::cell::{Cell, RefCell};
+
+    fn err(code: ErrorCode) -> Error {
+        Error::new(code, "x")
+    }
+
+    #[test]
+    fn known_fields_match_serde() {
+        crate::fields::tests::assert_fields_match(&RetryOptions {
+            max_retries: Some(1.0),
+            base_delay_ms: Some(1.0),
+            max_delay_ms: Some(1.0),
+        });
+    }
+
+    #[test]
+    fn options_are_checked() {
+        assert_eq!(
+            RetryPolicy::from_options(None).unwrap(),
+            RetryPolicy::default()
+        );
+        let off = RetryOptions {
+            max_retries: Some(0.0),
+            ..Default::default()
+        };
+        assert_eq!(
+            RetryPolicy::from_options(Some(&off)).unwrap().max_retries,
+            0
+        );
+        for bad in [
+            RetryOptions {
+                max_retries: Some(11.0),
+                ..Default::default()
+            },
+            RetryOptions {
+                max_retries: Some(-1.0),
+                ..Default::default()
+            },
+            RetryOptions {
+                base_delay_ms: Some(0.5),
+                ..Default::default()
+            },
+            RetryOptions {
+                base_delay_ms: Some(9_000.0),
+                max_delay_ms: Some(1_000.0),
+                ..Default::default()
+            },
+        ] {
+            let e = RetryPolicy::from_options(Some(&bad)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidConfig, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_with_equal_jitter_and_is_capped() {
+        let p = RetryPolicy {
+            max_retries: 10,
+            base_delay_ms: 100,
+            max_delay_ms: 1_000,
+        };
+        let e = err(ErrorCode::ServerError);
+        let low: Vec<_> = (1..=6)
+            .map(|r| p.delay_before_retry(r, &e, 0.0).unwrap())
+            .collect();
+        let high: Vec<_> = (1..=6)
+            .map(|r| p.delay_before_retry(r, &e, 1.0).unwrap())
+            .collect();
+        assert_eq!(low, [50, 100, 200, 400, 500, 500]);
+        assert_eq!(high, [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(p.delay_before_retry(3, &e, 0.5), Some(300));
+        assert_eq!(p.delay_before_retry(11, &e, 0.5), None);
+    }
+
+    #[test]
+    fn only_transient_errors_are_retried() {
+        let p = RetryPolicy::default();
+        for code in ErrorCode::ALL {
+            let retried = p.delay_before_retry(1, &err(code), 0.5).is_some();
+            assert_eq!(retried, err(code).is_transient(), "{code}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_the_cap() {
+        let p = RetryPolicy::default();
+        let mut e = err(ErrorCode::RateLimited);
+        e.retry_after = Some(2.0);
+        assert_eq!(p.delay_before_retry(1, &e, 0.9), Some(2_000));
+        e.retry_after = Some(0.0);
+        assert_eq!(p.delay_before_retry(1, &e, 0.9), Some(0));
+        e.retry_after = Some(30.0);
+        assert_eq!(p.delay_before_retry(1, &e, 0.9), None);
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_and_dates() {
+        let now = 1_445_412_480_000.0; // Wed, 21 Oct 2015 07:28:00 GMT
+        assert_eq!(parse_retry_after("120", now), Some(120.0));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(0.0));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(30.0)
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:20:00 GMT", now),
+            Some(0.0)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    /// A fake clock: `sleep` advances it instantly and records each wait.
+    struct FakeClock {
+        now: Cell<u64>,
+        waits: RefCell<Vec<u32>>,
+    }
+
+    impl FakeClock {
+        fn new() -> Self {
+            Self {
+                now: Cell::new(0),
+                waits: RefCell::new(Vec::new()),
+            }
+        }
+        fn sleep(&self, ms: u32) -> std::future::Ready<()> {
+            self.now.set(self.now.get() + u64::from(ms));
+            self.waits.borrow_mut().push(ms);
+            std::future::ready(())
+        }
+    }
+
+    #[test]
+    fn run_retries_transient_failures_then_succeeds() {
+        let clock = FakeClock::new();
+        let attempts = Cell::new(0);
+        let policy = RetryPolicy {
+            max_retries: 3,
+            base_delay_ms: 100,
+            max_delay_ms: 1_000,
+        };
+        let result = futures_executor::block_on(policy.run(
+            || 1.0,
+            |ms| clock.sleep(ms),
+            |n| {
+                attempts.set(attempts.get() + 1);
+                let when = clock.now.get();
+                async move {
+                    match n {
+                        0 => Err(err(ErrorCode::Network)),
+                        1 => Err(err(ErrorCode::ServerError)),
+                        _ => Ok(when),
+                    }
+                }
+            },
+        ));
+        assert_eq!(result, Ok(300), "succeeded at t=100+200 ms");
+        assert_eq!(attempts.get(), 3);
+        assert_eq!(*clock.waits.borrow(), [100, 200]);
+    }
+
+    #[test]
+    fn run_gives_up_after_max_retries_with_the_last_error() {
+        let clock = FakeClock::new();
+        let policy = RetryPolicy {
+            max_retries: 2,
+            base_delay_ms: 10,
+            max_delay_ms: 100,
+        };
+        let result: Result<()> = futures_executor::block_on(policy.run(
+            || 0.0,
+            |ms| clock.sleep(ms),
+            |n| async move {
+                let mut e = err(ErrorCode::ServerError);
+                e.status = Some(500 + n as u16);
+                Err(e)
+            },
+        ));
+        assert_eq!(result.unwrap_err().status, Some(502));
+        assert_eq!(*clock.waits.borrow(), [5, 10]);
+    }
+
+    #[test]
+    fn run_does_not_retry_permanent_failures() {
+        let clock = FakeClock::new();
+        let result: Result<()> = futures_executor::block_on(RetryPolicy::default().run(
+            || 0.5,
+            |ms| clock.sleep(ms),
+            |_| async { Err(err(ErrorCode::NotFound)) },
+        ));
+        assert_eq!(result.unwrap_err().code, ErrorCode::NotFound);
+        assert!(clock.waits.borrow().is_empty());
+    }
+
+    #[test]
+    fn run_waits_exactly_retry_after() {
+        let clock = FakeClock::new();
+        let result = futures_executor::block_on(RetryPolicy::default().run(
+            || 0.0,
+            |ms| clock.sleep(ms),
+            |n| async move {
+                if n == 0 {
+                    let mut e = err(ErrorCode::RateLimited);
+                    e.retry_after = Some(1.0);
+                    Err(e)
+                } else {
+                    Ok(n)
+                }
+            },
+        ));
+        assert_eq!(result, Ok(1));
+        assert_eq!(*clock.waits.borrow(), [1_000]);
+    }
+}

@@ -1,0 +1,91 @@
+//! The project's task runner: `cargo xtask demo` and `cargo xtask test`.
+
+mod pkg;
+mod sandbox;
+mod test;
+mod tools;
+mod util;
+
+use std::process::ExitCode;
+
+use util::{cmd, fail, Failure, Result};
+
+const USAGE: &str = "\
+Usage: cargo xtask <task>
+
+Tasks:
+  demo [--port N]   install what is missing, build pkg/ (release, wasm-opt -Oz), build the
+                    sandbox and serve the demo page at http://127.0.0.1:8787/ (Ctrl-C stops)
+  test              install what is missing, then fmt, clippy, native tests, wasm tests in
+                    Node and headless Chromium, the TypeScript check and the page tests
+  build             build pkg/ only
+  sandbox [args]    build and run the sandbox with its own flags (see `sandbox --help`)
+";
+
+fn demo(args: &[String]) -> Result {
+    let mut port = "8787".to_owned();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => {
+                port = args
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| Failure("--port needs a value".into()))?
+            }
+            other if other.starts_with("--port=") => port = other["--port=".len()..].to_owned(),
+            other => return fail(format!("unknown option {other} for demo\n\n{USAGE}")),
+        }
+    }
+    if port.parse::<u16>().is_err() {
+        return fail(format!("--port {port:?} is not a port number"));
+    }
+    pkg::build()?;
+    sandbox_exec(&["--port".to_owned(), port])
+}
+
+/// Builds the sandbox and replaces this process with it, so Ctrl-C reaches it directly.
+fn sandbox_exec(args: &[String]) -> Result {
+    let binary = sandbox::build()?;
+    eprintln!("==> starting the sandbox");
+    let mut command = cmd(binary);
+    command.args(args);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = command.exec();
+        fail(format!("could not start the sandbox: {error}"))
+    }
+    #[cfg(not(unix))]
+    {
+        util::run(&mut command)
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") if args.len() == 1 => {
+            return if test::all() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+        Some("demo") => demo(&args[1..]),
+        Some("build") => pkg::build().map(|_| ()),
+        Some("sandbox") => sandbox_exec(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => fail(USAGE),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Installs what the build and the tests need, when it is missing: the wasm target, the
+//! wasm-bindgen CLI at exactly the Cargo.lock version, wasm-opt and the other npm tools
+//! from package-lock.json, and Debian's Chromium and ChromeDriver.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{cmd, fail, output, root, run, Result};
+
+/// The rustc target of the library.
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Debian's Chromium.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's ChromeDriver.
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Adds the wasm target to the toolchain if it is missing.
+pub fn wasm_target() -> Result {
+    let installed =
+        output(cmd("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        return Ok(());
+    }
+    eprintln!("==> adding the {WASM_TARGET} target");
+    run(cmd("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+/// The version of a package recorded in Cargo.lock.
+pub fn locked_version(package: &str) -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == format!("name = \"{package}\"") {
+            if let Some(version) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+                .and_then(|v| v.strip_suffix('"'))
+            {
+                return Ok(version.to_owned());
+            }
+        }
+    }
+    fail(format!("{package} is not in Cargo.lock"))
+}
+
+/// Installs the wasm-bindgen CLI (and its test runner) at the Cargo.lock version into
+/// `target/tools` unless that version is already first on PATH.
+pub fn wasm_bindgen_cli() -> Result {
+    let version = locked_version("wasm-bindgen")?;
+    let found = output(cmd("wasm-bindgen").arg("--version")).unwrap_or_default();
+    let runner = output(cmd("wasm-bindgen-test-runner").arg("--version")).unwrap_or_default();
+    let wanted = format!("wasm-bindgen {version}");
+    if found.trim() == wanted && runner.contains(&version) {
+        return Ok(());
+    }
+    eprintln!(
+        "==> installing wasm-bindgen-cli {version} into target/tools (found {:?}; takes about 3 minutes, once)",
+        found.trim()
+    );
+    // `--locked` fails: a locked dependency of the CLI is no longer on the registry.
+    run(cmd("cargo").args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        &version,
+        "--root",
+        "target/tools",
+        "--force",
+    ]))
+}
+
+fn npm_tools_installed(root: &Path) -> bool {
+    let installed = root.join("node_modules/.package-lock.json");
+    let lock = root.join("package-lock.json");
+    match (
+        installed.metadata().and_then(|m| m.modified()),
+        lock.metadata().and_then(|m| m.modified()),
+    ) {
+        (Ok(installed), Ok(lock)) => installed >= lock,
+        _ => false,
+    }
+}
+
+/// Installs wasm-opt (npm `binaryen`), TypeScript and playwright-core from the committed
+/// package-lock.json.
+pub fn npm_tools() -> Result {
+    let root = root();
+    if npm_tools_installed(&root) {
+        return Ok(());
+    }
+    eprintln!("==> installing npm tools from package-lock.json (wasm-opt, tsc, playwright-core)");
+    run(cmd("npm").args(["ci", "--no-audit", "--no-fund"]))
+}
+
+/// True when running as root.
+fn is_root() -> bool {
+    output(std::process::Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0")
+}
+
+/// Installs Debian's Chromium and ChromeDriver if either is missing.
+pub fn chromium() -> Result {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return Ok(());
+    }
+    eprintln!("==> installing chromium and chromium-driver from Debian (about a minute, once)");
+    let apt = |args: &[&str]| {
+        let mut command = if is_root() {
+            std::process::Command::new("apt-get")
+        } else {
+            let mut sudo = std::process::Command::new("sudo");
+            sudo.arg("apt-get");
+            sudo
+        };
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut command)
+    };
+    apt(&["update", "-q"])?;
+    apt(&["install", "-y", "-q", "chromium", "chromium-driver"])?;
+    if !Path::new(CHROMIUM).exists() {
+        return fail(format!("{CHROMIUM} is still missing after apt-get install"));
+    }
+    Ok(())
+}
+
+/// Chromium's flags for a closed network and a throw-away profile.
+pub fn chromium_args(profile: &Path) -> Vec<String> {
+    [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("--user-data-dir={}", profile.display())])
+    .collect()
+}
+
+/// A fresh, empty browser profile folder under `target/`.
+pub fn fresh_profile(name: &str) -> Result<PathBuf> {
+    let dir = root().join("target/browser-profiles").join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bindgen_version_comes_from_the_lock() {
+        let version = locked_version("wasm-bindgen").unwrap();
+        assert!(version.starts_with("0.2."), "{version}");
+        assert!(locked_version("no-such-package").is_err());
+    }
+}
