@@ -533,6 +533,156 @@ mod tests {
             .unwrap()
     }
 
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn plivo_retrieve_example() {
+        let wire: WireEndpoint = serde_json::from_str(&fixture("plivo/retrieve.json")).unwrap();
+        let e = wire.normalise().unwrap();
+        assert_eq!(e.endpoint_id, "32866729519064");
+        assert_eq!(e.username, "callme140703093944");
+        assert_eq!(e.alias, "callme");
+        assert!(e.sip_registered);
+        assert_eq!(
+            e.sip_contact.as_deref(),
+            Some("sip:callme140703093224@122.172.71.207:57563;ob")
+        );
+        assert_eq!(e.sip_expires.as_deref(), Some("2022-07-21 19:26:08"));
+        assert_eq!(e.sip_user_agent.as_deref(), Some("Telephone 1.1.4"));
+        assert_eq!(
+            e.sip_uri.as_deref(),
+            Some("sip:callme140703093944@phone.plivo.com")
+        );
+        assert_eq!(e.sub_account, None);
+        assert_eq!(
+            e.resource_uri.as_deref(),
+            Some("/v1/Account/MA2025RK4E639VJFZAGV/Endpoint/32866729519064/")
+        );
+        assert_eq!(
+            e.application,
+            Some(Application {
+                app_id: Some("33406267401237901".into()),
+                app_name: None,
+                uri: Some("/v1/Account/MA2025RK4E639VJFZAGV/Application/33406267401237901/".into()),
+            })
+        );
+        assert_eq!(e.allow_voice, None);
+        assert_eq!(e.created_at, None);
+    }
+
+    #[test]
+    fn plivo_list_example() {
+        let p = page(&fixture("plivo/list.json"));
+        assert_eq!(
+            p.api_id.as_deref(),
+            Some("30a0c8c2-110c-11e4-bd8a-12313f016a39")
+        );
+        assert_eq!(
+            p.meta,
+            PageMeta {
+                limit: 20,
+                offset: 0,
+                total_count: 11,
+                next: None,
+                previous: None
+            }
+        );
+        assert_eq!(p.objects.len(), 1);
+        assert!(p.objects[0].sip_registered);
+        assert_eq!(p.objects[0].sip_contact, None);
+    }
+
+    #[test]
+    fn plivo_create_example() {
+        let wire: WireCreated = serde_json::from_str(&fixture("plivo/create.json")).unwrap();
+        let created = wire.normalise("zumba", "zumba").unwrap();
+        assert_eq!(
+            created.username, "zumba131031145958",
+            "the platform's suffixed name wins"
+        );
+        assert_eq!(created.endpoint_id, "37371860103666");
+        assert_eq!(
+            created.api_id.as_deref(),
+            Some("1c13de4c-423d-11e3-9899-22000abfa5d5")
+        );
+    }
+
+    #[test]
+    fn plivo_update_example_is_json() {
+        let v: serde_json::Value = serde_json::from_str(&fixture("plivo/update.json")).unwrap();
+        assert_eq!(v["message"], "changed");
+    }
+
+    #[test]
+    fn vobiz_list_example() {
+        let p = page(&fixture("vobiz/list.json"));
+        assert_eq!(p.meta.total_count, 45);
+        let [john, jane] = &p.objects[..] else {
+            panic!("two endpoints")
+        };
+        assert_eq!(
+            john.username, "john_doe",
+            "read-back values are never checked against create rules"
+        );
+        assert_eq!(john.alias, "John's Desktop Phone");
+        assert!(john.sip_registered);
+        assert_eq!(john.sip_contact.as_deref(), Some("192.168.1.100:5060"));
+        assert_eq!(
+            john.application,
+            Some(Application {
+                app_id: Some("12345678".into()),
+                app_name: Some("Customer Service App".into()),
+                uri: None
+            })
+        );
+        assert_eq!(
+            [
+                john.allow_voice,
+                john.allow_message,
+                john.allow_video,
+                john.allow_same_domain,
+                john.allow_other_domains,
+                john.allow_phones,
+                john.allow_apps
+            ],
+            [
+                Some(true),
+                Some(true),
+                Some(false),
+                Some(true),
+                Some(false),
+                Some(true),
+                Some(true)
+            ]
+        );
+        assert_eq!(john.created_at.as_deref(), Some("2025-10-27T10:30:00Z"));
+        assert_eq!(john.updated_at.as_deref(), Some("2025-10-28T09:15:00Z"));
+        assert!(!jane.sip_registered);
+        assert_eq!(
+            (
+                jane.sip_contact.as_ref(),
+                jane.sip_expires.as_ref(),
+                jane.sip_user_agent.as_ref()
+            ),
+            (None, None, None)
+        );
+        assert_eq!(jane.application, None);
+    }
+
+    #[test]
+    fn vobiz_openapi_example() {
+        let p = page(&fixture("vobiz/list-openapi.json"));
+        assert_eq!(p.objects.len(), 2);
+        let app = p.objects[0].application.as_ref().unwrap();
+        assert_eq!(app.app_id.as_deref(), Some("12345678901234567"));
+        assert!(app.uri.is_some() && app.app_name.is_none());
+        assert_eq!(p.objects[1].application, None);
+        assert_eq!(p.objects[1].username, "sipuser_demo");
+    }
+
     #[test]
     fn app_ids_come_out_of_uris() {
         assert_eq!(

@@ -389,7 +389,11 @@ fn find_app(platform: Platform, field: &str, id: &str) -> Result<App, ApiError> 
         .into_iter()
         .find(|a| a.id == id)
         .ok_or_else(|| {
-            ApiError::invalid(platform, field, format!("application {id} does not exist"))
+            ApiError::invalid(
+                platform,
+                field,
+                format!("{field} {id}: no such application"),
+            )
         })
 }
 

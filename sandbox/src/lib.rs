@@ -14,9 +14,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use tower::ServiceExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 pub mod api;
 pub mod config;
@@ -166,9 +166,8 @@ async fn reset(State(state): State<Shared>, body: Bytes) -> Response {
 }
 
 /// A 404 that is never an HTML page: the platform's format under its prefix.
-async fn not_found(request: Request) -> Response {
-    let path = request.uri().path();
-    if path.starts_with("/v1/") || path.starts_with("/api/") {
+fn not_found(path: &str) -> Response {
+    if is_api_path(path) {
         ApiError::not_found(Platform::from_path(path), format!("No route for {path}"))
             .into_response()
     } else {
@@ -178,6 +177,59 @@ async fn not_found(request: Request) -> Response {
         )
             .into_response()
     }
+}
+
+fn is_api_path(path: &str) -> bool {
+    path.starts_with("/v1/") || path.starts_with("/api/")
+}
+
+/// Everything no route took: a JSON 404 under the API prefixes, else a static file from
+/// `www/` (or `pkg/` under `/pkg/`) with the page's security headers.
+async fn fallback(State(state): State<Shared>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    if is_api_path(&path) || path.starts_with("/__sandbox/") {
+        return not_found(&path);
+    }
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            Json(json!({ "error": format!("Method {} not allowed on {path}", request.method()) })),
+        )
+            .into_response();
+    }
+    let (dir, request) = match path.strip_prefix("/pkg") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            let (mut parts, body) = request.into_parts();
+            let query = parts
+                .uri
+                .query()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default();
+            let rest = if rest.is_empty() { "/" } else { rest };
+            parts.uri = match format!("{rest}{query}").parse() {
+                Ok(uri) => uri,
+                Err(_) => return not_found(&path),
+            };
+            (&state.config.pkg, Request::from_parts(parts, body))
+        }
+        _ => (&state.config.www, request),
+    };
+    let mut response = match ServeDir::new(dir).oneshot(request).await {
+        Ok(response) if response.status() == StatusCode::NOT_FOUND => return not_found(&path),
+        Ok(response) => response.map(axum::body::Body::new),
+        Err(never) => match never {},
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// A 405 in the platform's format.
@@ -257,22 +309,6 @@ fn endpoint_routes(platform: Platform) -> Router<Shared> {
 
 /// The whole application.
 pub fn router(state: Shared) -> Router {
-    let config = &state.config;
-    let static_headers = tower::ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        ));
-    let www = ServeDir::new(&config.www).fallback(axum::routing::any(not_found).with_state(()));
-    let pkg = ServeDir::new(&config.pkg).fallback(axum::routing::any(not_found).with_state(()));
     Router::new()
         .merge(endpoint_routes(Platform::Plivo))
         .merge(endpoint_routes(Platform::Vobiz))
@@ -286,8 +322,7 @@ pub fn router(state: Shared) -> Router {
             get(faults::requests).delete(faults::clear_requests),
         )
         .route("/__sandbox/reset", post(reset))
-        .nest_service("/pkg", static_headers.clone().service(pkg))
-        .fallback_service(static_headers.service(www))
+        .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

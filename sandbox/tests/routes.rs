@@ -1,0 +1,14 @@
+//! Every route of the sandbox, through the real router, in one test binary.
+
+mod common;
+
+#[path = "routes/faults.rs"]
+mod faults;
+#[path = "routes/http.rs"]
+mod http;
+#[path = "routes/plivo.rs"]
+mod plivo;
+#[path = "routes/tokens.rs"]
+mod tokens;
+#[path = "routes/vobiz.rs"]
+mod vobiz;

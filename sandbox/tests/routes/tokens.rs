@@ -1,0 +1,140 @@
+//! Plivo's JWT API: lifetime limits, request rules and the signature.
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use jwt_compact::UntrustedToken;
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+fn token_uri() -> String {
+    format!("{}JWT/Token/", plivo_base())
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn request(lifetime: i64) -> Value {
+    let now = now();
+    json!({"iss": AUTH_ID, "sub": "alice", "nbf": now - 60, "exp": now + lifetime,
+           "per": {"voice": {"incoming_allow": true, "outgoing_allow": true}}, "app": ""})
+}
+
+#[tokio::test]
+async fn lifetime_limits() {
+    let app = app(0, 0.0);
+    // The exact boundaries are checked with a fixed clock below; over HTTP the clock moves
+    // between building the request and the check, so each case keeps a margin that a
+    // slow machine cannot cross.
+    for (lifetime, status) in [
+        (179, 400),
+        (190, 200),
+        (86_400, 200),
+        (86_460, 400),
+        (-5, 400),
+    ] {
+        let answer = send(
+            &app,
+            "POST",
+            &token_uri(),
+            Auth::Plivo,
+            Some(request(lifetime)),
+        )
+        .await;
+        assert_eq!(answer.status, status, "{lifetime}: {}", answer.text);
+        if status == 400 {
+            assert_error_body(&answer, false);
+            assert!(answer.json()["error"].as_str().unwrap().contains("exp"));
+        }
+    }
+}
+
+#[test]
+fn lifetime_limits_exactly() {
+    let now = 1_800_000_000;
+    for (lifetime, ok) in [(179, false), (180, true), (86_400, true), (86_401, false)] {
+        let body = json!({"exp": now + lifetime});
+        assert_eq!(
+            endpoint_sandbox::token::claims_from_request(&body, AUTH_ID, now).is_ok(),
+            ok,
+            "{lifetime}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn request_rules() {
+    let app = app(0, 0.0);
+    let mut nbf_late = request(600);
+    nbf_late["nbf"] = nbf_late["exp"].clone();
+    let mut no_sub = request(600);
+    no_sub["sub"] = json!(null);
+    let mut bad_exp = request(600);
+    bad_exp["exp"] = json!("soon");
+    let mut other_iss = request(600);
+    other_iss["iss"] = json!("MAOTHER");
+    for (body, field) in [
+        (nbf_late, "nbf"),
+        (no_sub, "sub"),
+        (bad_exp, "exp"),
+        (other_iss, "iss"),
+    ] {
+        let answer = send(&app, "POST", &token_uri(), Auth::Plivo, Some(body.clone())).await;
+        assert_eq!(answer.status, 400, "{body}");
+        assert_error_body(&answer, false);
+        assert!(
+            answer.json()["error"].as_str().unwrap().contains(field),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        send(&app, "POST", &token_uri(), Auth::Wrong, Some(request(600)))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        send(&app, "GET", &token_uri(), Auth::Plivo, None)
+            .await
+            .status,
+        405
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_plivo_shaped_and_signed_with_the_auth_token() {
+    let app = app(0, 0.0);
+    let body = request(3600);
+    let answer = send(&app, "POST", &token_uri(), Auth::Plivo, Some(body.clone())).await;
+    assert_eq!(answer.status, 200);
+    let answer = answer.json();
+    assert_eq!(keys(&answer), ["api_id", "token"].map(String::from).into());
+    let token = answer["token"].as_str().unwrap();
+    let parts: Vec<_> = token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header = Base64UrlUnpadded::decode_vec(parts[0]).unwrap();
+    assert_eq!(header, br#"{"alg":"HS256","cty":"plivo;v=1","typ":"JWT"}"#);
+    let claims: Value =
+        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(parts[1]).unwrap()).unwrap();
+    assert_eq!(
+        keys(&claims),
+        ["app", "exp", "iss", "nbf", "per", "sub"]
+            .map(String::from)
+            .into()
+    );
+    assert_eq!(claims["exp"], body["exp"]);
+    assert_eq!(claims["nbf"], body["nbf"]);
+    assert_eq!(claims["iss"], AUTH_ID);
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(
+        claims["per"],
+        json!({"voice": {"incoming_allow": true, "outgoing_allow": true}})
+    );
+
+    assert!(endpoint_sandbox::token::verify(token, AUTH_TOKEN));
+    assert!(!endpoint_sandbox::token::verify(token, "some-other-key"));
+
+    // jwt-compact's own parser refuses the `cty` header (the limitation the library
+    // works around by splitting tokens itself).
+    assert!(UntrustedToken::new(token).is_err());
+}
