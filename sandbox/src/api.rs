@@ -179,45 +179,81 @@ fn parse_number(
     }
 }
 
-/// The Vobiz filters, as (name, predicate).
-fn matches_filters(pairs: &[(String, String)], r: &Record) -> Result<bool, ApiError> {
-    let v = Platform::Vobiz;
-    for (name, value) in pairs {
-        let keep = match name.as_str() {
-            "username__contains" => r.username.contains(value.as_str()),
-            "username__exact" => r.username == *value,
-            "username__startswith" => r.username.starts_with(value.as_str()),
-            "alias__contains" => r.alias.contains(value.as_str()),
-            "alias__exact" => r.alias == *value,
-            "application_id__exact" => {
-                if value.is_empty() || !value.chars().all(|c| c.is_ascii_digit()) {
-                    return Err(ApiError::invalid(
-                        v,
-                        name,
-                        format!("{name} must be an integer, got {value:?}"),
-                    ));
+/// One Vobiz list filter, checked before any endpoint is looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// `username__contains`
+    UsernameContains(String),
+    /// `username__exact`
+    UsernameExact(String),
+    /// `username__startswith`
+    UsernameStartswith(String),
+    /// `alias__contains`
+    AliasContains(String),
+    /// `alias__exact`
+    AliasExact(String),
+    /// `application_id__exact`
+    ApplicationId(String),
+    /// `application_id__isnull`
+    ApplicationIsNull(bool),
+    /// `sub_account`
+    SubAccount(String),
+}
+
+impl Filter {
+    /// The filters of a query; unknown parameters are ignored, as the platform does.
+    pub fn parse(pairs: &[(String, String)]) -> Result<Vec<Filter>, ApiError> {
+        let v = Platform::Vobiz;
+        let mut filters = Vec::new();
+        for (name, value) in pairs {
+            let value = value.clone();
+            filters.push(match name.as_str() {
+                "username__contains" => Self::UsernameContains(value),
+                "username__exact" => Self::UsernameExact(value),
+                "username__startswith" => Self::UsernameStartswith(value),
+                "alias__contains" => Self::AliasContains(value),
+                "alias__exact" => Self::AliasExact(value),
+                "application_id__exact" => {
+                    if value.is_empty() || !value.chars().all(|c| c.is_ascii_digit()) {
+                        return Err(ApiError::invalid(
+                            v,
+                            name,
+                            format!("{name} must be an integer, got {value:?}"),
+                        ));
+                    }
+                    Self::ApplicationId(value)
                 }
-                r.app.as_ref().is_some_and(|a| a.id == *value)
-            }
-            "application_id__isnull" => match value.to_ascii_lowercase().as_str() {
-                "true" | "1" => r.app.is_none(),
-                "false" | "0" => r.app.is_some(),
-                _ => {
-                    return Err(ApiError::invalid(
-                        v,
-                        name,
-                        format!("{name} must be true or false, got {value:?}"),
-                    ))
-                }
-            },
-            "sub_account" => r.sub_account.as_deref() == Some(value.as_str()),
-            _ => true,
-        };
-        if !keep {
-            return Ok(false);
+                "application_id__isnull" => match value.to_ascii_lowercase().as_str() {
+                    "true" | "1" => Self::ApplicationIsNull(true),
+                    "false" | "0" => Self::ApplicationIsNull(false),
+                    _ => {
+                        return Err(ApiError::invalid(
+                            v,
+                            name,
+                            format!("{name} must be true or false, got {value:?}"),
+                        ))
+                    }
+                },
+                "sub_account" => Self::SubAccount(value),
+                _ => continue,
+            });
+        }
+        Ok(filters)
+    }
+
+    /// True when the endpoint passes this filter.
+    pub fn keeps(&self, r: &Record) -> bool {
+        match self {
+            Self::UsernameContains(v) => r.username.contains(v.as_str()),
+            Self::UsernameExact(v) => r.username == *v,
+            Self::UsernameStartswith(v) => r.username.starts_with(v.as_str()),
+            Self::AliasContains(v) => r.alias.contains(v.as_str()),
+            Self::AliasExact(v) => r.alias == *v,
+            Self::ApplicationId(v) => r.app.as_ref().is_some_and(|a| a.id == *v),
+            Self::ApplicationIsNull(null) => r.app.is_none() == *null,
+            Self::SubAccount(v) => r.sub_account.as_deref() == Some(v.as_str()),
         }
     }
-    Ok(true)
 }
 
 fn page_url(path: &str, pairs: &[(String, String)], limit: u64, offset: u64) -> String {
@@ -246,19 +282,28 @@ pub async fn list(
     };
     let limit = parse_number(platform, &pairs, "limit", 20, 1, max)?;
     let offset = parse_number(platform, &pairs, "offset", 0, 0, u64::from(u32::MAX))?;
+    // Plivo has no filters: unknown parameters are ignored there, as the platform does.
+    let filters = match platform {
+        Platform::Plivo => Vec::new(),
+        Platform::Vobiz => Filter::parse(&pairs)?,
+    };
     let data = state.data.read().expect("sandbox state lock");
-    let store = data.store(platform);
-    let mut total = 0u64;
-    let mut objects = Vec::new();
-    for record in &store.records {
-        if platform == Platform::Vobiz && !matches_filters(&pairs, record)? {
-            continue;
-        }
-        if total >= offset && (objects.len() as u64) < limit {
-            objects.push(list_object(platform, &auth_id, record));
-        }
-        total += 1;
-    }
+    let records = &data.store(platform).records;
+    let matching: Vec<&Record> = if filters.is_empty() {
+        records.iter().collect()
+    } else {
+        records
+            .iter()
+            .filter(|r| filters.iter().all(|f| f.keeps(r)))
+            .collect()
+    };
+    let total = matching.len() as u64;
+    let objects: Vec<Value> = matching
+        .iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .map(|r| list_object(platform, &auth_id, r))
+        .collect();
     let path = format!("{}Endpoint/", platform.account_path(&auth_id));
     let next = (offset + limit < total).then(|| page_url(&path, &pairs, limit, offset + limit));
     let previous =

@@ -19,6 +19,7 @@ Tasks:
   test              install what is missing, then fmt, clippy, native tests, wasm tests in
                     Node and headless Chromium, the TypeScript check and the page tests
   build             build pkg/ only
+  bench             print benchmark figures (sandbox listing; see README)
   sandbox [args]    build and run the sandbox with its own flags (see `sandbox --help`)
 ";
 
@@ -74,6 +75,13 @@ fn main() -> ExitCode {
         }
         Some("demo") => demo(&args[1..]),
         Some("build") => pkg::build().map(|_| ()),
+        Some("bench") => util::run(cmd("cargo").args([
+            "bench",
+            "--package",
+            "endpoint-sandbox",
+            "--bench",
+            "listing",
+        ])),
         Some("sandbox") => sandbox_exec(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");

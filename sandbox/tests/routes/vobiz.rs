@@ -172,6 +172,24 @@ async fn every_filter() {
 }
 
 #[tokio::test]
+async fn filters_are_checked_even_when_nothing_would_match() {
+    let app = app(0, 0.0);
+    let answer = send(
+        &app,
+        "GET",
+        &list_uri("?application_id__exact=abc"),
+        Auth::Vobiz,
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.json()["error"]["details"]["field"],
+        "application_id__exact"
+    );
+}
+
+#[tokio::test]
 async fn next_links_keep_the_filters() {
     let app = app(64, 0.4);
     let page = send(
