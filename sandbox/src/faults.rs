@@ -7,11 +7,14 @@
 //! { "path": "/Endpoint/", "method": "GET", "status": 503, "retryAfter": 1, "times": 2 }
 //! { "path": "/JWT/Token/", "close": true }
 //! { "latencyMs": 3000 }
+//! { "path": "/Endpoint/", "status": 200, "body": "<html>maintenance</html>" }
 //! ```
 //!
 //! `path` matches any request path containing it (default: every API path), `method`
 //! narrows to one method, `times` is how many requests the rule affects (default 1 for
-//! `status` and `close`, unlimited for latency alone). `GET` lists the rules, `DELETE`
+//! `status`, `body` and `close`, unlimited for latency alone). `body` answers with that text
+//! instead of the API's (an HTML page, a truncated JSON), with `status` (default 200) and
+//! `contentType` (default `text/html`). `GET` lists the rules, `DELETE`
 //! clears them. Nothing is injected unless a rule asks for it.
 //!
 //! `GET /__sandbox/requests` lists the API requests received (method, path, query; never
@@ -47,6 +50,12 @@ pub struct FaultRule {
     /// `Retry-After` seconds to send with `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u32>,
+    /// Answer with this body instead of the API's (with `status`, default 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Content type of `body` (default `text/html; charset=utf-8`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
     /// Close the connection instead of answering.
     #[serde(default)]
     pub close: bool,
@@ -68,16 +77,31 @@ impl FaultRule {
     }
 
     fn check(&mut self) -> Result<(), String> {
+        if self.body.is_some() && self.status.is_none() {
+            self.status = Some(200);
+        }
         if let Some(status) = self.status {
-            if !(400..=599).contains(&status) {
-                return Err(format!("status must be 400-599, got {status}"));
+            let range = if self.body.is_some() {
+                200..=599
+            } else {
+                400..=599
+            };
+            if !range.contains(&status) {
+                return Err(format!(
+                    "status must be {}-{}, got {status}",
+                    range.start(),
+                    range.end()
+                ));
             }
+        }
+        if self.content_type.is_some() && self.body.is_none() {
+            return Err("contentType goes with body".into());
         }
         if self.status.is_some() && self.close {
             return Err("choose status or close, not both".into());
         }
         if self.status.is_none() && !self.close && self.latency_ms.is_none() {
-            return Err("a rule needs status, close or latencyMs".into());
+            return Err("a rule needs status, body, close or latencyMs".into());
         }
         if self.times.is_none() && (self.status.is_some() || self.close) {
             self.times = Some(1);
@@ -107,6 +131,7 @@ fn is_api_path(path: &str) -> bool {
 
 enum Fault {
     Status(u16, Option<u32>),
+    Body(u16, String, String),
     Close,
 }
 
@@ -133,7 +158,13 @@ pub async fn middleware(State(state): State<Shared>, request: Request, next: Nex
                 continue;
             }
             latency += rule.latency_ms.unwrap_or(0);
-            if let Some(status) = rule.status {
+            if let (Some(status), Some(body)) = (rule.status, &rule.body) {
+                let content_type = rule
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| "text/html; charset=utf-8".into());
+                fault = Some(Fault::Body(status, body.clone(), content_type));
+            } else if let Some(status) = rule.status {
                 fault = Some(Fault::Status(status, rule.retry_after));
             } else if rule.close {
                 fault = Some(Fault::Close);
@@ -163,6 +194,16 @@ pub async fn middleware(State(state): State<Shared>, request: Request, next: Nex
             let mut error = ApiError::new(platform, status, "INJECTED_FAULT", message);
             error.retry_after = retry_after;
             error.into_response()
+        }
+        Some(Fault::Body(status, body, content_type)) => {
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            if let Ok(value) = axum::http::HeaderValue::from_str(&content_type) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::CONTENT_TYPE, value);
+            }
+            response
         }
         Some(Fault::Close) => {
             // A body that fails at once: hyper drops the connection without a response.

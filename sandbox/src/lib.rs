@@ -19,6 +19,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 
 pub mod api;
+pub mod backend;
 pub mod config;
 pub mod errors;
 pub mod faults;
@@ -69,6 +70,10 @@ pub struct Data {
     pub faults: Vec<FaultRule>,
     /// Recent API requests.
     pub log: VecDeque<LoggedRequest>,
+    /// Backend sessions: cookie value to user name.
+    pub sessions: std::collections::HashMap<String, String>,
+    /// Generator of session ids.
+    pub session_rng: Rng,
 }
 
 /// Seed of the generator: the same data on every start.
@@ -83,6 +88,8 @@ impl Data {
             vobiz: Store::seeded(Platform::Vobiz, count, registered_fraction, &mut rng),
             faults: Vec::new(),
             log: VecDeque::new(),
+            sessions: std::collections::HashMap::new(),
+            session_rng: Rng::new(rng.next_u64() ^ std::process::id() as u64),
         }
     }
 
@@ -309,9 +316,25 @@ fn endpoint_routes(platform: Platform) -> Router<Shared> {
 
 /// The whole application.
 pub fn router(state: Shared) -> Router {
+    let api: Router = Router::new()
+        .merge(endpoint_routes(Platform::Plivo))
+        .merge(endpoint_routes(Platform::Vobiz))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone());
     Router::new()
         .merge(endpoint_routes(Platform::Plivo))
         .merge(endpoint_routes(Platform::Vobiz))
+        .route(
+            "/backend/session",
+            get(backend::whoami)
+                .post(backend::sign_in)
+                .delete(backend::sign_out),
+        )
+        .route("/backend/token", get(backend::token))
+        .route(
+            "/backend/{*path}",
+            axum::routing::any(backend::forward).layer(Extension(api)),
+        )
         .route("/v1/Account/{auth_id}/JWT/Token/", post(api::jwt_token))
         .route(
             "/__sandbox/faults",

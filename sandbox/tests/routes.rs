@@ -2,6 +2,8 @@
 
 mod common;
 
+#[path = "routes/backend.rs"]
+mod backend;
 #[path = "routes/faults.rs"]
 mod faults;
 #[path = "routes/http.rs"]

@@ -92,6 +92,33 @@ async fn rules_match_method_and_path() {
 }
 
 #[tokio::test]
+async fn body_faults_answer_with_any_text() {
+    let app = app(3, 0.0);
+    add_rule(
+        &app,
+        json!({"path": "/Endpoint/", "body": "<!doctype html><h1>Maintenance</h1>"}),
+    )
+    .await;
+    add_rule(&app, json!({"path": "/Endpoint/", "status": 502, "body": "{\"api_id\": \"x\", \"err", "contentType": "application/json"})).await;
+    let html = send(&app, "GET", &list_uri(), Auth::Plivo, None).await;
+    assert_eq!(html.status, 200);
+    assert_eq!(
+        html.headers.get("content-type").unwrap(),
+        "text/html; charset=utf-8"
+    );
+    assert!(html.text.starts_with("<!doctype html>"));
+    let truncated = send(&app, "GET", &list_uri(), Auth::Plivo, None).await;
+    assert_eq!(truncated.status, 502);
+    assert_eq!(truncated.text, "{\"api_id\": \"x\", \"err");
+    assert_eq!(
+        send(&app, "GET", &list_uri(), Auth::Plivo, None)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
 async fn latency_delays_answers() {
     let app = app(3, 0.0);
     add_rule(&app, json!({"latencyMs": 300, "times": 1})).await;
@@ -116,6 +143,8 @@ async fn bad_rules_are_refused() {
         json!({"status": 200}),
         json!({"status": 503, "close": true}),
         json!({"stauts": 503}),
+        json!({"status": 100, "body": "x"}),
+        json!({"status": 500, "contentType": "text/plain"}),
     ] {
         let answer = send(
             &app,

@@ -1,0 +1,154 @@
+//! The sandbox as the application's backend: sign-in, forwarding with the account
+//! credentials added, and the token URL.
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use crate::common::*;
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    cookie: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Option<String>, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let body = match body {
+        Some(b) => Body::from(b.to_string()),
+        None => Body::empty(),
+    };
+    let response = app
+        .clone()
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, set_cookie, json)
+}
+
+async fn sign_in(app: &axum::Router, user: &str) -> String {
+    let (status, cookie, body) = call(
+        app,
+        "POST",
+        "/backend/session",
+        None,
+        Some(json!({"user": user})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["user"], user);
+    let cookie = cookie.expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn forwards_endpoint_calls_of_signed_in_users_only() {
+    let app = app(12, 0.5);
+    let plivo = format!("/backend{}Endpoint/?limit=5", plivo_base());
+    let vobiz = format!(
+        "/backend{}Endpoint/?limit=5&alias__contains=desk",
+        vobiz_base()
+    );
+    let (status, _, body) = call(&app, "GET", &plivo, None, None).await;
+    assert_eq!(status, 401, "no session, no forwarding: {body}");
+    let cookie = sign_in(&app, "alice").await;
+    let (status, _, body) = call(&app, "GET", &plivo, Some(&cookie), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["meta"]["total_count"], 12);
+    assert_eq!(body["objects"].as_array().unwrap().len(), 5);
+    let (status, _, body) = call(&app, "GET", &vobiz, Some(&cookie), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|o| o["alias"].as_str().unwrap().contains("desk")));
+    let create = format!("/backend{}Endpoint/", vobiz_base());
+    let (status, _, _) = call(
+        &app,
+        "POST",
+        &create,
+        Some(&cookie),
+        Some(json!({"username": "viabackend", "password": "hunter22", "alias": "b"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _, who) = call(&app, "GET", "/backend/session", Some(&cookie), None).await;
+    assert_eq!((status, who["user"].as_str()), (200, Some("alice")));
+}
+
+#[tokio::test]
+async fn forwards_nothing_but_endpoint_calls_for_its_own_account() {
+    let app = app(2, 0.0);
+    let cookie = sign_in(&app, "alice").await;
+    for path in [
+        format!("/backend{}JWT/Token/", plivo_base()),
+        "/backend/v1/Account/MAOTHER/Endpoint/".to_owned(),
+        "/backend/__sandbox/reset".to_owned(),
+    ] {
+        let (status, _, _) = call(&app, "POST", &path, Some(&cookie), Some(json!({}))).await;
+        assert_eq!(status, 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_token_url_mints_for_the_signed_in_user() {
+    let app = app(0, 0.0);
+    let (status, _, _) = call(&app, "GET", "/backend/token", None, None).await;
+    assert_eq!(status, 401);
+    let cookie = sign_in(&app, "bob").await;
+    let (status, _, body) = call(&app, "GET", "/backend/token?ttl=600", Some(&cookie), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(keys(&body), ["token"].map(String::from).into());
+    let token = body["token"].as_str().unwrap();
+    assert!(endpoint_sandbox::token::verify(token, AUTH_TOKEN));
+    let claims: Value = {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let part = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(part).unwrap()).unwrap()
+    };
+    assert_eq!(claims["sub"], "bob");
+    let lifetime = claims["exp"].as_i64().unwrap() - chrono::Utc::now().timestamp();
+    assert!((590..=600).contains(&lifetime), "{lifetime}");
+    let (status, _, _) = call(&app, "GET", "/backend/token?ttl=100", Some(&cookie), None).await;
+    assert_eq!(status, 400, "the JWT API's lifetime rule applies");
+    let (status, _, _) = call(&app, "GET", "/backend/token?tll=600", Some(&cookie), None).await;
+    assert_eq!(status, 400, "unknown parameters are refused");
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let app = app(1, 0.0);
+    let cookie = sign_in(&app, "carol").await;
+    let (status, cleared, _) = call(&app, "DELETE", "/backend/session", Some(&cookie), None).await;
+    assert_eq!(status, 204);
+    assert!(cleared.unwrap().contains("Max-Age=0"));
+    let (status, _, _) = call(&app, "GET", "/backend/session", Some(&cookie), None).await;
+    assert_eq!(status, 401);
+    let (status, _, _) = call(
+        &app,
+        "POST",
+        "/backend/session",
+        None,
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
