@@ -8,7 +8,7 @@ pub mod runtime;
 use wasm_bindgen::prelude::*;
 
 /// Installs the panic hook so that a bug shows a readable message in the console.
-#[wasm_bindgen(start)]
-pub fn start() {
+#[wasm_bindgen(start, skip_typescript)]
+fn start() {
     console_error_panic_hook::set_once();
 }

@@ -75,6 +75,7 @@ fn main() -> ExitCode {
         }
         Some("demo") => demo(&args[1..]),
         Some("build") => pkg::build().map(|_| ()),
+        Some("check-types") => pkg::check_types(),
         Some("bench") => util::run(cmd("cargo").args([
             "bench",
             "--package",

@@ -92,6 +92,11 @@ pub fn build() -> Result<u64> {
         .args(["--target", "web", "--out-name", OUT_NAME, "--out-dir"])
         .arg(&pkg)
         .arg(&wasm))?;
+    let declarations = pkg.join(format!("{OUT_NAME}.d.ts"));
+    fs::write(
+        &declarations,
+        tighten_declarations(&fs::read_to_string(&declarations)?),
+    )?;
     let bg = pkg.join(format!("{OUT_NAME}_bg.wasm"));
     run(cmd("wasm-opt").arg("-Oz").arg(&bg).arg("-o").arg(&bg))?;
     fs::write(pkg.join("package.json"), package_json()?)?;
@@ -99,4 +104,106 @@ pub fn build() -> Result<u64> {
     let size = fs::metadata(&bg)?.len();
     eprintln!("    pkg/{OUT_NAME}_bg.wasm: {size} bytes");
     Ok(size)
+}
+
+/// Packs `pkg/` with npm into `target/npm/endpoint-login.tgz`.
+pub fn pack() -> Result<PathBuf> {
+    let out = root().join("target/npm");
+    if out.exists() {
+        fs::remove_dir_all(&out)?;
+    }
+    fs::create_dir_all(&out)?;
+    run(cmd("npm")
+        .arg("pack")
+        .arg(dir())
+        .arg("--pack-destination")
+        .arg(&out))?;
+    let packed = fs::read_dir(&out)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "tgz"))
+        .map_or_else(|| fail("npm pack wrote no .tgz"), Ok)?;
+    let fixed = out.join("endpoint-login.tgz");
+    fs::rename(packed, &fixed)?;
+    Ok(fixed)
+}
+
+/// wasm-bindgen types the raw exports in `InitOutput` with `any`; nothing a user calls
+/// goes through them, so `unknown` says the same without switching type checks off.
+pub fn tighten_declarations(text: &str) -> String {
+    let Some(start) = text.find("export interface InitOutput {") else {
+        return text.to_owned();
+    };
+    let end = text[start..].find("\n}").map_or(text.len(), |i| start + i);
+    let block = text[start..end]
+        .replace(": any", ": unknown")
+        .replace("=> any", "=> unknown");
+    format!("{}{block}{}", &text[..start], &text[end..])
+}
+
+/// Words of a TypeScript declaration file outside its comments.
+fn declaration_words(text: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.find("*/").map_or("", |end| &after[end + 2..]);
+        } else if let Some(after) = rest.strip_prefix("//") {
+            rest = after.find('\n').map_or("", |end| &after[end..]);
+        } else if let Some(after) = rest.strip_prefix('"') {
+            rest = after.find('"').map_or("", |end| &after[end + 1..]);
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            if c.is_alphanumeric() || c == '_' {
+                let end = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                words.push(&rest[..end]);
+                rest = &rest[end..];
+            } else {
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    words
+}
+
+/// Fails when the generated declarations use `any`.
+pub fn check_types() -> Result {
+    let path = dir().join(format!("{OUT_NAME}.d.ts"));
+    let text = fs::read_to_string(&path)
+        .map_err(|e| format!("{}: {e} (build pkg/ first)", path.display()))?;
+    let count = declaration_words(&text)
+        .iter()
+        .filter(|w| **w == "any")
+        .count();
+    if count > 0 {
+        return fail(format!("{} uses `any` {count} time(s)", path.display()));
+    }
+    eprintln!("    {}: no `any`", path.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::declaration_words;
+
+    #[test]
+    fn init_output_loses_its_anys() {
+        let text = "export function f(): void;\nexport interface InitOutput {\n    readonly g: (a: any) => any;\n}\nexport type X = any;\n";
+        let tight = super::tighten_declarations(text);
+        assert!(tight.contains("readonly g: (a: unknown) => unknown;"));
+        assert!(
+            tight.contains("export type X = any;"),
+            "only InitOutput is touched"
+        );
+    }
+
+    #[test]
+    fn words_skip_comments_and_strings() {
+        let words = declaration_words(
+            "/** any */ export function f(x: any): void; // any\nlet s = \"any\";",
+        );
+        assert_eq!(words.iter().filter(|w| **w == "any").count(), 1);
+        assert!(words.contains(&"export") && words.contains(&"s"));
+    }
 }

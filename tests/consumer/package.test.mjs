@@ -1,0 +1,54 @@
+// The packed npm package, installed the way a user installs it, used from Node: its
+// package.json, its exports and its types resolve, and the library works against the
+// sandbox (SANDBOX_URL) through Node's own fetch.
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { readFile, stat } from "node:fs/promises";
+import init, { EndpointClient, isEndpointLoginError } from "endpoint-login";
+
+const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
+const ACCOUNT = { authId: "MASANDBOXACCOUNT0001", authToken: "sandbox_auth_token_0123456789abcdef" };
+
+before(async () => {
+  // In a browser `await init()` fetches the .wasm next to the module; Node reads it.
+  const wasm = new URL(import.meta.resolve("endpoint-login/endpoint_login_bg.wasm"));
+  await init({ module_or_path: await readFile(wasm) });
+});
+
+test("package.json describes an ES module with types", async () => {
+  const manifest = JSON.parse(await readFile(new URL(import.meta.resolve("endpoint-login/package.json")), "utf8"));
+  assert.equal(manifest.name, "endpoint-login");
+  assert.equal(manifest.type, "module");
+  assert.equal(manifest.exports["."].types, "./endpoint_login.d.ts");
+  assert.ok(manifest.sideEffects.includes("./snippets/*"));
+  const dir = new URL(".", import.meta.resolve("endpoint-login"));
+  for (const file of ["endpoint_login.js", "endpoint_login.d.ts", "endpoint_login_bg.wasm", "README.md"]) {
+    assert.ok((await stat(new URL(file, dir))).size > 0, file);
+  }
+});
+
+test("lists and walks endpoints from the sandbox", async () => {
+  const client = new EndpointClient({ dialect: "vobiz", ...ACCOUNT, baseUrl: SANDBOX });
+  const page = await client.listEndpoints({ limit: 5 });
+  assert.equal(page.objects.length, 5);
+  assert.equal(typeof page.objects[0].sipRegistered, "boolean");
+  const seen = [];
+  for await (const endpoint of client.endpoints({ aliasContains: "desk" })) {
+    seen.push(endpoint.alias);
+    if (seen.length === 3) break;
+  }
+  assert.equal(seen.length, 3);
+  assert.ok(seen.every((alias) => alias.includes("desk")));
+});
+
+test("errors are typed", async () => {
+  assert.throws(() => new EndpointClient({ dialect: "plivo", authId: "MA1" }), (e) => {
+    assert.ok(isEndpointLoginError(e));
+    assert.equal(e.code, "INVALID_CONFIG");
+    assert.equal(e.field, "baseUrl");
+    return true;
+  });
+  const client = new EndpointClient({ dialect: "plivo", ...ACCOUNT, baseUrl: SANDBOX });
+  await assert.rejects(client.getEndpoint("404404"), (e) => isEndpointLoginError(e) && e.code === "NOT_FOUND" && e.status === 404);
+  assert.equal(isEndpointLoginError(new Error("plain")), false);
+});

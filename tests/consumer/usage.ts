@@ -1,0 +1,53 @@
+// Type-level checks of the installed package with `tsc --noEmit --strict` (the README's
+// examples are checked verbatim beside this file, in readme/). Compiled, never run.
+import init, { EndpointClient, isEndpointLoginError } from "endpoint-login";
+import type {
+  ClientOptions,
+  CreatedEndpoint,
+  Endpoint,
+  EndpointLoginError,
+  EndpointLoginErrorCode,
+  EndpointPage,
+  EndpointSummary,
+  ListQuery,
+  SipCredentials,
+} from "endpoint-login";
+
+export async function precise(client: EndpointClient): Promise<string[]> {
+  await init();
+  const page: EndpointPage = await client.listEndpoints({ limit: 10, aliasContains: "desk" });
+  const registered: Endpoint[] = page.objects.filter((e) => e.sipRegistered);
+  // @ts-expect-error sipRegistered is a boolean, not the wire's string
+  const wrong: string = page.objects[0].sipRegistered;
+  const appIds = registered.map((e) => e.application?.appId ?? "none");
+  const created: CreatedEndpoint = await client.createEndpoint({ username: "a", password: "12345", alias: "a" });
+  const creds: SipCredentials = await client.rotatePassword(created.endpointId);
+  const counts: EndpointSummary = await client.summary({ limit: 20 }, { onProgress: ({ loaded, total }) => loaded / total });
+  const none: void = await client.deleteEndpoint(created.endpointId);
+  for await (const e of client.endpoints()) {
+    const id: string = e.endpointId;
+    appIds.push(id);
+  }
+  return [wrong, creds.username, String(counts.total), String(none), ...appIds];
+}
+
+export function options(): ClientOptions[] {
+  const good: ClientOptions = { dialect: "plivo", authId: "MA1", baseUrl: "/voice" };
+  // @ts-expect-error only "plivo" and "vobiz" exist
+  const bad: ClientOptions = { dialect: "twilio", authId: "MA1" };
+  // @ts-expect-error a query's limit is a number
+  const query: ListQuery = { limit: "20" };
+  void query;
+  return [good, bad];
+}
+
+export function errors(e: unknown): EndpointLoginErrorCode | null {
+  if (isEndpointLoginError(e)) {
+    const error: EndpointLoginError = e;
+    const status: number | undefined = error.status;
+    void status;
+    return error.code;
+  }
+  // @ts-expect-error not narrowed without the guard
+  return e.code;
+}
