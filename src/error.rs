@@ -68,11 +68,13 @@ pub enum ErrorCode {
     Unsupported,
     /// The object was disposed and cannot be used any more.
     Disposed,
+    /// A `fetchToken` callback threw, rejected or resolved to something else than a string.
+    TokenSourceFailed,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         Self::InvalidConfig,
         Self::InvalidArgument,
         Self::InvalidUsername,
@@ -102,6 +104,7 @@ impl ErrorCode {
         Self::BadResponse,
         Self::Unsupported,
         Self::Disposed,
+        Self::TokenSourceFailed,
     ];
 
     /// The code as JavaScript sees it, e.g. `"INVALID_USERNAME"`.
@@ -136,6 +139,7 @@ impl ErrorCode {
             Self::BadResponse => "BAD_RESPONSE",
             Self::Unsupported => "UNSUPPORTED",
             Self::Disposed => "DISPOSED",
+            Self::TokenSourceFailed => "TOKEN_SOURCE_FAILED",
         }
     }
 
@@ -240,7 +244,8 @@ impl Error {
         )
     }
 
-    /// True for failures worth trying again: network faults, timeouts, 429 and 5xx.
+    /// True for failures worth trying again: network faults, timeouts, 429, 5xx, and a
+    /// failed token callback.
     pub fn is_transient(&self) -> bool {
         matches!(
             self.code,
@@ -248,6 +253,7 @@ impl Error {
                 | ErrorCode::Timeout
                 | ErrorCode::RateLimited
                 | ErrorCode::ServerError
+                | ErrorCode::TokenSourceFailed
         )
     }
 }
@@ -302,6 +308,7 @@ mod tests {
                     | ErrorCode::Timeout
                     | ErrorCode::RateLimited
                     | ErrorCode::ServerError
+                    | ErrorCode::TokenSourceFailed
             );
             assert_eq!(transient, expected, "{code}");
         }

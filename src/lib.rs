@@ -11,6 +11,7 @@ pub mod js;
 pub mod password;
 pub mod query;
 pub mod retry;
+pub mod token;
 pub mod validate;
 
 pub use config::{ClientOptions, Dialect};

@@ -121,11 +121,18 @@ impl RetryPolicy {
             let ms = (seconds * 1000.0).ceil();
             return (ms <= f64::from(self.max_delay_ms)).then_some(ms.max(0.0) as u32);
         }
+        Some(self.backoff(retry, random))
+    }
+
+    /// The wait before retry number `retry` (1 for the first), whatever the count: half of
+    /// the step `base_delay_ms * 2^(retry - 1)` (capped at `max_delay_ms`) plus a random
+    /// half.
+    pub fn backoff(&self, retry: u32, random: f64) -> u32 {
         let step = u64::from(self.base_delay_ms)
-            .saturating_mul(1u64 << (retry - 1).min(30))
+            .saturating_mul(1u64 << retry.saturating_sub(1).min(30))
             .min(u64::from(self.max_delay_ms)) as f64;
         let random = random.clamp(0.0, 1.0);
-        Some((step / 2.0 + random * step / 2.0).round() as u32)
+        (step / 2.0 + random * step / 2.0).round() as u32
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the retries run out.

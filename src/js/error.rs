@@ -21,7 +21,7 @@ export type EndpointLoginErrorCode =
   | "INVALID_SIGNATURE" | "TOKEN_EXPIRED" | "TOKEN_NOT_YET_VALID" | "BAD_REQUEST"
   | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "RATE_LIMITED"
   | "SERVER_ERROR" | "HTTP_ERROR" | "NETWORK" | "TIMEOUT" | "ABORTED" | "BAD_RESPONSE"
-  | "UNSUPPORTED" | "DISPOSED";
+  | "UNSUPPORTED" | "DISPOSED" | "TOKEN_SOURCE_FAILED";
 
 /** The error every function and method of this library throws or rejects with. */
 export interface EndpointLoginError extends Error {
