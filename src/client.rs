@@ -2,6 +2,7 @@
 //! retries, pagination, summaries and password rotation. The transport (`fetch` in the
 //! browser) and the runtime (clock, timers, randomness) are injected.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -16,6 +17,9 @@ use crate::endpoint::{
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{decode_json, expect_success, ApiRequest, ApiResponse, Method};
 use crate::query::ListQuery;
+use crate::token::decode::decode_access_token;
+use crate::token::provider::FetchedToken;
+use crate::token::{CreateTokenRequest, IssuedToken};
 use crate::{password, validate};
 
 /// Pages fetched at once while walking a large account.
@@ -45,6 +49,8 @@ pub struct Client<T, R> {
     config: ClientConfig,
     transport: T,
     runtime: R,
+    /// The platform's clock minus ours, from the last `Date` header seen (ms).
+    clock_offset_ms: Cell<Option<f64>>,
 }
 
 /// Progress of a walk over all pages.
@@ -63,7 +69,14 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
             config,
             transport,
             runtime,
+            clock_offset_ms: Cell::new(None),
         }
+    }
+
+    /// The platform's current time as best known, in ms: the local clock corrected by the
+    /// `Date` header of the last response that had a readable one.
+    pub fn server_now_ms(&self) -> f64 {
+        self.runtime.now_ms() + self.clock_offset_ms.get().unwrap_or(0.0)
     }
 
     /// The configuration.
@@ -104,7 +117,13 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
                 || self.runtime.random(),
                 |ms| self.runtime.sleep(ms),
                 |_| async {
+                    let sent = self.runtime.now_ms();
                     let response = self.transport.send(request).await?;
+                    if let Some(date) = response.date.as_deref().and_then(parse_http_date) {
+                        let received = self.runtime.now_ms();
+                        self.clock_offset_ms
+                            .set(Some(date + 500.0 - (sent + received) / 2.0));
+                    }
                     if request.is_retryable() && matches!(response.status, 429 | 500..=599) {
                         // A retryable status becomes an error so the policy can see it.
                         Err(crate::http::status_error(
@@ -321,6 +340,56 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
             .boxed_local())
     }
 
+    /// Gets an access token from the JWT API (Plivo only), checking the request first
+    /// against the platform's clock as best known. Never retried automatically.
+    pub async fn create_token(
+        &self,
+        request: &CreateTokenRequest,
+    ) -> Result<(IssuedToken, FetchedToken)> {
+        if self.dialect() == Dialect::Vobiz {
+            return Err(Error::new(
+                ErrorCode::Unsupported,
+                "Vobiz has no token API: Vobiz endpoints log in to the web SDK with their SIP \
+                 username and password (client.login(username, password)); rotatePassword() issues one.",
+            ));
+        }
+        let now = (self.server_now_ms() / 1000.0).floor() as i64;
+        let mut api = ApiRequest::new(
+            Method::Post,
+            format!(
+                "{}JWT/Token/",
+                self.dialect().account_path(&self.config.auth_id)
+            ),
+        );
+        api.body = Some(request.to_body(&self.config.auth_id, now)?);
+        let sent = self.runtime.now_ms();
+        let response = self.exchange(&api).await?;
+        let received = self.runtime.now_ms();
+        #[derive(serde::Deserialize)]
+        struct WireToken {
+            token: String,
+        }
+        let wire: WireToken = decode_json(&api, &response, received)?;
+        let decoded = decode_access_token(&wire.token).map_err(|e| {
+            Error::bad_response(format!(
+                "The JWT API returned a token the SDK would not accept: {}",
+                e.message
+            ))
+        })?;
+        let issued = IssuedToken {
+            expires_at: decoded.claims.exp as f64 * 1000.0,
+            claims: decoded.claims,
+            token: wire.token.clone(),
+        };
+        let fetched = FetchedToken {
+            token: wire.token,
+            server_date_ms: response.date.as_deref().and_then(parse_http_date),
+            sent_at_ms: sent,
+            received_at_ms: received,
+        };
+        Ok((issued, fetched))
+    }
+
     /// Counts registered and unregistered endpoints over all pages, reporting progress
     /// after each page.
     pub async fn summary(
@@ -342,6 +411,13 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
         }
         Ok(summary)
     }
+}
+
+/// Parses an HTTP `Date` header (RFC 7231 IMF-fixdate) to milliseconds since the epoch.
+pub fn parse_http_date(value: &str) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc2822(value.trim())
+        .ok()
+        .map(|d| d.timestamp_millis() as f64)
 }
 
 /// Offsets of the pages after the first: from `start + step` while below `total`.
@@ -663,6 +739,76 @@ mod tests {
             ErrorCode::NotFound
         );
         assert_eq!(script.sent.borrow().len(), 1);
+    }
+
+    #[test]
+    fn create_token_checks_then_posts_and_decodes() {
+        use crate::token::decode::tests::{plivo_claims, sign, KEY, PLIVO_HEADER};
+        let (c, script, fake) = client(Dialect::Plivo);
+        fake.now.set(1_800_000_000_000.0);
+        let token = sign(
+            PLIVO_HEADER,
+            &plivo_claims(1_800_000_000 - 60, 1_800_000_600),
+            KEY,
+        );
+        script.answers.borrow_mut().push(Ok(ApiResponse {
+            status: 200,
+            body: json!({"api_id": "a", "token": token}).to_string(),
+            retry_after: None,
+            date: Some("Fri, 15 Jan 2027 08:00:00 GMT".into()),
+        }));
+        let request: CreateTokenRequest =
+            serde_json::from_value(json!({"sub": "alice", "ttlSeconds": 600})).unwrap();
+        let (issued, fetched) = block_on(c.create_token(&request)).unwrap();
+        assert_eq!(issued.claims.exp, 1_800_000_600);
+        assert_eq!(issued.expires_at, 1_800_000_600_000.0);
+        assert_eq!(fetched.server_date_ms, Some(1_800_000_000_000.0));
+        let sent = script.sent.borrow();
+        assert_eq!(sent[0].path, "/v1/Account/MA1/JWT/Token/");
+        assert_eq!(sent[0].body.as_ref().unwrap()["exp"], 1_800_000_600);
+        assert_eq!(sent[0].body.as_ref().unwrap()["iss"], "MA1");
+        assert!(
+            (c.server_now_ms() - 1_800_000_000_500.0).abs() < 1.0,
+            "the Date header set the clock offset"
+        );
+    }
+
+    #[test]
+    fn create_token_refuses_before_sending() {
+        let (vobiz, script, _) = client(Dialect::Vobiz);
+        let e = block_on(vobiz.create_token(&CreateTokenRequest::default())).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Unsupported);
+        assert!(e.message.contains("login(username, password)"));
+        let (plivo, _, fake) = client(Dialect::Plivo);
+        fake.now.set(1_800_000_000_000.0);
+        let bad: CreateTokenRequest =
+            serde_json::from_value(json!({"ttlSeconds": 86_401})).unwrap();
+        assert_eq!(
+            block_on(plivo.create_token(&bad)).unwrap_err().code,
+            ErrorCode::ExpOutOfRange
+        );
+        assert!(script.sent.borrow().is_empty());
+    }
+
+    #[test]
+    fn create_token_turns_a_bad_token_into_bad_response() {
+        let (c, script, fake) = client(Dialect::Plivo);
+        fake.now.set(1_800_000_000_000.0);
+        script
+            .answers
+            .borrow_mut()
+            .push(ok(200, json!({"api_id": "a", "token": "not-a-token"})));
+        let e = block_on(c.create_token(&CreateTokenRequest::default())).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadResponse);
+    }
+
+    #[test]
+    fn http_dates_parse() {
+        assert_eq!(
+            parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(1_445_412_480_000.0)
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
     }
 
     #[test]

@@ -294,6 +294,25 @@ fn check_base_url(url: &str) -> Result<String> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
+/// Checks a token URL: `https://...`, `http://...` or a path on this origin; a query is
+/// allowed, a fragment or white space is not.
+pub fn check_token_url(url: &str) -> Result<String> {
+    let fail = |why: &str| Err(Error::config("tokenUrl", format!("{url:?} {why}")));
+    if url.contains('#') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return fail("must not contain a fragment or white space");
+    }
+    let (base, _) = url.split_once('?').unwrap_or((url, ""));
+    if base.is_empty() {
+        return fail("is empty");
+    }
+    check_base_url(base).map_err(|mut e| {
+        e.field = Some("tokenUrl".into());
+        e.message = e.message.replacen("`baseUrl`", "`tokenUrl`", 1);
+        e
+    })?;
+    Ok(url.to_owned())
+}
+
 /// Refuses to send the account token over plain HTTP except to this machine.
 fn check_secure_transport(base_url: &str) -> Result<()> {
     let Some(rest) = base_url.strip_prefix("http://") else {
@@ -435,6 +454,30 @@ mod tests {
             let mut o = options(Dialect::Plivo, Some("t"), None);
             o.timeout_ms = Some(value);
             assert_eq!(ClientConfig::from_options(o).is_ok(), ok, "{value}");
+        }
+    }
+
+    #[test]
+    fn token_urls_keep_their_query() {
+        assert_eq!(
+            check_token_url("/voice/token?ttl=600").unwrap(),
+            "/voice/token?ttl=600"
+        );
+        assert_eq!(
+            check_token_url("https://app.example/token").unwrap(),
+            "https://app.example/token"
+        );
+        for bad in [
+            "",
+            "token",
+            "//evil.example/t",
+            "/t#x",
+            "ftp://x/t",
+            "?ttl=1",
+        ] {
+            let e = check_token_url(bad).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("tokenUrl"), "{bad}");
+            assert!(e.message.contains("`tokenUrl`"), "{}", e.message);
         }
     }
 

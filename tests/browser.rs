@@ -553,3 +553,278 @@ async fn invalid_queries_are_refused_before_sending() {
     assert_js_code(&e, "INVALID_QUERY");
     assert!(requests().await.is_empty(), "nothing was sent");
 }
+
+// ---- tokens ---------------------------------------------------------------------------
+
+use endpoint_login::js::token::{decode_access_token, verify_access_token, TokenProvider};
+
+#[wasm_bindgen(inline_js = r#"
+export async function concurrentTokens(provider, n) {
+  return Promise.all(Array.from({ length: n }, () => provider.getAccessToken()));
+}
+export function recordEvents(provider) {
+  const seen = [];
+  for (const type of ["tokenRefreshed", "tokenWillExpire", "tokenError"]) {
+    provider.addEventListener(type, (event) => seen.push(event));
+  }
+  return seen;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = concurrentTokens)]
+    async fn concurrent_tokens(provider: &JsValue, n: u32) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = recordEvents)]
+    fn record_events(provider: &JsValue) -> Array;
+}
+
+fn unix_now() -> f64 {
+    (js_sys::Date::now() / 1000.0).floor()
+}
+
+async fn token_requests() -> usize {
+    requests()
+        .await
+        .iter()
+        .filter(|r| r.contains("/JWT/Token/") || r.contains("/backend/token"))
+        .count()
+}
+
+#[wasm_bindgen_test]
+async fn create_token_in_direct_mode() {
+    reset(5).await;
+    let request = json!({"sub": "alice", "ttlSeconds": 600, "incoming": true});
+    let issued = rust(
+        &client("plivo")
+            .create_token(Some(Ts::new_unchecked(js(request))))
+            .await
+            .unwrap()
+            .into(),
+    );
+    let token = issued["token"].as_str().unwrap();
+    let exp = issued["claims"]["exp"].as_f64().unwrap();
+    assert!(
+        (exp - unix_now() - 600.0).abs() <= 2.0,
+        "the requested lifetime: {exp}"
+    );
+    assert_eq!(issued["expiresAt"].as_f64(), Some(exp * 1000.0));
+    assert_eq!(issued["claims"]["sub"], "alice");
+    assert_eq!(
+        issued["claims"]["per"],
+        json!({"voice": {"incomingAllow": true, "outgoingAllow": true}})
+    );
+    let decoded = rust(
+        &decode_access_token(JsValue::from_str(token))
+            .unwrap()
+            .into(),
+    );
+    assert_eq!(
+        decoded["header"],
+        json!({"alg": "HS256", "cty": "plivo;v=1", "typ": "JWT"})
+    );
+    assert!(verify_access_token(JsValue::from_str(token), AUTH_TOKEN.into(), None).is_ok());
+    assert_code(
+        verify_access_token(JsValue::from_str(token), "another-key".into(), None),
+        "INVALID_SIGNATURE",
+    );
+}
+
+#[wasm_bindgen_test]
+async fn create_token_refuses_before_sending() {
+    reset(5).await;
+    control("DELETE", "/__sandbox/requests", None).await;
+    let c = client("plivo");
+    for (request, code) in [
+        (json!({"ttlSeconds": 86_401}), "EXP_OUT_OF_RANGE"),
+        (json!({"ttlSeconds": 179}), "EXP_OUT_OF_RANGE"),
+        (json!({"incoming": true}), "INVALID_TOKEN_REQUEST"),
+        (json!({"exp": unix_now() * 1000.0}), "INVALID_TIMESTAMP"),
+    ] {
+        let e = assert_code(
+            c.create_token(Some(Ts::new_unchecked(js(request.clone()))))
+                .await,
+            code,
+        );
+        assert!(prop(&e, "message").as_string().is_some(), "{request}");
+    }
+    assert_eq!(token_requests().await, 0, "nothing was sent");
+    let e = assert_code(client("vobiz").create_token(None).await, "UNSUPPORTED");
+    assert!(prop(&e, "message")
+        .as_string()
+        .unwrap()
+        .contains("login(username, password)"));
+}
+
+fn provider(options: Value, extra: &[(&str, JsValue)]) -> JsValue {
+    let options = js(options);
+    for (k, v) in extra {
+        let _ = Reflect::set(&options, &JsValue::from_str(k), v);
+    }
+    TokenProvider::new(options)
+        .map_err(JsValue::from)
+        .unwrap()
+        .into()
+}
+
+async fn get_token(provider: &JsValue) -> Result<String, JsValue> {
+    let get = js_sys::Function::from(prop(provider, "getAccessToken"));
+    let promise = js_sys::Promise::from(get.call0(provider).unwrap());
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map(|t| t.as_string().unwrap())
+}
+
+fn dispose(provider: &JsValue) {
+    js_sys::Function::from(prop(provider, "dispose"))
+        .call0(provider)
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_client_provider_shares_one_request_among_100_callers() {
+    reset(5).await;
+    control("DELETE", "/__sandbox/requests", None).await;
+    let c: JsValue = client("plivo").into();
+    let p = provider(
+        json!({"request": {"sub": "alice", "ttlSeconds": 900}}),
+        &[("client", c)],
+    );
+    let tokens = Array::from(&concurrent_tokens(&p, 100).await.unwrap());
+    assert_eq!(tokens.length(), 100);
+    assert!(tokens.iter().all(|t| t == tokens.get(0)));
+    assert_eq!(
+        token_requests().await,
+        1,
+        "one request for 100 concurrent callers"
+    );
+    let current = js_sys::Function::from(prop(&p, "current"))
+        .call0(&p)
+        .unwrap();
+    let seconds_left = prop(&current, "secondsLeft").as_f64().unwrap();
+    assert!((880.0..=900.0).contains(&seconds_left), "{seconds_left}");
+    assert!(
+        prop(&current, "clockOffsetMs").as_f64().unwrap().abs() < 2_000.0,
+        "same machine, same clock"
+    );
+    assert_eq!(
+        get_token(&p).await.unwrap(),
+        tokens.get(0).as_string().unwrap(),
+        "cached"
+    );
+    assert_eq!(token_requests().await, 1);
+    dispose(&p);
+    assert_js_code(&get_token(&p).await.unwrap_err(), "DISPOSED");
+}
+
+#[wasm_bindgen_test]
+async fn a_provider_recovers_from_injected_503s() {
+    reset(5).await;
+    control("DELETE", "/__sandbox/requests", None).await;
+    fault(json!({"path": "/JWT/Token/", "status": 503, "times": 2})).await;
+    let c: JsValue = client("plivo").into();
+    let p = provider(
+        json!({"retry": {"baseDelayMs": 50, "maxDelayMs": 500}}),
+        &[("client", c)],
+    );
+    let events = record_events(&p);
+    let token = get_token(&p).await.expect("two 503s, then a token");
+    assert!(decode_access_token(JsValue::from_str(&token)).is_ok());
+    assert_eq!(token_requests().await, 3);
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| prop(&e, "type").as_string().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["tokenRefreshed"],
+        "retries inside one fetch report only its outcome"
+    );
+    dispose(&p);
+
+    // With no retries left, the caller gets the cause.
+    fault(json!({"path": "/JWT/Token/", "status": 503, "times": 5})).await;
+    let c: JsValue = client("plivo").into();
+    let p = provider(
+        json!({"retry": {"maxRetries": 1, "baseDelayMs": 50}}),
+        &[("client", c)],
+    );
+    let events = record_events(&p);
+    let e = get_token(&p).await.unwrap_err();
+    assert_js_code(&e, "SERVER_ERROR");
+    assert_eq!(events.length(), 1);
+    assert_eq!(
+        prop(&events.get(0), "type").as_string().as_deref(),
+        Some("tokenError")
+    );
+    assert_eq!(
+        prop(&events.get(0), "tokenStillValid").as_bool(),
+        Some(false)
+    );
+    assert_js_code(&prop(&events.get(0), "error"), "SERVER_ERROR");
+    dispose(&p);
+}
+
+#[wasm_bindgen_test]
+async fn a_token_url_provider_uses_the_session_cookie() {
+    reset(5).await;
+    control("DELETE", "/__sandbox/requests", None).await;
+    let signed_in = Request::post(&format!("{SANDBOX}/backend/session"))
+        .credentials(RequestCredentials::Include)
+        .json(&json!({"user": "carol"}))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.ok());
+    let p = provider(
+        json!({"tokenUrl": format!("{SANDBOX}/backend/token?ttl=600")}),
+        &[],
+    );
+    let token = get_token(&p).await.unwrap();
+    let claims = rust(
+        &decode_access_token(JsValue::from_str(&token))
+            .unwrap()
+            .into(),
+    )["claims"]
+        .clone();
+    assert_eq!(claims["sub"], "carol", "minted for the signed-in user");
+    assert!(verify_access_token(JsValue::from_str(&token), AUTH_TOKEN.into(), None).is_ok());
+    dispose(&p);
+
+    let broken = provider(
+        json!({"tokenUrl": format!("{SANDBOX}/no-such-route"), "retry": {"maxRetries": 0}}),
+        &[],
+    );
+    let e = get_token(&broken).await.unwrap_err();
+    assert_js_code(&e, "NOT_FOUND");
+    assert!(prop(&e, "message")
+        .as_string()
+        .unwrap()
+        .contains("tokenUrl"));
+}
+
+#[wasm_bindgen_test]
+async fn a_fetch_token_provider_takes_any_callback() {
+    reset(5).await;
+    let issued = rust(&client("plivo").create_token(None).await.unwrap().into());
+    let token = issued["token"].as_str().unwrap().to_owned();
+    let callback = js_sys::Function::new_with_args("token", "return () => Promise.resolve(token)")
+        .call1(&JsValue::UNDEFINED, &JsValue::from_str(&token))
+        .unwrap();
+    let p = provider(json!({}), &[("fetchToken", callback)]);
+    assert_eq!(get_token(&p).await.unwrap(), token);
+    dispose(&p);
+    let rejecting =
+        js_sys::Function::new_no_args("return () => Promise.reject(new Error('backend down'))")
+            .call0(&JsValue::UNDEFINED)
+            .unwrap();
+    let p = provider(
+        json!({"retry": {"maxRetries": 0}}),
+        &[("fetchToken", rejecting)],
+    );
+    let e = get_token(&p).await.unwrap_err();
+    assert_js_code(&e, "TOKEN_SOURCE_FAILED");
+    assert!(prop(&e, "message")
+        .as_string()
+        .unwrap()
+        .contains("backend down"));
+}

@@ -19,6 +19,7 @@ use crate::endpoint::{
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::ListQuery;
+use crate::token::{CreateTokenRequest, IssuedToken};
 
 pub(crate) type HostClient = Client<FetchTransport, HostRuntime>;
 
@@ -163,6 +164,25 @@ impl EndpointClient {
             })),
         };
         Ok(async_iterable(iterator.into()))
+    }
+
+    /// Gets an access token from the Plivo JWT API: checks the request first (the lifetime
+    /// rule, `incoming` needs `sub`), then posts it. Rejects with `UNSUPPORTED` on Vobiz,
+    /// whose endpoints log in with SIP username and password.
+    #[wasm_bindgen(js_name = createToken)]
+    pub async fn create_token(
+        &self,
+        request: Option<Ts<CreateTokenRequest>>,
+    ) -> Result<Ts<IssuedToken>> {
+        let request = read_optional_arg(request, ErrorCode::InvalidTokenRequest, "token request")?;
+        let client = self.inner.clone();
+        write(&client.create_token(&request).await?.0)
+    }
+
+    /// A handle for `new TokenProvider({ client })`; not part of the public API.
+    #[wasm_bindgen(js_name = __tokenSource, skip_typescript)]
+    pub fn token_source_handle(&self) -> super::token::ClientTokenSource {
+        Self::token_source(self.inner.clone())
     }
 
     /// Counts total, registered and unregistered endpoints over all pages.

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod error;
 pub mod runtime;
+pub mod token;
 
 use wasm_bindgen::prelude::*;
 

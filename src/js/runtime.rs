@@ -84,6 +84,17 @@ impl FetchTransport {
         }
     }
 
+    /// A transport for one URL of the application's own (a token URL): the page's
+    /// cookies, no auth header.
+    pub fn for_url(url: &str, timeout_ms: u32) -> Self {
+        Self {
+            base_url: url.to_owned(),
+            headers: Vec::new(),
+            credentials: RequestCredentials::Include,
+            timeout_ms,
+        }
+    }
+
     fn build(&self, request: &ApiRequest, controller: &AbortController) -> Result<Request> {
         let url = request.url(&self.base_url);
         let mut builder = match request.method {
