@@ -39,6 +39,16 @@ export type TokenEvent =
 /** The `type` of a `TokenEvent`. */
 export type TokenEventType = TokenEvent["type"];
 
+/** The event of one type. */
+export type TokenEventOf<K extends TokenEventType> = Extract<TokenEvent, { type: K }>;
+
+export interface TokenProvider {
+  /** Listens for `tokenRefreshed`, `tokenWillExpire` or `tokenError`. */
+  addEventListener<K extends TokenEventType>(type: K, listener: (event: TokenEventOf<K>) => void): void;
+  /** Stops calling a listener. */
+  removeEventListener<K extends TokenEventType>(type: K, listener: (event: TokenEventOf<K>) => void): void;
+}
+
 /** Options every token source shares. */
 export interface TokenProviderCommonOptions {
   /** Refresh this many seconds before expiry (default: the larger of 120 s and 10 % of the lifetime). */
@@ -599,12 +609,8 @@ impl TokenProvider {
     }
 
     /// Listens for `tokenRefreshed`, `tokenWillExpire` or `tokenError`.
-    #[wasm_bindgen(js_name = addEventListener)]
-    pub fn add_event_listener(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "TokenEventType")] kind: String,
-        #[wasm_bindgen(unchecked_param_type = "(event: TokenEvent) => void")] listener: Function,
-    ) -> Result<()> {
+    #[wasm_bindgen(js_name = addEventListener, skip_typescript)]
+    pub fn add_event_listener(&self, kind: String, listener: Function) -> Result<()> {
         if !EVENT_TYPES.contains(&kind.as_str()) {
             return Err(Error::argument(
                 "event type",
@@ -619,12 +625,8 @@ impl TokenProvider {
     }
 
     /// Stops calling a listener.
-    #[wasm_bindgen(js_name = removeEventListener)]
-    pub fn remove_event_listener(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "TokenEventType")] kind: String,
-        #[wasm_bindgen(unchecked_param_type = "(event: TokenEvent) => void")] listener: Function,
-    ) {
+    #[wasm_bindgen(js_name = removeEventListener, skip_typescript)]
+    pub fn remove_event_listener(&self, kind: String, listener: Function) {
         self.listeners
             .borrow_mut()
             .retain(|(t, f)| !(*t == kind && f == &listener));

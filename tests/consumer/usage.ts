@@ -1,6 +1,6 @@
 // Type-level checks of the installed package with `tsc --noEmit --strict` (the README's
 // examples are checked verbatim beside this file, in readme/). Compiled, never run.
-import init, { EndpointClient, isEndpointLoginError } from "endpoint-login";
+import init, { EndpointClient, TokenProvider, isEndpointLoginError } from "endpoint-login";
 import type {
   ClientOptions,
   CreatedEndpoint,
@@ -50,4 +50,21 @@ export function errors(e: unknown): EndpointLoginErrorCode | null {
   }
   // @ts-expect-error not narrowed without the guard
   return e.code;
+}
+
+export function events(provider: TokenProvider): void {
+  provider.addEventListener("tokenRefreshed", (event) => {
+    const left: number = event.secondsLeft;
+    const iss: string = event.claims.iss;
+    void [left, iss];
+  });
+  provider.addEventListener("tokenError", (event) => {
+    const code: EndpointLoginErrorCode = event.error.code;
+    const retry: number | null = event.retryInMs;
+    void [code, retry];
+  });
+  // @ts-expect-error only the three event types exist
+  provider.addEventListener("tokenExpired", () => {});
+  // @ts-expect-error a tokenWillExpire event has no claims
+  provider.addEventListener("tokenWillExpire", (event) => event.claims);
 }
