@@ -115,6 +115,24 @@ pub fn id(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks whichever of the create fields are given, for live form validation: every
+/// problem, not just the first.
+pub fn endpoint_fields(
+    username: Option<&str>,
+    password: Option<&str>,
+    alias: Option<&str>,
+) -> Vec<Error> {
+    [
+        username.map(self::username),
+        password.map(self::password),
+        alias.map(self::alias),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(Result::err)
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +210,18 @@ mod tests {
                 assert_eq!(e.code, ErrorCode::InvalidAlias);
             }
         }
+    }
+
+    #[test]
+    fn form_fields_report_every_problem() {
+        let problems = endpoint_fields(Some("1x"), Some("abc"), Some("ok"));
+        let codes: Vec<_> = problems.iter().map(|e| e.code).collect();
+        assert_eq!(
+            codes,
+            [ErrorCode::InvalidUsername, ErrorCode::InvalidPassword]
+        );
+        assert!(endpoint_fields(Some("alice"), None, Some("desk-1")).is_empty());
+        assert!(endpoint_fields(None, None, None).is_empty());
     }
 
     #[test]

@@ -172,6 +172,12 @@ async fn reset(State(state): State<Shared>, body: Bytes) -> Response {
     Json(json!({ "seeded": seed, "registeredFraction": fraction })).into_response()
 }
 
+/// `GET /__sandbox/account`: the account the sandbox accepts, so that the demo page can
+/// prefill direct mode (the sandbox's token opens nothing but this local server).
+async fn account(State(state): State<Shared>) -> Json<serde_json::Value> {
+    Json(json!({ "authId": state.config.auth_id, "authToken": state.config.auth_token }))
+}
+
 /// A 404 that is never an HTML page: the platform's format under its prefix.
 fn not_found(path: &str) -> Response {
     if is_api_path(path) {
@@ -345,6 +351,7 @@ pub fn router(state: Shared) -> Router {
             get(faults::requests).delete(faults::clear_requests),
         )
         .route("/__sandbox/reset", post(reset))
+        .route("/__sandbox/account", get(account))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -288,3 +288,68 @@ impl EndpointIterator {
         iterator_result(true, &JsValue::UNDEFINED)
     }
 }
+
+/// One problem with a form field, for live validation.
+#[derive(serde::Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldProblem {
+    /// `"username"`, `"password"` or `"alias"`.
+    pub field: String,
+    /// `INVALID_USERNAME`, `INVALID_PASSWORD`, `INVALID_ALIAS` or `INVALID_ARGUMENT`.
+    #[tsify(type = "EndpointLoginErrorCode")]
+    pub code: String,
+    /// What is wrong and how to fix it (never contains the password).
+    pub message: String,
+}
+
+/// Checks the `username`, `password` and `alias` given (others are ignored) by the rules
+/// `createEndpoint` applies, and returns every problem: for validating a form as the user
+/// types. An empty array means they would be sent.
+#[wasm_bindgen(js_name = validateEndpointFields, unchecked_return_type = "FieldProblem[]")]
+pub fn validate_endpoint_fields(
+    #[wasm_bindgen(unchecked_param_type = "Partial<CreateEndpointRequest>")] fields: JsValue,
+) -> Result<JsValue> {
+    if !fields.is_object() {
+        return Err(Error::argument(
+            "endpoint fields",
+            format!(
+                "expected an object, got {}",
+                super::error::type_name(&fields)
+            ),
+        ));
+    }
+    let mut problems = Vec::new();
+    let mut text = |name: &str| -> Option<String> {
+        let value = Reflect::get(&fields, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+        if value.is_undefined() || value.is_null() {
+            return None;
+        }
+        match value.as_string() {
+            Some(s) => Some(s),
+            None => {
+                problems.push(Error::argument(name, "expected a string").with_field(name));
+                None
+            }
+        }
+    };
+    let (username, password, alias) = (text("username"), text("password"), text("alias"));
+    problems.extend(crate::validate::endpoint_fields(
+        username.as_deref(),
+        password.as_deref(),
+        alias.as_deref(),
+    ));
+    let list: Vec<FieldProblem> = problems
+        .into_iter()
+        .map(|e| FieldProblem {
+            field: e.field.unwrap_or_default(),
+            code: e.code.as_str().to_owned(),
+            message: e.message,
+        })
+        .collect();
+    serde_wasm_bindgen::to_value(&list).map_err(|e| {
+        Error::new(
+            ErrorCode::BadResponse,
+            format!("Could not convert problems: {e}"),
+        )
+    })
+}

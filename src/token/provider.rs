@@ -31,7 +31,7 @@ use crate::retry::RetryPolicy;
 /// A token is never handed out with less than this left.
 pub const USABLE_FLOOR_MS: f64 = 5_000.0;
 /// A refresh is never scheduled sooner than this after a token arrived.
-pub const MIN_FRESH_MS: f64 = 30_000.0;
+pub const MIN_FRESH_MS: f64 = 10_000.0;
 /// The default margin's floor: refresh at least 120 s before expiry.
 pub const DEFAULT_MARGIN_MS: f64 = 120_000.0;
 /// How far issuers commonly backdate `nbf` (the platform docs' habit: 60 s).

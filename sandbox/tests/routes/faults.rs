@@ -216,6 +216,15 @@ async fn the_request_log_keeps_no_secrets() {
 }
 
 #[tokio::test]
+async fn the_account_is_published_for_the_demo() {
+    let app = app(0, 0.0);
+    let account = send(&app, "GET", "/__sandbox/account", Auth::None, None)
+        .await
+        .json();
+    assert_eq!(account, json!({"authId": AUTH_ID, "authToken": AUTH_TOKEN}));
+}
+
+#[tokio::test]
 async fn reset_restores_the_seed() {
     let app = app(10, 0.0);
     let before = send(&app, "GET", &list_uri(), Auth::Plivo, None)

@@ -356,13 +356,13 @@ fn a_set_margin_is_kept_but_never_refreshes_a_fresh_token_at_once() {
 
     let r = rig_with(Some(900.0), RetryPolicy::default());
     r.get().unwrap();
-    r.run_until(29_000.0);
+    r.run_until(9_000.0);
     assert_eq!(
         r.calls(),
         1,
-        "a margin beyond the lifetime leaves 30 s of rest, not a loop"
+        "a margin beyond the lifetime leaves 10 s of rest, not a loop"
     );
-    r.run_until(31_000.0);
+    r.run_until(11_000.0);
     assert_eq!(r.calls(), 2);
 }
 
