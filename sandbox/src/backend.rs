@@ -4,7 +4,7 @@
 //!
 //! | route | what it does |
 //! | --- | --- |
-//! | `POST /backend/session` `{"user": "alice"}` | signs in, sets the `sandbox_session` cookie |
+//! | `POST /backend/session` `{"user": "alice"}` | signs in, sets the `sandbox_session` cookie, answers `{user, authId}` |
 //! | `GET /backend/session` | `{"user": ...}`, or 401 |
 //! | `DELETE /backend/session` | signs out |
 //! | `/backend/v1/Account/{id}/Endpoint/...` | Plivo endpoint calls, Basic auth added |
@@ -83,7 +83,9 @@ pub async fn sign_in(State(state): State<Shared>, body: Bytes) -> Response {
         id
     };
     let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
-    let mut response = Json(json!({ "user": user })).into_response();
+    // The Auth ID is not a secret: the page needs it for the API paths it asks for.
+    let mut response =
+        Json(json!({ "user": user, "authId": state.config.auth_id })).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }

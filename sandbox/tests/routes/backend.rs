@@ -50,6 +50,11 @@ async fn sign_in(app: &axum::Router, user: &str) -> String {
     .await;
     assert_eq!(status, 200);
     assert_eq!(body["user"], user);
+    assert_eq!(
+        body["authId"], AUTH_ID,
+        "the page learns the (public) Auth ID, never the token"
+    );
+    assert!(!body.to_string().contains(AUTH_TOKEN));
     let cookie = cookie.expect("a session cookie");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
