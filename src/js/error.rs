@@ -160,11 +160,18 @@ where
 }
 
 /// Converts a Rust value for JavaScript.
+///
+/// Results are plain data (strings, numbers, booleans, null, arrays, objects), so they
+/// cross as one JSON text that `JSON.parse` turns into objects: one call instead of one
+/// per property, several times faster for endpoints and claims.
 pub fn write<T: tsify::Tsify + serde::Serialize>(value: &T) -> Result<tsify::Ts<T>, Error> {
-    tsify::Ts::from_rust(value).map_err(|e| {
+    let failed = |e: String| {
         Error::new(
             ErrorCode::BadResponse,
             format!("Could not convert a result for JavaScript: {e}"),
         )
-    })
+    };
+    let json = serde_json::to_string(value).map_err(|e| failed(e.to_string()))?;
+    let object = js_sys::JSON::parse(&json).map_err(|_| failed("JSON.parse refused it".into()))?;
+    Ok(tsify::Ts::new_unchecked(object))
 }

@@ -9,7 +9,7 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use chrono::{DateTime, TimeZone, Utc};
 use jwt_compact::alg::{Hs256, Hs256Key};
-use jwt_compact::{Algorithm, AlgorithmSignature, Claims, TimeOptions, ValidationError};
+use jwt_compact::{Algorithm, AlgorithmSignature, Claims, Empty, TimeOptions, ValidationError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tsify::Tsify;
@@ -80,29 +80,13 @@ pub struct DecodedAccessToken {
     pub claims: AccessTokenClaims,
 }
 
-/// The custom part of the claims, for jwt-compact's `Claims<T>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlivoGrants {
-    /// Issuer.
-    pub iss: String,
-    /// Subject.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-    /// Application id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app: Option<String>,
-    /// Grants.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub per: Option<Value>,
-}
-
 /// A token split into its parts and checked, ready for signature and time checks.
 #[derive(Debug, Clone)]
 pub struct ParsedToken {
     /// Header and claims for JavaScript.
     pub decoded: DecodedAccessToken,
-    /// The claims as jwt-compact types.
-    pub claims: Claims<PlivoGrants>,
+    /// The expiry and maturity as jwt-compact's claims.
+    pub claims: Claims<Empty>,
     /// `header.claims` exactly as in the token: what the signature covers.
     pub signing_input: String,
     /// The raw signature.
@@ -217,7 +201,7 @@ fn header(bytes: &[u8]) -> Result<AccessTokenHeader> {
     Ok(AccessTokenHeader { alg, cty, typ })
 }
 
-fn claims(bytes: &[u8]) -> Result<(AccessTokenClaims, Claims<PlivoGrants>)> {
+fn claims(bytes: &[u8]) -> Result<(AccessTokenClaims, Claims<Empty>)> {
     let map = json_object("claims", bytes)?;
     let iss = optional_string(&map, "claims", "iss")?
         .ok_or_else(|| malformed("claims", "`iss` is missing"))?;
@@ -250,9 +234,10 @@ fn claims(bytes: &[u8]) -> Result<(AccessTokenClaims, Claims<PlivoGrants>)> {
             outgoing_allow: grant(voice, "outgoing_allow")?,
         },
     };
-    // The checked claims, through jwt-compact's own types for the time checks.
-    let typed: Claims<PlivoGrants> = serde_json::from_value(Value::Object(map))
-        .map_err(|e| malformed("claims", format!("jwt-compact cannot read them: {e}")))?;
+    // jwt-compact's claims and time types carry the checked times into its validators.
+    let mut typed = Claims::empty();
+    typed.expiration = Some(at(exp));
+    typed.not_before = Some(at(nbf));
     let decoded = AccessTokenClaims {
         iss,
         sub,

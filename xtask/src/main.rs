@@ -45,6 +45,28 @@ fn demo(args: &[String]) -> Result {
     sandbox_exec(&["--port".to_owned(), port])
 }
 
+/// Prints benchmark figures: the sandbox's listing, then the library against plain
+/// JavaScript peers in Node, against a release sandbox seeded with 10,000 endpoints.
+fn bench() -> Result {
+    util::run(cmd("cargo").args([
+        "bench",
+        "--package",
+        "endpoint-sandbox",
+        "--bench",
+        "listing",
+    ]))?;
+    pkg::build()?;
+    util::run(cmd("cargo").args(["build", "--release", "--package", "endpoint-sandbox"]))?;
+    let binary = util::root().join("target/release/endpoint-sandbox");
+    let server = sandbox::Sandbox::start(&binary, &["--seed", "10000"])?;
+    eprintln!("==> library benchmarks in Node against {}", server.url);
+    util::run(
+        cmd("node")
+            .arg("bench/library.bench.mjs")
+            .env("SANDBOX_URL", &server.url),
+    )
+}
+
 /// Builds the sandbox and replaces this process with it, so Ctrl-C reaches it directly.
 fn sandbox_exec(args: &[String]) -> Result {
     let binary = sandbox::build()?;
@@ -76,13 +98,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("build") => pkg::build().map(|_| ()),
         Some("check-types") => pkg::check_types(),
-        Some("bench") => util::run(cmd("cargo").args([
-            "bench",
-            "--package",
-            "endpoint-sandbox",
-            "--bench",
-            "listing",
-        ])),
+        Some("bench") => bench(),
         Some("sandbox") => sandbox_exec(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
