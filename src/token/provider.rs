@@ -413,10 +413,7 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
                     }
                     return Ok(token);
                 }
-                match &state.flight {
-                    Some((flight, _)) => flight.clone(),
-                    None => this.start_flight(&mut state, true),
-                }
+                this.join_or_start(&mut state)
             };
             match flight.await {
                 Outcome::Fresh(token)
@@ -443,10 +440,7 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
                 if state.disposed {
                     return Err(disposed());
                 }
-                match &state.flight {
-                    Some((flight, _)) => flight.clone(),
-                    None => this.start_flight(&mut state, true),
-                }
+                this.join_or_start(&mut state)
             };
             match flight.await {
                 Outcome::Fresh(token) => Ok(token),
@@ -482,6 +476,14 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
             abort.abort();
         }
         state.cache.clear();
+    }
+
+    /// The fetch in flight, or a new one for a caller that waits for its result.
+    fn join_or_start(&self, state: &mut State) -> Flight {
+        match &state.flight {
+            Some((flight, _)) => flight.clone(),
+            None => self.start_flight(state, true),
+        }
     }
 
     /// Starts a fetch shared by every caller. `waited`: a caller has no usable token, so

@@ -48,12 +48,14 @@ impl Answer {
 }
 
 /// Which credentials a request carries.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum Auth {
     None,
     Plivo,
     Vobiz,
     Wrong,
+    /// The application's session cookie (backend routes).
+    Cookie(String),
 }
 
 pub async fn send(
@@ -74,6 +76,9 @@ pub async fn send(
             request = request
                 .header("x-auth-id", AUTH_ID)
                 .header("x-auth-token", AUTH_TOKEN);
+        }
+        Auth::Cookie(cookie) => {
+            request = request.header("cookie", cookie);
         }
         Auth::Wrong => {
             let pair = Base64::encode_string(format!("{AUTH_ID}:wrong").as_bytes());

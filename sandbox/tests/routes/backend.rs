@@ -1,11 +1,7 @@
 //! The sandbox as the application's backend: sign-in, forwarding with the account
 //! credentials added, and the token URL.
 
-use axum::body::Body;
-use axum::http::Request;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 use crate::common::*;
 
@@ -16,27 +12,14 @@ async fn call(
     cookie: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Option<String>, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    let body = match body {
-        Some(b) => Body::from(b.to_string()),
-        None => Body::empty(),
-    };
-    let response = app
-        .clone()
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let set_cookie = response
-        .headers()
+    let auth = cookie.map_or(Auth::None, |c| Auth::Cookie(c.to_owned()));
+    let answer = send(app, method, uri, auth, body).await;
+    let set_cookie = answer
+        .headers
         .get("set-cookie")
         .map(|v| v.to_str().unwrap().to_owned());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, set_cookie, json)
+    let json = serde_json::from_str(&answer.text).unwrap_or(Value::Null);
+    (answer.status.as_u16(), set_cookie, json)
 }
 
 async fn sign_in(app: &axum::Router, user: &str) -> String {
