@@ -72,7 +72,7 @@ export type TokenProviderOptions = TokenProviderCommonOptions & (
 );
 "#;
 
-/// Milliseconds since the epoch, for `now` defaults.
+/// Unix seconds now, for `now` defaults.
 fn unix_now() -> i64 {
     (js_sys::Date::now() / 1000.0).floor() as i64
 }

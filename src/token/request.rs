@@ -5,11 +5,17 @@ use serde_json::{json, Value};
 use tsify::Tsify;
 
 use super::decode::AccessTokenClaims;
-use super::time::{seconds, validate_token_lifetime, RawNumber};
+use super::time::{
+    seconds, validate_token_lifetime, RawNumber, MAX_LIFETIME_SECONDS, MIN_LIFETIME_SECONDS,
+};
 use crate::error::{Error, ErrorCode, Result};
 
 /// Lifetime used when neither `ttlSeconds` nor `exp` is given: one hour.
 pub const DEFAULT_TTL_SECONDS: i64 = 3600;
+/// How far inside the allowed window a `ttlSeconds` at either end is aimed: the JWT API
+/// checks `exp` when the request arrives, by its clock, so a lifetime of exactly 180 s
+/// (or 86,400 s) would be refused after a second of network delay or clock difference.
+pub const LIFETIME_HEADROOM_SECONDS: i64 = 5;
 /// How far before now `nbf` is set by default, to absorb small clock differences.
 pub const DEFAULT_NBF_BACKDATE_SECONDS: i64 = 60;
 
@@ -81,6 +87,18 @@ impl std::fmt::Debug for IssuedToken {
     }
 }
 
+/// Checks a requested `ttlSeconds` against the lifetime rule.
+fn check_ttl(ttl: i64, now: i64) -> Result<()> {
+    validate_token_lifetime(now + ttl, None, now)
+        .map(drop)
+        .map_err(|mut e| {
+            e.field = Some("ttlSeconds".into());
+            e.message =
+                format!("`ttlSeconds` must be 180 to 86400 (3 minutes to 24 hours); got {ttl}.");
+            e
+        })
+}
+
 fn invalid(field: &str, message: String) -> Error {
     Error::new(ErrorCode::InvalidTokenRequest, message).with_field(field)
 }
@@ -110,7 +128,16 @@ impl CreateTokenRequest {
                     "Give `ttlSeconds` or `exp`, not both.".into(),
                 ));
             }
-            (Some(ttl), None) => now + seconds("ttlSeconds", ttl)?,
+            (Some(ttl), None) => {
+                let ttl = seconds("ttlSeconds", ttl)?;
+                check_ttl(ttl, now)?;
+                // The JWT API checks exp against its own clock when the request arrives: a
+                // lifetime at either end of the window is aimed a few seconds inside it.
+                now + ttl.clamp(
+                    MIN_LIFETIME_SECONDS + LIFETIME_HEADROOM_SECONDS,
+                    MAX_LIFETIME_SECONDS - LIFETIME_HEADROOM_SECONDS,
+                )
+            }
             (None, Some(exp)) => seconds("exp", exp)?,
             (None, None) => now + DEFAULT_TTL_SECONDS,
         };
@@ -118,16 +145,7 @@ impl CreateTokenRequest {
             Some(nbf) => seconds("nbf", nbf)?,
             None => now - DEFAULT_NBF_BACKDATE_SECONDS,
         };
-        validate_token_lifetime(exp, Some(nbf), now).map_err(|mut e| {
-            if self.ttl_seconds.is_some() && e.code == ErrorCode::ExpOutOfRange {
-                e.field = Some("ttlSeconds".into());
-                e.message = format!(
-                    "`ttlSeconds` must be 180 to 86400 (3 minutes to 24 hours); got {}.",
-                    exp - now
-                );
-            }
-            e
-        })?;
+        validate_token_lifetime(exp, Some(nbf), now)?;
         let sub = text("sub", &self.sub)?;
         let app = text("app", &self.app)?;
         let incoming = self.incoming.unwrap_or(false);
@@ -219,6 +237,34 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidTimestamp);
         assert!(e.message.contains("milliseconds"));
+    }
+
+    #[test]
+    fn lifetimes_at_the_ends_are_aimed_inside_the_window() {
+        for (ttl, sent) in [
+            (180, 185),
+            (181, 185),
+            (600, 600),
+            (86_395, 86_395),
+            (86_400, 86_395),
+        ] {
+            let body = request(json!({"ttlSeconds": ttl}))
+                .to_body("MA1", NOW)
+                .unwrap();
+            assert_eq!(body["exp"].as_i64(), Some(NOW + sent), "{ttl}");
+            // A few seconds of delay or clock difference at the platform still pass.
+            for late in 0..=LIFETIME_HEADROOM_SECONDS {
+                let exp = body["exp"].as_i64().unwrap();
+                assert!(
+                    validate_token_lifetime(exp, None, NOW + late).is_ok(),
+                    "{ttl} {late}"
+                );
+                assert!(
+                    validate_token_lifetime(exp, None, NOW - late).is_ok(),
+                    "{ttl} -{late}"
+                );
+            }
+        }
     }
 
     #[test]

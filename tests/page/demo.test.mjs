@@ -66,8 +66,9 @@ async function vobizEndpoint(id) {
 }
 
 /** Opens the demo page and waits for the first page of endpoints. */
-async function open(query = "", viewport = { width: 1280, height: 800 }) {
+async function open(query = "", viewport = { width: 1280, height: 800 }, initScript = null) {
   context = await browser.newContext({ viewport });
+  if (initScript) await context.addInitScript(initScript);
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: SANDBOX });
   const page = await context.newPage();
   page.problems = [];
@@ -240,6 +241,31 @@ test("a started provider refreshes on its own", async () => {
   await shot(page, "panel-login", "#login");
   await page.click("#provider-stop");
   assert.match(await page.textContent("#provider-left"), /No provider running/);
+  assert.deepEqual(page.problems, []);
+});
+
+test("a web SDK loaded on the page is logged in with the provider", async () => {
+  // A stand-in for the Plivo browser SDK: it calls getAccessToken() as the real one does.
+  const fakeSdk = () => {
+    window.Plivo = class {
+      constructor() {
+        this.client = {
+          loginWithAccessTokenGenerator: async (generator) => {
+            window.sdkToken = await generator.getAccessToken();
+          },
+        };
+      }
+    };
+  };
+  const page = await open("?dialect=plivo", undefined, fakeSdk);
+  await page.click("#provider-start");
+  await page.waitForSelector("#sdk-login:not([hidden])");
+  await page.click("#sdk-login");
+  await page.waitForFunction(() => typeof window.sdkToken === "string");
+  const token = await page.evaluate(() => window.sdkToken);
+  assert.equal(token.split(".").length, 3);
+  const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
+  assert.equal(claims.iss, AUTH_ID);
   assert.deepEqual(page.problems, []);
 });
 

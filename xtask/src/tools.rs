@@ -53,10 +53,11 @@ pub fn wasm_bindgen_cli() -> Result {
     if found.trim() == wanted && runner.contains(&version) {
         return Ok(());
     }
-    eprintln!(
-        "==> installing wasm-bindgen-cli {version} into target/tools (found {:?}; takes about 3 minutes, once)",
-        found.trim()
-    );
+    let found = match found.trim() {
+        "" => "none on PATH".to_owned(),
+        other => other.to_owned(),
+    };
+    eprintln!("==> installing wasm-bindgen-cli {version} into target/tools (found {found}; takes about 3 minutes, once)");
     // `--locked` fails: a locked dependency of the CLI is no longer on the registry.
     run(cmd("cargo").args([
         "install",
