@@ -220,6 +220,11 @@ impl TokenCache {
             .map(|c| c.exp_ms - self.margin_ms(c) - self.offset_ms)
     }
 
+    /// True after a failed fetch, until a token arrives.
+    pub fn is_retrying(&self) -> bool {
+        self.failures > 0
+    }
+
     /// True when there is no token or it is inside its margin.
     pub fn is_due(&self, local_ms: f64) -> bool {
         self.refresh_due_at().is_none_or(|due| local_ms >= due)
@@ -407,8 +412,9 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
                 let now = this.inner.host.now_ms();
                 if let Some(token) = state.cache.usable(now).map(str::to_owned) {
                     // Timers of background tabs may run late: a due refresh starts here too,
-                    // unless one is in flight or a retry is already scheduled.
-                    if state.cache.is_due(now) && state.flight.is_none() && state.timer.is_none() {
+                    // unless one is in flight or a retry after a failure is scheduled.
+                    let retry_pending = state.timer.is_some() && state.cache.is_retrying();
+                    if state.cache.is_due(now) && state.flight.is_none() && !retry_pending {
                         let _background = this.start_flight(&mut state, false);
                     }
                     return Ok(token);

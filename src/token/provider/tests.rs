@@ -23,6 +23,8 @@ struct FakeHost {
     pool: RefCell<LocalPool>,
     spawner: futures_executor::LocalSpawner,
     random: Cell<f64>,
+    /// Timers do not fire (a throttled background tab).
+    stalled: Cell<bool>,
 }
 
 #[derive(Clone)]
@@ -82,6 +84,7 @@ impl Host {
             pool: RefCell::new(pool),
             spawner,
             random: Cell::new(0.5),
+            stalled: Cell::new(false),
         }))
     }
 
@@ -102,7 +105,9 @@ impl Host {
                     .filter(|at| *at <= target)
                     .fold(None, |m: Option<f64>, at| Some(m.map_or(at, |m| m.min(at))))
             };
-            let Some(at) = next else { break };
+            let Some(at) = next.filter(|_| !self.0.stalled.get()) else {
+                break;
+            };
             self.0.now.set(at.max(self.0.now.get()));
             let due: Vec<Waker> = {
                 let mut timers = self.0.timers.borrow_mut();
@@ -326,6 +331,21 @@ fn the_timer_refreshes_ahead_of_expiry_without_being_asked() {
     // And again, a lifetime later.
     r.run_until(481_000.0 + 480_000.0 + 1_000.0);
     assert_eq!(r.calls(), 3);
+}
+
+#[test]
+fn a_caller_starts_a_due_refresh_when_the_timer_is_late() {
+    let r = rig();
+    let first = r.get().unwrap();
+    r.host.0.stalled.set(true);
+    r.run_until(500_000.0);
+    assert_eq!(r.calls(), 1, "the throttled timer did not fire");
+    assert_eq!(r.get().unwrap(), first, "the still-valid token at once");
+    r.host.run();
+    assert_eq!(r.calls(), 2, "and a refresh started by the call");
+    r.host.0.stalled.set(false);
+    r.host.advance(100.0);
+    assert_ne!(r.get().unwrap(), first);
 }
 
 #[test]
