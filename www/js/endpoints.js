@@ -72,7 +72,7 @@ export async function loadPage(errorTarget = $("#list-error")) {
   const client = state.client;
   if (!client) return;
   const request = ++pageRequest;
-  skeleton(Math.min(pageSize(), 10));
+  skeleton(pageSize());
   $(".table-wrap").setAttribute("aria-busy", "true");
   $("#prev-page").disabled = true;
   $("#next-page").disabled = true;
