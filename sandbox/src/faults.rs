@@ -124,9 +124,9 @@ pub struct LoggedRequest {
 /// Most requests the log keeps.
 pub const LOG_LIMIT: usize = 10_000;
 
-/// Paths that are not part of either platform's API.
-fn is_api_path(path: &str) -> bool {
-    path.starts_with("/v1/") || path.starts_with("/api/v1/") || path.starts_with("/backend/")
+/// Requests the log and the fault rules see: the platforms' APIs and the app backend.
+fn is_logged_path(path: &str) -> bool {
+    crate::is_api_path(path) || path.starts_with("/backend/")
 }
 
 enum Fault {
@@ -138,7 +138,7 @@ enum Fault {
 /// Logs API requests and applies the fault rules that match.
 pub async fn middleware(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if !is_api_path(&path) || request.method() == Method::OPTIONS {
+    if !is_logged_path(&path) || request.method() == Method::OPTIONS {
         return next.run(request).await;
     }
     let (latency, fault) = {

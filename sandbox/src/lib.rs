@@ -192,7 +192,8 @@ fn not_found(path: &str) -> Response {
     }
 }
 
-fn is_api_path(path: &str) -> bool {
+/// Paths under either platform's API prefix (answered in the platform's error format).
+pub(crate) fn is_api_path(path: &str) -> bool {
     path.starts_with("/v1/") || path.starts_with("/api/")
 }
 
