@@ -7,6 +7,26 @@ use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
 
+#[wasm_bindgen(inline_js = r#"
+export async function closedPortUrl() {
+  const { createServer } = await import("node:net");
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
+"#)]
+extern "C" {
+    /// The URL of a loopback port that was bound and closed: nothing listens there.
+    #[wasm_bindgen(js_name = closedPortUrl)]
+    async fn closed_port_url() -> JsValue;
+}
+
+async fn unreachable_base_url() -> String {
+    closed_port_url().await.as_string().unwrap()
+}
+
 fn prop(value: &JsValue, key: &str) -> JsValue {
     Reflect::get(value, &JsValue::from_str(key)).unwrap()
 }
@@ -120,10 +140,11 @@ fn a_good_config_gives_a_client() {
 
 #[wasm_bindgen_test]
 async fn invalid_input_rejects_before_any_request() {
-    // The base URL cannot be reached: a request would fail with NETWORK, not these codes.
-    let c = client(
-        r#"{"dialect":"plivo","authId":"MA1","authToken":"t","baseUrl":"http://127.0.0.1:9"}"#,
-    )
+    // Nothing listens at the base URL: a request would fail with NETWORK, not these codes.
+    let base = unreachable_base_url().await;
+    let c = client(&format!(
+        r#"{{"dialect":"plivo","authId":"MA1","authToken":"t","baseUrl":"{base}"}}"#
+    ))
     .unwrap();
     let create = |json: &str| c.create_endpoint(tsify::Ts::new_unchecked(object(json)));
     let cases = [
@@ -197,13 +218,14 @@ async fn invalid_input_rejects_before_any_request() {
 
 #[wasm_bindgen_test]
 async fn unreachable_hosts_are_network_errors() {
-    let c = client(r#"{"dialect":"plivo","authId":"MA1","authToken":"t","baseUrl":"http://127.0.0.1:9","retry":{"maxRetries":0}}"#).unwrap();
+    let base = unreachable_base_url().await;
+    let c = client(&format!(
+        r#"{{"dialect":"plivo","authId":"MA1","authToken":"t","baseUrl":"{base}","retry":{{"maxRetries":0}}}}"#
+    ))
+    .unwrap();
     let error = JsValue::from(c.get_endpoint("1".into()).await.err().unwrap());
     assert_error(&error, "NETWORK");
-    assert!(prop(&error, "message")
-        .as_string()
-        .unwrap()
-        .contains("http://127.0.0.1:9"));
+    assert!(prop(&error, "message").as_string().unwrap().contains(&base));
 }
 
 // ---- tokens -------------------------------------------------------------------------
@@ -248,10 +270,15 @@ fn lifetime(json: String) -> Result<JsValue, JsValue> {
 
 #[wasm_bindgen_test]
 fn validate_token_lifetime_codes() {
-    let t = now();
-    let ok = lifetime(format!(r#"{{"exp":{}}}"#, t + 600)).unwrap();
-    let seconds = prop(&ok, "lifetimeSeconds").as_f64().unwrap();
-    assert!((599.0..=600.0).contains(&seconds));
+    let exp = now() + 600;
+    let before = now();
+    let ok = lifetime(format!(r#"{{"exp":{exp}}}"#)).unwrap();
+    let after = now();
+    let seconds = prop(&ok, "lifetimeSeconds").as_f64().unwrap() as i64;
+    assert!(
+        (exp - after..=exp - before).contains(&seconds),
+        "exp minus the clock at the call: {seconds}"
+    );
     let fixed = lifetime(r#"{"exp":1800000180,"now":1800000000}"#.into()).unwrap();
     assert_eq!(prop(&fixed, "lifetimeSeconds").as_f64(), Some(180.0));
     for (json, code) in [
@@ -353,7 +380,7 @@ fn token_provider_options_are_checked() {
         "backend-mode clients are pointed to tokenUrl"
     );
     let direct = client(
-        r#"{"dialect":"plivo","authId":"MA1","authToken":"t","baseUrl":"http://127.0.0.1:9"}"#,
+        r#"{"dialect":"plivo","authId":"MA1","authToken":"t","baseUrl":"https://api.example"}"#,
     )
     .unwrap();
     let direct: JsValue = direct.into();

@@ -492,7 +492,7 @@ pub async fn create(
             }
         }
     }
-    let now = chrono::Utc::now();
+    let now = state.clock.now();
     let mut data = state.data.write().expect("sandbox state lock");
     let store = data.store_mut(platform);
     let username = match platform {
@@ -618,7 +618,7 @@ pub async fn update(
     if app.is_some() {
         record.app = app;
     }
-    record.updated_at = format_time(Platform::Vobiz, chrono::Utc::now());
+    record.updated_at = format_time(Platform::Vobiz, state.clock.now());
     Ok(match platform {
         Platform::Plivo => (
             StatusCode::ACCEPTED,
@@ -656,7 +656,7 @@ pub async fn jwt_token(
     authenticate(&state, platform, &headers, &auth_id)?;
     let body = Value::Object(read_body(platform, &headers, &body)?);
     let claims =
-        token::claims_from_request(&body, &state.config.auth_id, chrono::Utc::now().timestamp())?;
+        token::claims_from_request(&body, &state.config.auth_id, state.clock.now().timestamp())?;
     let token = token::mint(&claims, &state.config.auth_token);
     Ok(Json(json!({ "api_id": next_api_id(), "token": token })).into_response())
 }

@@ -221,7 +221,7 @@ pub async fn token(
             }
         }
     }
-    let now = chrono::Utc::now().timestamp();
+    let now = state.clock.now().timestamp();
     let body = json!({
         "sub": sub,
         "nbf": now - 60,

@@ -117,18 +117,47 @@ pub struct AppState {
     pub config: Config,
     /// The mutable state.
     pub data: RwLock<Data>,
+    /// The time the API routes go by: the system clock, or a fixed instant in tests.
+    pub clock: Clock,
+}
+
+/// The time the API routes go by (token lifetimes, creation and update times).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The system clock.
+    System,
+    /// Always this Unix second (tests that check exact boundaries over HTTP).
+    Fixed(i64),
+}
+
+impl Clock {
+    /// The current time.
+    pub fn now(self) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Self::System => chrono::Utc::now(),
+            Self::Fixed(seconds) => {
+                chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+            }
+        }
+    }
 }
 
 /// The state as handlers receive it.
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    /// State seeded as the configuration says.
+    /// State seeded as the configuration says, on the system clock.
     pub fn new(config: Config) -> Shared {
+        Self::with_clock(config, Clock::System)
+    }
+
+    /// State seeded as the configuration says, on the given clock.
+    pub fn with_clock(config: Config, clock: Clock) -> Shared {
         let data = Data::seeded(config.seed, config.registered_fraction);
         Arc::new(Self {
             config,
             data: RwLock::new(data),
+            clock,
         })
     }
 }

@@ -18,6 +18,8 @@ Tasks:
                     sandbox and serve the demo page at http://127.0.0.1:8787/ (Ctrl-C stops)
   test              install what is missing, then fmt, clippy, native tests, wasm tests in
                     Node and headless Chromium, the TypeScript check and the page tests
+  page-tests [--repeat N]
+                    build pkg/ and the sandbox, then run the page tests N times in a row
   build             build pkg/ only
   bench             print benchmark figures (sandbox listing; see README)
   sandbox [args]    build and run the sandbox with its own flags (see `sandbox --help`)
@@ -57,7 +59,7 @@ fn bench() -> Result {
     ]))?;
     pkg::build()?;
     util::run(cmd("cargo").args(["build", "--release", "--package", "endpoint-sandbox"]))?;
-    let binary = util::root().join("target/release/endpoint-sandbox");
+    let binary = util::target_dir().join("release/endpoint-sandbox");
     let server = sandbox::Sandbox::start(&binary, &["--seed", "10000"])?;
     eprintln!("==> library benchmarks in Node against {}", server.url);
     util::run(
@@ -65,6 +67,20 @@ fn bench() -> Result {
             .arg("bench/library.bench.mjs")
             .env("SANDBOX_URL", &server.url),
     )
+}
+
+/// `--repeat N` (default 1).
+fn repeat_option(args: &[String]) -> Result<u32> {
+    match args {
+        [] => Ok(1),
+        [flag, n] if flag == "--repeat" => match n.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => fail(format!("--repeat {n:?} is not a positive number")),
+        },
+        _ => fail(format!(
+            "unknown options {args:?} for page-tests\n\n{USAGE}"
+        )),
+    }
 }
 
 /// Builds the sandbox and replaces this process with it, so Ctrl-C reaches it directly.
@@ -93,6 +109,16 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
+            };
+        }
+        Some("page-tests") => {
+            return match repeat_option(&args[1..]) {
+                Ok(repeat) if test::page_tests_only(repeat) => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::FAILURE,
+                Err(Failure(message)) => {
+                    eprintln!("error: {message}");
+                    ExitCode::FAILURE
+                }
             };
         }
         Some("demo") => demo(&args[1..]),

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use crate::tools::{self, WASM_TARGET};
-use crate::util::{cmd, fail, root, run, Result};
+use crate::util::{cmd, fail, root, run, target_dir, Result};
 
 /// Base name of the generated files.
 pub const OUT_NAME: &str = "endpoint_login";
@@ -87,7 +87,7 @@ pub fn build() -> Result<u64> {
     if pkg.exists() {
         fs::remove_dir_all(&pkg)?;
     }
-    let wasm = root().join(format!("target/{WASM_TARGET}/release/{OUT_NAME}.wasm"));
+    let wasm = target_dir().join(format!("{WASM_TARGET}/release/{OUT_NAME}.wasm"));
     run(cmd("wasm-bindgen")
         .args(["--target", "web", "--out-name", OUT_NAME, "--out-dir"])
         .arg(&pkg)
@@ -106,9 +106,9 @@ pub fn build() -> Result<u64> {
     Ok(size)
 }
 
-/// Packs `pkg/` with npm into `target/npm/endpoint-login.tgz`.
+/// Packs `pkg/` with npm into `npm/endpoint-login.tgz` in the target folder.
 pub fn pack() -> Result<PathBuf> {
-    let out = root().join("target/npm");
+    let out = target_dir().join("npm");
     if out.exists() {
         fs::remove_dir_all(&out)?;
     }

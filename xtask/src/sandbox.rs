@@ -6,7 +6,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::util::{cmd, fail, root, run, Result};
+use crate::util::{cmd, fail, run, target_dir, Result};
 
 /// The line the sandbox prints first, before its URL.
 const LISTENING: &str = "endpoint-sandbox listening on ";
@@ -14,7 +14,7 @@ const LISTENING: &str = "endpoint-sandbox listening on ";
 /// Builds the sandbox binary (dev profile, shared with the tests).
 pub fn build() -> Result<PathBuf> {
     run(cmd("cargo").args(["build", "--package", "endpoint-sandbox"]))?;
-    Ok(root().join("target/debug/endpoint-sandbox"))
+    Ok(target_dir().join("debug/endpoint-sandbox"))
 }
 
 /// A running sandbox; stopped when dropped.
@@ -26,7 +26,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Starts the sandbox on a free port with extra arguments.
-    pub fn start(binary: &PathBuf, args: &[&str]) -> Result<Self> {
+    pub fn start(binary: &std::path::Path, args: &[&str]) -> Result<Self> {
         let mut child = cmd(binary)
             .args(["--port", "0"])
             .args(args)

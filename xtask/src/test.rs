@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::pkg;
 use crate::sandbox::{self, Sandbox};
 use crate::tools::{self, CHROMEDRIVER, CHROMIUM, WASM_TARGET};
-use crate::util::{cmd, root, run, run_counted, Counts, Failure, Result};
+use crate::util::{cmd, root, run, run_counted, target_dir, Counts, Failure, Result};
 
 /// Tallies across stages.
 struct Run {
@@ -90,7 +90,7 @@ fn webdriver_json() -> Result<std::path::PathBuf> {
         "{{\"goog:chromeOptions\": {{\"binary\": \"{CHROMIUM}\", \"args\": [{}]}}}}\n",
         args.join(", ")
     );
-    let path = root().join("target/webdriver.json");
+    let path = target_dir().join("webdriver.json");
     std::fs::write(&path, json)?;
     Ok(path)
 }
@@ -185,14 +185,20 @@ fn stages(run: &mut Run) -> Result {
     run.stage("consumer: the packed npm package, its types (tsc --strict) and use from Node");
     {
         let consumer = root().join("tests/consumer");
-        pkg::pack()?;
+        let tarball = pkg::pack()?;
         let _ = std::fs::remove_dir_all(consumer.join("node_modules"));
-        crate::util::run(cmd("npm").current_dir(&consumer).args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--no-package-lock",
-        ]))?;
+        crate::util::run(
+            cmd("npm")
+                .current_dir(&consumer)
+                .args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--no-package-lock",
+                    "--no-save",
+                ])
+                .arg(&tarball),
+        )?;
         readme_examples(&consumer.join("readme"))?;
         run.check(&mut no_any_in_types())?;
         run.check(cmd("tsc").args(["--project", "tests/consumer/tsconfig.json"]))?;
@@ -206,26 +212,71 @@ fn stages(run: &mut Run) -> Result {
     }
 
     run.stage("page tests: playwright-core in Chromium");
-    {
-        let sandbox = Sandbox::start(&sandbox_bin, &[])?;
-        eprintln!("    sandbox at {}", sandbox.url);
-        let profile = tools::fresh_profile("page-tests")?;
-        let mut files: Vec<_> = std::fs::read_dir(root().join("tests/page"))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
-            .collect();
-        files.sort();
-        run.tests(
-            cmd("node")
-                .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])
-                .args(&files)
-                .env("SANDBOX_URL", &sandbox.url)
-                .env("CHROMIUM", CHROMIUM)
-                .env("CHROMIUM_PROFILE", profile)
-                .env("SCREENSHOT_DIR", root().join("target/screenshots")),
-        )?;
+    page_tests(run, &sandbox_bin)
+}
+
+/// The page tests, against a sandbox of their own.
+fn page_tests(run: &mut Run, sandbox_bin: &std::path::Path) -> Result {
+    let sandbox = Sandbox::start(sandbox_bin, &[])?;
+    eprintln!("    sandbox at {}", sandbox.url);
+    let profile = tools::fresh_profile("page-tests")?;
+    let mut files: Vec<_> = std::fs::read_dir(root().join("tests/page"))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+        .collect();
+    files.sort();
+    let failures = target_dir().join("page-failures");
+    let _ = std::fs::remove_dir_all(&failures);
+    let result = run.tests(
+        cmd("node")
+            .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])
+            .args(&files)
+            .env("SANDBOX_URL", &sandbox.url)
+            .env("CHROMIUM", CHROMIUM)
+            .env("CHROMIUM_PROFILE", profile)
+            .env("SCREENSHOT_DIR", target_dir().join("screenshots"))
+            .env("FAILURE_DIR", &failures),
+    );
+    if result.is_err() && failures.exists() {
+        eprintln!(
+            "    screenshots and console of the failing pages: {}",
+            failures.display()
+        );
     }
-    Ok(())
+    result
+}
+
+/// `cargo xtask page-tests [--repeat N]`: builds what the page tests need and runs them
+/// N times in a row (default 1), stopping at the first failure.
+pub fn page_tests_only(repeat: u32) -> bool {
+    let mut run = Run {
+        counts: Counts::default(),
+        stage: 0,
+        started: Instant::now(),
+    };
+    let result = (|| {
+        tools::wasm_target()?;
+        tools::wasm_bindgen_cli()?;
+        tools::npm_tools()?;
+        tools::chromium()?;
+        pkg::build()?;
+        let sandbox_bin = sandbox::build()?;
+        for round in 1..=repeat {
+            eprintln!("\n==> page tests, run {round} of {repeat}");
+            page_tests(&mut run, &sandbox_bin)?;
+        }
+        Ok(())
+    })();
+    finish(&run, &result)
+}
+
+fn finish(run: &Run, result: &Result) -> bool {
+    if let Err(Failure(message)) = result {
+        eprintln!("\nerror: {message}");
+    }
+    eprintln!("\nfinished in {:.0} s", run.started.elapsed().as_secs_f64());
+    println!("{} passed, {} failed", run.counts.passed, run.counts.failed);
+    result.is_ok() && run.counts.failed == 0
 }
 
 /// Runs every stage; returns false when something failed.
@@ -236,10 +287,5 @@ pub fn all() -> bool {
         started: Instant::now(),
     };
     let result = stages(&mut run);
-    if let Err(Failure(message)) = &result {
-        eprintln!("\nerror: {message}");
-    }
-    eprintln!("\nfinished in {:.0} s", run.started.elapsed().as_secs_f64());
-    println!("{} passed, {} failed", run.counts.passed, run.counts.failed);
-    result.is_ok() && run.counts.failed == 0
+    finish(&run, &result)
 }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{cmd, fail, output, root, run, Result};
+use crate::util::{cmd, fail, output, root, run, target_dir, Result};
 
 /// The rustc target of the library.
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -57,17 +57,22 @@ pub fn wasm_bindgen_cli() -> Result {
         "" => "none on PATH".to_owned(),
         other => other.to_owned(),
     };
-    eprintln!("==> installing wasm-bindgen-cli {version} into target/tools (found {found}; takes about 3 minutes, once)");
+    let tools = target_dir().join("tools");
+    eprintln!(
+        "==> installing wasm-bindgen-cli {version} into {} (found {found}; takes about 3 minutes, once)",
+        tools.display()
+    );
     // `--locked` fails: a locked dependency of the CLI is no longer on the registry.
-    run(cmd("cargo").args([
-        "install",
-        "wasm-bindgen-cli",
-        "--version",
-        &version,
-        "--root",
-        "target/tools",
-        "--force",
-    ]))
+    run(cmd("cargo")
+        .args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            &version,
+            "--root",
+        ])
+        .arg(&tools)
+        .arg("--force"))
 }
 
 fn npm_tools_installed(root: &Path) -> bool {
@@ -142,9 +147,9 @@ pub fn chromium_args(profile: &Path) -> Vec<String> {
     .collect()
 }
 
-/// A fresh, empty browser profile folder under `target/`.
+/// A fresh, empty browser profile folder in the target folder.
 pub fn fresh_profile(name: &str) -> Result<PathBuf> {
-    let dir = root().join("target/browser-profiles").join(name);
+    let dir = target_dir().join("browser-profiles").join(name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }

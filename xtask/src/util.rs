@@ -31,12 +31,29 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Cargo's target folder: `CARGO_TARGET_DIR` when set (a relative one is taken from the
+/// folder `cargo xtask` was started in, as cargo takes it), else `target/` in the root.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|dir| !dir.is_empty()) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                std::env::current_dir()
+                    .map(|cwd| cwd.join(&dir))
+                    .unwrap_or(dir)
+            }
+        }
+        None => root().join("target"),
+    }
+}
+
 /// Folders whose tools come before anything else on PATH.
 pub fn tool_dirs() -> Vec<PathBuf> {
-    let root = root();
     vec![
-        root.join("target/tools/bin"),
-        root.join("node_modules/.bin"),
+        target_dir().join("tools/bin"),
+        root().join("node_modules/.bin"),
     ]
 }
 
@@ -49,10 +66,14 @@ pub fn path_env() -> std::ffi::OsString {
     std::env::join_paths(dirs).expect("PATH entries are valid")
 }
 
-/// A command in the repository root with the project's PATH.
+/// A command in the repository root with the project's PATH, and the target folder made
+/// absolute so that every cargo below uses the same one whatever its working folder.
 pub fn cmd(program: impl AsRef<OsStr>) -> Command {
     let mut command = Command::new(program);
-    command.current_dir(root()).env("PATH", path_env());
+    command
+        .current_dir(root())
+        .env("PATH", path_env())
+        .env("CARGO_TARGET_DIR", target_dir());
     command
 }
 

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use base64ct::{Base64, Encoding};
-use endpoint_sandbox::{router, AppState, Config};
+use endpoint_sandbox::{router, AppState, Clock, Config};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -31,6 +31,17 @@ pub fn app(seed: usize, registered_fraction: f64) -> Router {
         registered_fraction,
         ..Config::default()
     }))
+}
+
+/// An app with no endpoints whose clock stands still at `unix_seconds`.
+pub fn app_at(unix_seconds: i64) -> Router {
+    router(AppState::with_clock(
+        Config {
+            seed: 0,
+            ..Config::default()
+        },
+        Clock::Fixed(unix_seconds),
+    ))
 }
 
 /// A request's answer.
