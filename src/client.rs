@@ -6,42 +6,34 @@ use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
-use futures_util::stream::{self, LocalBoxStream, StreamExt};
-use serde_json::{json, Map, Value};
+use std::collections::VecDeque;
+use std::task::{Context, Poll};
 
+use crate::clock::{offset_from_date, Runtime};
 use crate::config::{ClientConfig, Dialect};
 use crate::endpoint::{
-    CreateEndpointRequest, CreatedEndpoint, Endpoint, EndpointPage, EndpointSummary,
-    SipCredentials, UpdateEndpointRequest, WireCreated, WireEndpoint, WirePage,
+    read_endpoint_body, read_page, CreateEndpointRequest, CreatedEndpoint, EndpointRead,
+    EndpointSummary, PageRead, ShapeError, SipCredentials, UpdateEndpointRequest,
 };
 use crate::error::{Error, ErrorCode, Result};
-use crate::http::{decode_json, expect_success, ApiRequest, ApiResponse, Method};
+use crate::http::{
+    bad_body, expect_success, success_json, success_text, ApiRequest, ApiResponse, Method,
+};
 use crate::query::ListQuery;
-use crate::token::decode::decode_access_token;
-use crate::token::provider::FetchedToken;
-use crate::token::{CreateTokenRequest, IssuedToken};
+use crate::retry::RetryPolicy;
+use crate::task::LocalBoxFuture;
+use crate::token::{CreateTokenRequest, FetchedToken, IssuedToken};
 use crate::{password, validate};
 
-/// Pages fetched at once while walking a large account.
-pub const PAGE_CONCURRENCY: usize = 4;
+/// Pages fetched at once while walking a large account: as many as a browser opens
+/// connections to one host.
+pub const PAGE_CONCURRENCY: usize = 6;
 
 /// Sends one HTTP attempt. Failures are `NETWORK`, `TIMEOUT` or `ABORTED`; any status,
 /// including 4xx and 5xx, is a response. Dropping the future cancels the request.
 pub trait Transport {
     /// Sends `request` to the configured base URL.
     fn send(&self, request: &ApiRequest) -> impl Future<Output = Result<ApiResponse>>;
-}
-
-/// Clock, timers and randomness.
-pub trait Runtime {
-    /// Milliseconds since the Unix epoch.
-    fn now_ms(&self) -> f64;
-    /// A uniform number in `[0, 1)` for jitter (not for secrets).
-    fn random(&self) -> f64;
-    /// Waits `ms` milliseconds.
-    fn sleep(&self, ms: u32) -> impl Future<Output = ()>;
-    /// Fills `bytes` from a cryptographically secure source.
-    fn fill_random(&self, bytes: &mut [u8]) -> Result<()>;
 }
 
 /// A configured client for one account.
@@ -54,12 +46,23 @@ pub struct Client<T, R> {
 }
 
 /// Progress of a walk over all pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 pub struct Progress {
     /// Endpoints read so far.
     pub loaded: u32,
     /// Endpoints in all pages, as the first page said.
     pub total: u32,
+}
+
+/// A response body that is not what the platform documents.
+fn bad_shape(request: &ApiRequest, response: &ApiResponse, (fault, what): ShapeError) -> Error {
+    let mut error = bad_body(request, response, fault);
+    if fault.is_none() {
+        error.message.pop();
+        error.message.push_str(&format!(": {what}."));
+    }
+    error
 }
 
 impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
@@ -105,12 +108,29 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
         Ok(format!("{}{id}/", self.endpoints_path()))
     }
 
+    fn app_field(&self) -> &'static str {
+        match self.dialect() {
+            Dialect::Plivo => "app_id",
+            Dialect::Vobiz => "application",
+        }
+    }
+
     /// Sends a request; reads are retried on transient failures per the policy.
-    pub async fn exchange(&self, request: &ApiRequest) -> Result<ApiResponse> {
+    ///
+    /// The future is boxed so that the retry loop and the transport are compiled once,
+    /// not into every operation that sends a request.
+    pub fn exchange<'s>(
+        &'s self,
+        request: &'s ApiRequest,
+    ) -> LocalBoxFuture<'s, Result<ApiResponse>> {
+        Box::pin(self.exchange_inner(request))
+    }
+
+    async fn exchange_inner(&self, request: &ApiRequest) -> Result<ApiResponse> {
         let policy = if request.is_retryable() {
             self.config.retry
         } else {
-            crate::retry::RetryPolicy::NONE
+            RetryPolicy::NONE
         };
         policy
             .run(
@@ -119,10 +139,10 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
                 |_| async {
                     let sent = self.runtime.now_ms();
                     let response = self.transport.send(request).await?;
-                    if let Some(date) = response.date.as_deref().and_then(parse_http_date) {
+                    if let Some(date) = response.date_ms() {
                         let received = self.runtime.now_ms();
                         self.clock_offset_ms
-                            .set(Some(date + 500.0 - (sent + received) / 2.0));
+                            .set(Some(offset_from_date(date, sent, received)));
                     }
                     if request.is_retryable() && matches!(response.status, 429 | 500..=599) {
                         // A retryable status becomes an error so the policy can see it.
@@ -139,145 +159,63 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
             .await
     }
 
-    async fn call_json<D: serde::de::DeserializeOwned>(&self, request: &ApiRequest) -> Result<D> {
-        let response = self.exchange(request).await?;
-        decode_json(request, &response, self.runtime.now_ms())
-    }
-
-    async fn call_no_content(&self, request: &ApiRequest) -> Result<()> {
-        let response = self.exchange(request).await?;
-        expect_success(request, &response, self.runtime.now_ms())
-    }
-
-    /// The request for one page (checks the query first).
-    pub fn list_request(&self, query: &ListQuery) -> Result<ApiRequest> {
+    /// The request for one page.
+    pub fn list_request(&self, query: &ListQuery) -> ApiRequest {
         let mut request = ApiRequest::new(Method::Get, self.endpoints_path());
-        request.query = query.to_wire(self.dialect())?;
-        Ok(request)
+        request.query = query.to_wire();
+        request
     }
 
-    /// One page of endpoints.
-    pub async fn list_endpoints(&self, query: &ListQuery) -> Result<EndpointPage> {
-        let request = self.list_request(query)?;
-        self.call_json::<WirePage>(&request).await?.normalise()
+    /// One page of endpoints (the query was checked when it was read).
+    pub async fn list_endpoints(&self, query: &ListQuery) -> Result<PageRead> {
+        let request = self.list_request(query);
+        let response = self.exchange(&request).await?;
+        let text = success_text(&request, &response, self.runtime.now_ms())?;
+        read_page(text).map_err(|e| bad_shape(&request, &response, e))
     }
 
     /// One endpoint.
-    pub async fn get_endpoint(&self, id: &str) -> Result<Endpoint> {
+    pub async fn get_endpoint(&self, id: &str) -> Result<EndpointRead> {
         let request = ApiRequest::new(Method::Get, self.endpoint_path(id)?);
-        self.call_json::<WireEndpoint>(&request).await?.normalise()
+        let response = self.exchange(&request).await?;
+        let text = success_text(&request, &response, self.runtime.now_ms())?;
+        read_endpoint_body(text).map_err(|e| bad_shape(&request, &response, e))
     }
 
     /// The request that creates an endpoint (checks every field first).
     pub fn create_request(&self, fields: &CreateEndpointRequest) -> Result<ApiRequest> {
-        validate::username(&fields.username)?;
-        validate::password(&fields.password)?;
-        validate::alias(&fields.alias)?;
-        let mut body = Map::new();
-        body.insert("username".into(), json!(fields.username));
-        body.insert("password".into(), json!(fields.password));
-        body.insert("alias".into(), json!(fields.alias));
-        if let Some(app_id) = &fields.app_id {
-            validate::id("appId", app_id)?;
-            body.insert(self.app_field().into(), json!(app_id));
-        }
-        let vobiz_only = [
-            ("allowVoice", "allow_voice", fields.allow_voice),
-            ("allowMessage", "allow_message", fields.allow_message),
-            ("allowVideo", "allow_video", fields.allow_video),
-            (
-                "allowSameDomain",
-                "allow_same_domain",
-                fields.allow_same_domain,
-            ),
-            (
-                "allowOtherDomains",
-                "allow_other_domains",
-                fields.allow_other_domains,
-            ),
-            ("allowPhones", "allow_phones", fields.allow_phones),
-            ("allowApps", "allow_apps", fields.allow_apps),
-        ];
-        for (field, wire, value) in vobiz_only {
-            if let Some(value) = value {
-                self.require_vobiz(field)?;
-                body.insert(wire.into(), json!(value));
-            }
-        }
-        if let Some(sub_account) = &fields.sub_account {
-            self.require_vobiz("subAccount")?;
-            validate::id("subAccount", sub_account)?;
-            body.insert("sub_account".into(), json!(sub_account));
-        }
         let mut request = ApiRequest::new(Method::Post, self.endpoints_path());
-        request.body = Some(Value::Object(body));
+        request.body = Some(fields.to_body(self.app_field(), self.dialect() == Dialect::Vobiz)?);
         Ok(request)
-    }
-
-    fn app_field(&self) -> &'static str {
-        match self.dialect() {
-            Dialect::Plivo => "app_id",
-            Dialect::Vobiz => "application",
-        }
-    }
-
-    fn require_vobiz(&self, field: &str) -> Result<()> {
-        if self.dialect() == Dialect::Vobiz {
-            Ok(())
-        } else {
-            Err(Error::new(
-                ErrorCode::Unsupported,
-                format!("`{field}` is a Vobiz option; Plivo endpoints take username, password, alias and appId."),
-            )
-            .with_field(field))
-        }
     }
 
     /// Creates an endpoint. Never retried automatically.
     pub async fn create_endpoint(&self, fields: &CreateEndpointRequest) -> Result<CreatedEndpoint> {
         let request = self.create_request(fields)?;
-        self.call_json::<WireCreated>(&request)
-            .await?
-            .normalise(&fields.username, &fields.alias)
+        let response = self.exchange(&request).await?;
+        let value = success_json(&request, &response, self.runtime.now_ms())?;
+        CreatedEndpoint::read(&value, fields).map_err(|e| bad_shape(&request, &response, e))
     }
 
     /// The request that updates an endpoint (checks every field first).
     pub fn update_request(&self, id: &str, fields: &UpdateEndpointRequest) -> Result<ApiRequest> {
-        let path = self.endpoint_path(id)?;
-        let mut body = Map::new();
-        if let Some(password) = &fields.password {
-            validate::password(password)?;
-            body.insert("password".into(), json!(password));
-        }
-        if let Some(alias) = &fields.alias {
-            validate::alias(alias)?;
-            body.insert("alias".into(), json!(alias));
-        }
-        if let Some(app_id) = &fields.app_id {
-            validate::id("appId", app_id)?;
-            body.insert(self.app_field().into(), json!(app_id));
-        }
-        if body.is_empty() {
-            return Err(Error::argument(
-                "update",
-                "nothing to change; pass password, alias or appId",
-            ));
-        }
-        let mut request = ApiRequest::new(Method::Post, path);
-        request.body = Some(Value::Object(body));
+        let mut request = ApiRequest::new(Method::Post, self.endpoint_path(id)?);
+        request.body = Some(fields.to_body(self.app_field())?);
         Ok(request)
     }
 
     /// Updates an endpoint's password, alias or application.
     pub async fn update_endpoint(&self, id: &str, fields: &UpdateEndpointRequest) -> Result<()> {
         let request = self.update_request(id, fields)?;
-        self.call_no_content(&request).await
+        let response = self.exchange(&request).await?;
+        expect_success(&request, &response, self.runtime.now_ms())
     }
 
     /// Deletes an endpoint.
     pub async fn delete_endpoint(&self, id: &str) -> Result<()> {
         let request = ApiRequest::new(Method::Delete, self.endpoint_path(id)?);
-        self.call_no_content(&request).await
+        let response = self.exchange(&request).await?;
+        expect_success(&request, &response, self.runtime.now_ms())
     }
 
     /// Sets a new strong random password and returns it with the username, once.
@@ -296,48 +234,18 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
     }
 
     /// Every page matching `query`, in order: the first page, then the rest with up to
-    /// [`PAGE_CONCURRENCY`] requests in flight. Dropping the stream cancels what is in
-    /// flight. Checks the query before the stream is returned.
-    pub fn pages(
-        self: Rc<Self>,
-        query: &ListQuery,
-    ) -> Result<LocalBoxStream<'static, Result<EndpointPage>>> {
-        let size = query
-            .page_size(self.dialect())?
-            .unwrap_or(self.dialect().max_page_size());
-        let start = query.start()?;
-        self.list_request(query)?;
-        let query = query.clone();
-        let client = self.clone();
-        let first = async move {
-            client
-                .list_endpoints(&query.at(start, size))
-                .await
-                .map(|page| (page, query))
-        };
-        Ok(stream::once(first)
-            .flat_map(move |first| match first {
-                Err(error) => stream::once(async { Err(error) }).boxed_local(),
-                Ok((page, query)) => {
-                    // Step by what the platform served, should it serve less than asked.
-                    let step = match page.meta.limit {
-                        0 => size,
-                        served => served.min(size),
-                    };
-                    let offsets =
-                        page_offsets(start, step, page.meta.total_count, page.objects.len());
-                    let client = self.clone();
-                    let rest = stream::iter(offsets)
-                        .map(move |offset| {
-                            let client = client.clone();
-                            let query = query.at(offset, step);
-                            async move { client.list_endpoints(&query).await }
-                        })
-                        .buffered(PAGE_CONCURRENCY);
-                    stream::once(async { Ok(page) }).chain(rest).boxed_local()
-                }
-            })
-            .boxed_local())
+    /// [`PAGE_CONCURRENCY`] requests in flight. Dropping the walk cancels what is in
+    /// flight.
+    pub fn pages(self: Rc<Self>, query: &ListQuery) -> PageWalk<T, R> {
+        let size = query.page_size(self.dialect());
+        let start = query.start();
+        PageWalk {
+            client: self,
+            query: query.clone(),
+            size,
+            start,
+            state: WalkState::NotStarted,
+        }
     }
 
     /// Gets an access token from the JWT API (Plivo only), checking the request first
@@ -365,28 +273,24 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
         let sent = self.runtime.now_ms();
         let response = self.exchange(&api).await?;
         let received = self.runtime.now_ms();
-        #[derive(serde::Deserialize)]
-        struct WireToken {
-            token: String,
-        }
-        let wire: WireToken = decode_json(&api, &response, received)?;
-        let decoded = decode_access_token(&wire.token).map_err(|e| {
+        let value = success_json(&api, &response, received)?;
+        let token = value
+            .get("token")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| bad_shape(&api, &response, (None, "it has no `token` string".into())))?
+            .into_owned();
+        let fetched = FetchedToken {
+            token,
+            server_date_ms: response.date_ms(),
+            sent_at_ms: sent,
+            received_at_ms: received,
+        };
+        let issued = IssuedToken::from_fetched(&fetched).map_err(|e| {
             Error::bad_response(format!(
                 "The JWT API returned a token the SDK would not accept: {}",
                 e.message
             ))
         })?;
-        let issued = IssuedToken {
-            expires_at: decoded.claims.exp as f64 * 1000.0,
-            claims: decoded.claims,
-            token: wire.token.clone(),
-        };
-        let fetched = FetchedToken {
-            token: wire.token,
-            server_date_ms: response.date.as_deref().and_then(parse_http_date),
-            sent_at_ms: sent,
-            received_at_ms: received,
-        };
         Ok((issued, fetched))
     }
 
@@ -397,13 +301,13 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
         query: &ListQuery,
         mut on_progress: impl FnMut(Progress),
     ) -> Result<EndpointSummary> {
-        let mut pages = self.pages(query)?;
+        let mut pages = self.pages(query);
         let mut summary = EndpointSummary::default();
         let mut total = None;
-        while let Some(page) = pages.next().await {
+        while let Some(page) = pages.next_page().await {
             let page = page?;
-            let total = *total.get_or_insert(page.meta.total_count);
-            summary.add(&page.objects);
+            let total = *total.get_or_insert(page.total_count);
+            summary.add(&page);
             on_progress(Progress {
                 loaded: summary.total,
                 total: total.max(summary.total),
@@ -413,11 +317,123 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
     }
 }
 
-/// Parses an HTTP `Date` header (RFC 7231 IMF-fixdate) to milliseconds since the epoch.
-pub fn parse_http_date(value: &str) -> Option<f64> {
-    chrono::DateTime::parse_from_rfc2822(value.trim())
-        .ok()
-        .map(|d| d.timestamp_millis() as f64)
+type PageFuture = LocalBoxFuture<'static, Result<PageRead>>;
+
+/// A page request in flight, or its answer waiting for its turn.
+enum Slot {
+    Pending(PageFuture),
+    Ready(Result<PageRead>),
+}
+
+enum WalkState {
+    NotStarted,
+    First(PageFuture),
+    Rest {
+        offsets: std::iter::StepBy<std::ops::Range<u32>>,
+        step: u32,
+        window: VecDeque<Slot>,
+    },
+    Done,
+}
+
+/// The pages of a walk over an account, in order ([`Client::pages`]).
+pub struct PageWalk<T, R> {
+    client: Rc<Client<T, R>>,
+    query: ListQuery,
+    size: u32,
+    start: u32,
+    state: WalkState,
+}
+
+impl<T: Transport + 'static, R: Runtime + 'static> PageWalk<T, R> {
+    fn fetch(&self, offset: u32, limit: u32) -> PageFuture {
+        let client = self.client.clone();
+        let query = self.query.at(offset, limit);
+        Box::pin(async move { client.list_endpoints(&query).await })
+    }
+
+    /// The next page, `None` after the last or after an error.
+    pub async fn next_page(&mut self) -> Option<Result<PageRead>> {
+        std::future::poll_fn(|cx| self.poll_page(cx)).await
+    }
+
+    fn poll_page(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<PageRead>>> {
+        loop {
+            match &mut self.state {
+                WalkState::NotStarted => {
+                    self.state = WalkState::First(self.fetch(self.start, self.size));
+                }
+                WalkState::First(first) => {
+                    let page = match first.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(error)) => {
+                            self.state = WalkState::Done;
+                            return Poll::Ready(Some(Err(error)));
+                        }
+                        Poll::Ready(Ok(page)) => page,
+                    };
+                    // Step by what the platform served, should it serve less than asked.
+                    let step = match page.limit {
+                        0 => self.size,
+                        served => served.min(self.size),
+                    };
+                    self.state = WalkState::Rest {
+                        offsets: page_offsets(self.start, step, page.total_count, page.count),
+                        step,
+                        window: VecDeque::new(),
+                    };
+                    return Poll::Ready(Some(Ok(page)));
+                }
+                WalkState::Rest { .. } => return self.poll_rest(cx),
+                WalkState::Done => return Poll::Ready(None),
+            }
+        }
+    }
+
+    fn poll_rest(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<PageRead>>> {
+        let mut started = Vec::new();
+        if let WalkState::Rest {
+            offsets,
+            step,
+            window,
+        } = &mut self.state
+        {
+            while window.len() + started.len() < PAGE_CONCURRENCY {
+                match offsets.next() {
+                    Some(offset) => started.push((offset, *step)),
+                    None => break,
+                }
+            }
+        }
+        let started: Vec<_> = started.into_iter().map(|(o, s)| self.fetch(o, s)).collect();
+        let WalkState::Rest { window, .. } = &mut self.state else {
+            return Poll::Ready(None);
+        };
+        window.extend(started.into_iter().map(Slot::Pending));
+        for slot in window.iter_mut() {
+            if let Slot::Pending(future) = slot {
+                if let Poll::Ready(result) = future.as_mut().poll(cx) {
+                    *slot = Slot::Ready(result);
+                }
+            }
+        }
+        match window.pop_front() {
+            None => {
+                self.state = WalkState::Done;
+                Poll::Ready(None)
+            }
+            Some(Slot::Ready(Ok(page))) => Poll::Ready(Some(Ok(page))),
+            Some(Slot::Ready(Err(error))) => {
+                // Whatever else is in flight is dropped, which cancels it.
+                self.state = WalkState::Done;
+                Poll::Ready(Some(Err(error)))
+            }
+            Some(pending) => {
+                window.push_front(pending);
+                Poll::Pending
+            }
+        }
+    }
 }
 
 /// Offsets of the pages after the first: from `start + step` while below `total`.
@@ -426,8 +442,8 @@ pub fn page_offsets(
     start: u32,
     step: u32,
     total: u32,
-    first_len: usize,
-) -> impl Iterator<Item = u32> {
+    first_len: u32,
+) -> std::iter::StepBy<std::ops::Range<u32>> {
     let step = step.max(1);
     let from = if first_len == 0 {
         total
@@ -441,14 +457,16 @@ pub fn page_offsets(
 mod tests {
     use super::*;
     use crate::config::ClientOptions;
+    use crate::fields::tests::arg;
     use crate::retry::RetryOptions;
-    use std::cell::{Cell, RefCell};
+    use serde_json::{json, Value};
+    use std::cell::RefCell;
 
     /// A scripted transport: answers from a queue and records what was sent.
     #[derive(Default)]
-    struct Script {
-        answers: RefCell<Vec<Result<ApiResponse>>>,
-        sent: RefCell<Vec<ApiRequest>>,
+    pub(crate) struct Script {
+        pub(crate) answers: RefCell<Vec<Result<ApiResponse>>>,
+        pub(crate) sent: RefCell<Vec<ApiRequest>>,
     }
 
     impl Transport for Rc<Script> {
@@ -466,9 +484,9 @@ mod tests {
 
     /// A fake runtime: a clock advanced by `sleep`, fixed jitter, counting random bytes.
     #[derive(Default)]
-    struct Fake {
-        now: Cell<f64>,
-        slept: RefCell<Vec<u32>>,
+    pub(crate) struct Fake {
+        pub(crate) now: Cell<f64>,
+        pub(crate) slept: RefCell<Vec<u32>>,
     }
 
     impl Runtime for Rc<Fake> {
@@ -490,10 +508,10 @@ mod tests {
         }
     }
 
-    fn ok(status: u16, body: Value) -> Result<ApiResponse> {
+    pub(crate) fn ok(status: u16, body: Value) -> Result<ApiResponse> {
         Ok(ApiResponse {
             status,
-            body: body.to_string(),
+            body: body.to_string().into_bytes(),
             retry_after: None,
             date: None,
         })
@@ -511,9 +529,9 @@ mod tests {
             base_url: None,
             timeout_ms: None,
             retry: Some(RetryOptions {
-                max_retries: Some(2.0),
-                base_delay_ms: Some(100.0),
-                max_delay_ms: Some(1000.0),
+                max_retries: Some(2),
+                base_delay_ms: Some(100),
+                max_delay_ms: Some(1000),
             }),
         })
         .unwrap();
@@ -535,6 +553,29 @@ mod tests {
         futures_executor::block_on(f)
     }
 
+    fn walk(c: TestClient, query: &ListQuery) -> Vec<Result<PageRead>> {
+        let mut pages = c.pages(query);
+        block_on(async move {
+            let mut all = Vec::new();
+            while let Some(page) = pages.next_page().await {
+                all.push(page);
+            }
+            all
+        })
+    }
+
+    fn query(value: Value, dialect: Dialect) -> ListQuery {
+        ListQuery::read(arg(value), dialect).unwrap()
+    }
+
+    fn create_fields(value: Value) -> CreateEndpointRequest {
+        CreateEndpointRequest::read(arg(value)).unwrap()
+    }
+
+    fn body(request: &ApiRequest) -> Value {
+        serde_json::from_str(request.body.as_deref().unwrap()).unwrap()
+    }
+
     #[test]
     fn reads_are_retried_on_5xx_and_429() {
         let (c, script, fake) = client(Dialect::Plivo);
@@ -542,14 +583,14 @@ mod tests {
             ok(503, json!({"error": "busy"})),
             Ok(ApiResponse {
                 status: 429,
-                body: String::new(),
+                body: Vec::new(),
                 retry_after: Some("1".into()),
                 date: None,
             }),
             ok(200, page_json(0, 1, 1, 20)),
         ]);
         let page = block_on(c.list_endpoints(&ListQuery::default())).unwrap();
-        assert_eq!(page.objects.len(), 1);
+        assert_eq!(page.count, 1);
         assert_eq!(script.sent.borrow().len(), 3);
         assert_eq!(*fake.slept.borrow(), [75, 1000]);
     }
@@ -574,20 +615,8 @@ mod tests {
             .answers
             .borrow_mut()
             .push(ok(503, json!({"error": "busy"})));
-        let fields = CreateEndpointRequest {
-            username: "alice".into(),
-            password: "secret1".into(),
-            alias: "alice".into(),
-            app_id: None,
-            allow_voice: None,
-            allow_message: None,
-            allow_video: None,
-            allow_same_domain: None,
-            allow_other_domains: None,
-            allow_phones: None,
-            allow_apps: None,
-            sub_account: None,
-        };
+        let fields =
+            create_fields(json!({"username": "alice", "password": "secret1", "alias": "alice"}));
         let e = block_on(c.create_endpoint(&fields)).unwrap_err();
         assert_eq!(e.code, ErrorCode::ServerError);
         assert_eq!(script.sent.borrow().len(), 1);
@@ -606,32 +635,25 @@ mod tests {
     #[test]
     fn invalid_input_sends_nothing() {
         let (c, script, _) = client(Dialect::Plivo);
-        let mut fields = CreateEndpointRequest {
-            username: "1bad".into(),
-            password: "secret1".into(),
-            alias: "a".into(),
-            app_id: None,
-            allow_voice: None,
-            allow_message: None,
-            allow_video: None,
-            allow_same_domain: None,
-            allow_other_domains: None,
-            allow_phones: None,
-            allow_apps: None,
-            sub_account: None,
-        };
+        let fields =
+            create_fields(json!({"username": "1bad", "password": "secret1", "alias": "a"}));
         assert_eq!(
             block_on(c.create_endpoint(&fields)).unwrap_err().code,
             ErrorCode::InvalidUsername
         );
-        fields.username = "good".into();
-        fields.allow_video = Some(true);
+        let fields = create_fields(
+            json!({"username": "good", "password": "secret1", "alias": "a", "allowVideo": true}),
+        );
         assert_eq!(
             block_on(c.create_endpoint(&fields)).unwrap_err().code,
             ErrorCode::Unsupported
         );
         assert_eq!(
             block_on(c.get_endpoint("")).unwrap_err().code,
+            ErrorCode::InvalidId
+        );
+        assert_eq!(
+            block_on(c.get_endpoint("../x")).unwrap_err().code,
             ErrorCode::InvalidId
         );
         let update = UpdateEndpointRequest::default();
@@ -647,69 +669,22 @@ mod tests {
             block_on(c.update_endpoint("1", &update)).unwrap_err().code,
             ErrorCode::InvalidAlias
         );
-        let q = ListQuery {
-            limit: Some(21.0),
-            ..Default::default()
-        };
-        assert_eq!(
-            block_on(c.list_endpoints(&q)).unwrap_err().code,
-            ErrorCode::InvalidQuery
-        );
         assert!(script.sent.borrow().is_empty());
     }
 
     #[test]
     fn create_bodies_use_each_dialects_names() {
-        let fields = CreateEndpointRequest {
-            username: "alice".into(),
-            password: "secret1".into(),
-            alias: "desk".into(),
-            app_id: Some("123".into()),
-            allow_voice: Some(true),
-            allow_message: None,
-            allow_video: Some(false),
-            allow_same_domain: None,
-            allow_other_domains: None,
-            allow_phones: None,
-            allow_apps: None,
-            sub_account: Some("SA1".into()),
-        };
+        let fields = create_fields(
+            json!({"username": "alice", "password": "secret1", "alias": "desk", "appId": "123"}),
+        );
         let (vobiz, _, _) = client(Dialect::Vobiz);
         let r = vobiz.create_request(&fields).unwrap();
         assert_eq!(r.path, "/api/v1/Account/MA1/Endpoint/");
-        assert_eq!(
-            r.body.unwrap(),
-            json!({"username": "alice", "password": "secret1", "alias": "desk", "application": "123",
-                   "allow_voice": true, "allow_video": false, "sub_account": "SA1"})
-        );
+        assert_eq!(body(&r)["application"], "123");
         let (plivo, _, _) = client(Dialect::Plivo);
-        let plain = CreateEndpointRequest {
-            allow_voice: None,
-            allow_video: None,
-            sub_account: None,
-            ..fields
-        };
-        let r = plivo.create_request(&plain).unwrap();
+        let r = plivo.create_request(&fields).unwrap();
         assert_eq!(r.path, "/v1/Account/MA1/Endpoint/");
-        assert_eq!(
-            r.body.unwrap(),
-            json!({"username": "alice", "password": "secret1", "alias": "desk", "app_id": "123"})
-        );
-    }
-
-    #[test]
-    fn vobiz_create_fills_username_and_alias_from_the_request() {
-        let (c, script, _) = client(Dialect::Vobiz);
-        script.answers.borrow_mut().push(ok(201, json!({"api_id": "a", "message": "created", "endpoint_id": "77", "sip_uri": "sip:alice@x", "resource_uri": "/r"})));
-        let fields: CreateEndpointRequest = serde_json::from_value(
-            json!({"username": "alice", "password": "secret1", "alias": "desk"}),
-        )
-        .unwrap();
-        let created = block_on(c.create_endpoint(&fields)).unwrap();
-        assert_eq!(created.endpoint_id, "77");
-        assert_eq!(created.username, "alice");
-        assert_eq!(created.alias, "desk");
-        assert_eq!(created.sip_uri.as_deref(), Some("sip:alice@x"));
+        assert_eq!(body(&r)["app_id"], "123");
     }
 
     #[test]
@@ -724,7 +699,7 @@ mod tests {
         assert_eq!(creds.password.len(), password::GENERATED_LENGTH);
         let sent = script.sent.borrow();
         assert_eq!(sent[1].method, Method::Post);
-        assert_eq!(sent[1].body, Some(json!({"password": creds.password})));
+        assert_eq!(body(&sent[1]), json!({"password": creds.password}));
     }
 
     #[test]
@@ -742,6 +717,30 @@ mod tests {
     }
 
     #[test]
+    fn bad_bodies_name_the_request_and_the_fault() {
+        let (c, script, _) = client(Dialect::Plivo);
+        script.answers.borrow_mut().extend([
+            ok(
+                200,
+                json!({"meta": {"limit": 20, "offset": 0}, "objects": []}),
+            ),
+            ok(200, json!({"username": "x"})),
+        ]);
+        let e = block_on(c.list_endpoints(&ListQuery::default())).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadResponse);
+        assert_eq!(
+            e.message,
+            "GET /v1/Account/MA1/Endpoint/ answered HTTP 200 with JSON of an unexpected shape: `meta.total_count` is missing."
+        );
+        let e = block_on(c.get_endpoint("1")).unwrap_err();
+        assert!(
+            e.message.ends_with("an endpoint has no `endpoint_id`."),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
     fn create_token_checks_then_posts_and_decodes() {
         use crate::token::decode::tests::{plivo_claims, sign, KEY, PLIVO_HEADER};
         let (c, script, fake) = client(Dialect::Plivo);
@@ -753,20 +752,22 @@ mod tests {
         );
         script.answers.borrow_mut().push(Ok(ApiResponse {
             status: 200,
-            body: json!({"api_id": "a", "token": token}).to_string(),
+            body: json!({"api_id": "a", "token": token})
+                .to_string()
+                .into_bytes(),
             retry_after: None,
             date: Some("Fri, 15 Jan 2027 08:00:00 GMT".into()),
         }));
-        let request: CreateTokenRequest =
-            serde_json::from_value(json!({"sub": "alice", "ttlSeconds": 600})).unwrap();
+        let request =
+            crate::token::tests::token_request(json!({"sub": "alice", "ttlSeconds": 600}));
         let (issued, fetched) = block_on(c.create_token(&request)).unwrap();
         assert_eq!(issued.claims.exp, 1_800_000_600);
         assert_eq!(issued.expires_at, 1_800_000_600_000.0);
         assert_eq!(fetched.server_date_ms, Some(1_800_000_000_000.0));
         let sent = script.sent.borrow();
         assert_eq!(sent[0].path, "/v1/Account/MA1/JWT/Token/");
-        assert_eq!(sent[0].body.as_ref().unwrap()["exp"], 1_800_000_600);
-        assert_eq!(sent[0].body.as_ref().unwrap()["iss"], "MA1");
+        assert_eq!(body(&sent[0])["exp"], 1_800_000_600);
+        assert_eq!(body(&sent[0])["iss"], "MA1");
         assert!(
             (c.server_now_ms() - 1_800_000_000_500.0).abs() < 1.0,
             "the Date header set the clock offset"
@@ -781,8 +782,7 @@ mod tests {
         assert!(e.message.contains("login(username, password)"));
         let (plivo, _, fake) = client(Dialect::Plivo);
         fake.now.set(1_800_000_000_000.0);
-        let bad: CreateTokenRequest =
-            serde_json::from_value(json!({"ttlSeconds": 86_401})).unwrap();
+        let bad = crate::token::tests::token_request(json!({"ttlSeconds": 86_401}));
         assert_eq!(
             block_on(plivo.create_token(&bad)).unwrap_err().code,
             ErrorCode::ExpOutOfRange
@@ -794,21 +794,18 @@ mod tests {
     fn create_token_turns_a_bad_token_into_bad_response() {
         let (c, script, fake) = client(Dialect::Plivo);
         fake.now.set(1_800_000_000_000.0);
-        script
-            .answers
-            .borrow_mut()
-            .push(ok(200, json!({"api_id": "a", "token": "not-a-token"})));
+        script.answers.borrow_mut().extend([
+            ok(200, json!({"api_id": "a", "token": "not-a-token"})),
+            ok(200, json!({"api_id": "a"})),
+        ]);
         let e = block_on(c.create_token(&CreateTokenRequest::default())).unwrap_err();
         assert_eq!(e.code, ErrorCode::BadResponse);
-    }
-
-    #[test]
-    fn http_dates_parse() {
-        assert_eq!(
-            parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(1_445_412_480_000.0)
+        let e = block_on(c.create_token(&CreateTokenRequest::default())).unwrap_err();
+        assert!(
+            e.message.ends_with("it has no `token` string."),
+            "{}",
+            e.message
         );
-        assert_eq!(parse_http_date("yesterday"), None);
     }
 
     #[test]
@@ -834,11 +831,14 @@ mod tests {
             ok(200, page_json(40, 40, 90, 40)),
             ok(200, page_json(80, 10, 90, 40)),
         ]);
-        let pages: Vec<_> = block_on(c.clone().pages(&ListQuery::default()).unwrap().collect());
+        let pages = walk(c.clone(), &ListQuery::default());
         let ids: Vec<String> = pages
             .into_iter()
-            .flat_map(|p| p.unwrap().objects)
-            .map(|e| e.endpoint_id)
+            .flat_map(|p| {
+                let json: Value = serde_json::from_str(&p.unwrap().json).unwrap();
+                json["objects"].as_array().unwrap().clone()
+            })
+            .map(|e| e["endpointId"].as_str().unwrap().to_owned())
             .collect();
         assert_eq!(ids, (0..90).map(|i| i.to_string()).collect::<Vec<_>>());
         let sent = script.sent.borrow();
@@ -848,13 +848,28 @@ mod tests {
     }
 
     #[test]
+    fn pages_keep_the_filters() {
+        let (c, script, _) = client(Dialect::Vobiz);
+        script
+            .answers
+            .borrow_mut()
+            .extend([ok(200, page_json(0, 0, 0, 100))]);
+        let q = query(json!({"aliasContains": "desk"}), Dialect::Vobiz);
+        let _ = walk(c, &q);
+        assert_eq!(
+            script.sent.borrow()[0].query[2],
+            ("alias__contains", "desk".into())
+        );
+    }
+
+    #[test]
     fn pages_stop_at_the_first_error() {
         let (c, script, _) = client(Dialect::Plivo);
         script
             .answers
             .borrow_mut()
             .push(ok(401, json!({"api_id": "a", "error": "bad auth"})));
-        let pages: Vec<_> = block_on(c.pages(&ListQuery::default()).unwrap().collect());
+        let pages = walk(c, &ListQuery::default());
         assert_eq!(pages.len(), 1);
         assert_eq!(pages[0].as_ref().unwrap_err().code, ErrorCode::Unauthorized);
     }

@@ -3,15 +3,18 @@
 
 use std::fmt;
 
-use serde::Deserialize;
-use tsify::Tsify;
-
-use crate::error::{Error, Result};
+use crate::error::{quoted, Error, ErrorCode, Result};
+use crate::fields::{Field, Host, Options};
 use crate::retry::{RetryOptions, RetryPolicy};
+use crate::validate;
 
 /// Which platform's API the client speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, Tsify)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "typescript",
+    derive(tsify::Tsify),
+    serde(rename_all = "lowercase")
+)]
 pub enum Dialect {
     /// Plivo: `/v1/Account/{auth_id}/...`, HTTP Basic auth, JWT access tokens.
     Plivo,
@@ -25,6 +28,15 @@ impl Dialect {
         match self {
             Self::Plivo => "plivo",
             Self::Vobiz => "vobiz",
+        }
+    }
+
+    /// The dialect JavaScript names.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "plivo" => Some(Self::Plivo),
+            "vobiz" => Some(Self::Vobiz),
+            _ => None,
         }
     }
 
@@ -69,35 +81,36 @@ impl Dialect {
 /// **backend mode**: it calls `baseUrl` (your own backend, which adds the account
 /// credentials and forwards the same paths) with the page's cookies, and no secret is in
 /// the browser.
-#[derive(Clone, Deserialize, serde::Serialize, Tsify)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, PartialEq)]
+#[cfg_attr(
+    feature = "typescript",
+    derive(tsify::Tsify),
+    serde(rename_all = "camelCase")
+)]
 pub struct ClientOptions {
     /// `"plivo"` or `"vobiz"`.
     pub dialect: Dialect,
     /// The account's Auth ID (it is part of every API path; it is not a secret).
     pub auth_id: String,
     /// The account's Auth Token: direct mode only, never in pages served to end users.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub auth_token: Option<String>,
     /// Where requests go. Direct mode: defaults to the platform's API host. Backend mode:
     /// required, the URL (absolute, or a path on this origin such as `"/voice"`) of your
     /// backend's forwarding route.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub base_url: Option<String>,
     /// Milliseconds before one request attempt fails with `TIMEOUT` (default 10,000).
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<f64>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub timeout_ms: Option<u32>,
     /// Retry policy for reads (`GET`); writes are never retried automatically.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub retry: Option<RetryOptions>,
 }
 
-impl crate::fields::KnownFields for ClientOptions {
-    const FIELDS: &'static [&'static str] = &[
+impl ClientOptions {
+    /// The fields, as JavaScript spells them.
+    pub const FIELDS: &'static [&'static str] = &[
         "dialect",
         "authId",
         "authToken",
@@ -105,10 +118,47 @@ impl crate::fields::KnownFields for ClientOptions {
         "timeoutMs",
         "retry",
     ];
-    const NESTED: &'static [(&'static str, &'static [&'static str])] = &[(
-        "retry",
-        <RetryOptions as crate::fields::KnownFields>::FIELDS,
-    )];
+
+    /// Reads the options object given to `new EndpointClient(...)`.
+    pub fn read<O: Host>(value: Field<O>) -> Result<Self> {
+        let o = Options::required(value, "config", ErrorCode::InvalidConfig, Self::FIELDS)?;
+        let dialect = match o.field("dialect") {
+            Field::Text(name) => Dialect::parse(&name).ok_or_else(|| {
+                Error::config(
+                    "dialect",
+                    format!(
+                        "{} is not a dialect; use \"plivo\" or \"vobiz\"",
+                        quoted(&name)
+                    ),
+                )
+            })?,
+            other => {
+                return Err(Error::config(
+                    "dialect",
+                    format!("expected \"plivo\" or \"vobiz\", got {}", other.kind()),
+                ))
+            }
+        };
+        let retry = match o.nested("retry", RetryOptions::FIELDS)? {
+            Some(retry) => Some(RetryOptions::read(&retry)?),
+            None => None,
+        };
+        Ok(Self {
+            dialect,
+            auth_id: o.required_text("authId")?,
+            auth_token: o.text("authToken")?,
+            base_url: o.text("baseUrl")?,
+            timeout_ms: read_timeout(&o)?,
+            retry,
+        })
+    }
+}
+
+/// The one rule for `timeoutMs`: whole milliseconds from 1 to 600,000.
+pub fn read_timeout<O: Host>(options: &Options<O>) -> Result<Option<u32>> {
+    Ok(options
+        .whole("timeoutMs", 1, MAX_TIMEOUT_MS)?
+        .map(|ms| ms as u32))
 }
 
 impl fmt::Debug for ClientOptions {
@@ -127,7 +177,7 @@ impl fmt::Debug for ClientOptions {
     }
 }
 
-/// An account auth token. Its `Debug` and `Display` never show it.
+/// An account auth token. Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AuthToken(String);
 
@@ -140,7 +190,7 @@ impl AuthToken {
                 "it is empty; omit it for backend mode, or pass the account's Auth Token",
             ));
         }
-        if !token.chars().all(|c| c.is_ascii_graphic()) {
+        if token.len() > 256 || !token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::config(
                 "authToken",
                 "it contains spaces or characters that cannot travel in an HTTP header; \
@@ -190,7 +240,7 @@ pub struct ClientConfig {
 
 /// Default timeout of one request attempt.
 pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
-const MAX_TIMEOUT_MS: f64 = 600_000.0;
+const MAX_TIMEOUT_MS: i64 = 600_000;
 
 impl ClientConfig {
     /// Checks options and fills in defaults.
@@ -214,28 +264,13 @@ impl ClientConfig {
         if matches!(credentials, Credentials::Direct(_)) {
             check_secure_transport(&base_url)?;
         }
-        let timeout_ms = match options.timeout_ms {
-            None => DEFAULT_TIMEOUT_MS,
-            Some(ms)
-                if ms.is_finite() && ms.fract() == 0.0 && (1.0..=MAX_TIMEOUT_MS).contains(&ms) =>
-            {
-                ms as u32
-            }
-            Some(ms) => {
-                return Err(Error::config(
-                    "timeoutMs",
-                    format!("expected whole milliseconds from 1 to 600000, got {ms}"),
-                ))
-            }
-        };
-        let retry = RetryPolicy::from_options(options.retry.as_ref())?;
         Ok(Self {
             dialect: options.dialect,
             auth_id,
             credentials,
             base_url,
-            timeout_ms,
-            retry,
+            timeout_ms: options.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+            retry: RetryPolicy::from_options(options.retry.as_ref())?,
         })
     }
 
@@ -246,28 +281,24 @@ impl ClientConfig {
 }
 
 fn check_auth_id(auth_id: &str) -> Result<String> {
-    if auth_id.is_empty() {
-        return Err(Error::config(
+    validate::id("authId", auth_id).map_err(|_| {
+        Error::config(
             "authId",
-            "it is empty; pass the account's Auth ID",
-        ));
-    }
-    if auth_id.len() > 64
-        || !auth_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(Error::config(
-            "authId",
-            format!("{auth_id:?} is not an Auth ID (letters, digits, `_` and `-`, up to 64)"),
-        ));
-    }
+            match auth_id.is_empty() {
+                true => "it is empty; pass the account's Auth ID".to_owned(),
+                false => format!(
+                    "{} is not an Auth ID (letters, digits, `_` and `-`, up to 64)",
+                    quoted(auth_id)
+                ),
+            },
+        )
+    })?;
     Ok(auth_id.to_owned())
 }
 
 /// Accepts `http(s)://host[:port][/path]` or an origin-relative `/path`; strips a trailing `/`.
 fn check_base_url(url: &str) -> Result<String> {
-    let fail = |why: &str| Err(Error::config("baseUrl", format!("{url:?} {why}")));
+    let fail = |why: &str| Err(Error::config("baseUrl", format!("{} {why}", quoted(url))));
     if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return fail("must not contain a query, a fragment or white space");
     }
@@ -295,13 +326,14 @@ fn check_base_url(url: &str) -> Result<String> {
 }
 
 /// Checks a token URL: `https://...`, `http://...` or a path on this origin; a query is
-/// allowed, a fragment or white space is not.
+/// allowed (and never shown in messages: it may carry a secret), a fragment or white space
+/// is not.
 pub fn check_token_url(url: &str) -> Result<String> {
-    let fail = |why: &str| Err(Error::config("tokenUrl", format!("{url:?} {why}")));
+    let (base, _) = url.split_once('?').unwrap_or((url, ""));
+    let fail = |why: &str| Err(Error::config("tokenUrl", format!("{} {why}", quoted(base))));
     if url.contains('#') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return fail("must not contain a fragment or white space");
     }
-    let (base, _) = url.split_once('?').unwrap_or((url, ""));
     if base.is_empty() {
         return fail("is empty");
     }
@@ -331,8 +363,9 @@ fn check_secure_transport(base_url: &str) -> Result<()> {
         Err(Error::config(
             "baseUrl",
             format!(
-                "{base_url:?} is plain http: the account token would cross the network in \
-                 clear text; use https (plain http is allowed only for localhost)"
+                "{} is plain http: the account token would cross the network in \
+                 clear text; use https (plain http is allowed only for localhost)",
+                quoted(base_url)
             ),
         ))
     }
@@ -342,6 +375,8 @@ fn check_secure_transport(base_url: &str) -> Result<()> {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+
+    use serde_json::json;
 
     fn options(dialect: Dialect, token: Option<&str>, base_url: Option<&str>) -> ClientOptions {
         ClientOptions {
@@ -354,12 +389,53 @@ mod tests {
         }
     }
 
+    fn read(value: serde_json::Value) -> Result<ClientConfig> {
+        ClientConfig::from_options(ClientOptions::read(crate::fields::tests::arg(value))?)
+    }
+
     #[test]
-    fn known_fields_match_serde() {
-        let mut full = options(Dialect::Plivo, Some("t"), Some("/x"));
-        full.timeout_ms = Some(1.0);
-        full.retry = Some(RetryOptions::default());
-        crate::fields::tests::assert_fields_match(&full);
+    fn options_are_read_from_javascript_objects() {
+        let config = read(
+            json!({"dialect": "vobiz", "authId": "MA1", "authToken": "t",
+            "timeoutMs": 5000, "retry": {"maxRetries": 0}}),
+        )
+        .unwrap();
+        assert_eq!(config.dialect, Dialect::Vobiz);
+        assert_eq!(config.timeout_ms, 5000);
+        assert_eq!(config.retry.max_retries, 0);
+        assert_eq!(config.base_url, "https://api.vobiz.ai");
+        for (value, field) in [
+            (
+                json!({"dialect": "twilio", "authId": "MA1", "authToken": "t"}),
+                "dialect",
+            ),
+            (json!({"authId": "MA1", "authToken": "t"}), "dialect"),
+            (json!({"dialect": "plivo", "authToken": "t"}), "authId"),
+            (
+                json!({"dialect": "plivo", "authId": 5, "authToken": "t"}),
+                "authId",
+            ),
+            (
+                json!({"dialect": "plivo", "authId": "MA1", "authtoken": "t", "baseUrl": "/x"}),
+                "authtoken",
+            ),
+            (
+                json!({"dialect": "plivo", "authId": "MA1", "authToken": "t", "timeoutMs": -5}),
+                "timeoutMs",
+            ),
+            (
+                json!({"dialect": "plivo", "authId": "MA1", "authToken": "t", "retry": 3}),
+                "retry",
+            ),
+            (
+                json!({"dialect": "plivo", "authId": "MA1", "authToken": "t", "retry": {"maxRetries": 99}}),
+                "retry.maxRetries",
+            ),
+        ] {
+            let e = read(value.clone()).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidConfig, "{value}");
+            assert_eq!(e.field.as_deref(), Some(field), "{value}: {}", e.message);
+        }
     }
 
     #[test]
@@ -444,16 +520,16 @@ mod tests {
     #[test]
     fn timeouts_are_whole_positive_milliseconds() {
         for (value, ok) in [
-            (1.0, true),
-            (600_000.0, true),
-            (0.0, false),
-            (1.5, false),
-            (f64::NAN, false),
-            (600_001.0, false),
+            (json!(1), true),
+            (json!(600_000), true),
+            (json!(0), false),
+            (json!(1.5), false),
+            (json!(600_001), false),
+            (json!("100"), false),
         ] {
-            let mut o = options(Dialect::Plivo, Some("t"), None);
-            o.timeout_ms = Some(value);
-            assert_eq!(ClientConfig::from_options(o).is_ok(), ok, "{value}");
+            let config =
+                json!({"dialect": "plivo", "authId": "MA1", "authToken": "t", "timeoutMs": value});
+            assert_eq!(read(config).is_ok(), ok, "{value}");
         }
     }
 

@@ -1,56 +1,120 @@
-//! Endpoints: the platforms' wire shapes, read tolerantly, and the one normalised shape
-//! JavaScript gets.
+//! Endpoints: the platforms' wire shapes, read tolerantly in one pass, and the one
+//! normalised shape JavaScript gets.
 //!
 //! Both platforms send `sip_registered` as the string `"true"`/`"false"`; `application`
 //! arrives as a URI string (Plivo, some Vobiz responses) or as `{app_id, app_name}`
 //! (Vobiz). The MD5 `password` hash the platforms return is never read.
+//!
+//! A page is read with the pull reader straight into borrowed [`Endpoint`]s and written
+//! out as the normalised JSON text that JavaScript parses once: strings are copied as
+//! they came, with no allocation per field.
 
-use serde::de::{self, Deserializer};
-use serde::{Deserialize, Serialize};
-use tsify::Tsify;
+use std::borrow::Cow;
+use std::fmt;
 
-use crate::error::{Error, Result};
+use serde::ser::{Serialize, Serializer};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::fields::{Field, Host, Options};
+use crate::json::{self, Event, JsonOut, Reader, Str, Value};
+use crate::validate;
+
+/// A text read from a response, as JavaScript gets it (a string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireText<'a> {
+    /// JSON string content as it came (escapes intact), written out as is.
+    Raw(&'a str),
+    /// A number the platform sent where the docs show a string (ids): its digits.
+    Number(&'a str),
+    /// A boolean the platform sent where the docs show a string.
+    Bool(bool),
+    /// A text that needs escaping when written.
+    Owned(String),
+}
+
+impl WireText<'_> {
+    /// The text.
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            Self::Raw(raw) => Str::checked(raw).text(),
+            Self::Number(digits) => Cow::Borrowed(digits),
+            Self::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            Self::Owned(text) => Cow::Borrowed(text),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Self::Raw("") | Self::Number(""))
+            || matches!(self, Self::Owned(text) if text.is_empty())
+    }
+
+    fn into_owned(self) -> String {
+        self.text().into_owned()
+    }
+}
+
+impl Serialize for WireText<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::Raw(raw) | Self::Number(raw) => json::serialize_raw(serializer, raw),
+            Self::Bool(b) => serializer.serialize_str(if *b { "true" } else { "false" }),
+            Self::Owned(text) => serializer.serialize_str(text),
+        }
+    }
+}
 
 /// The application attached to an endpoint, in one shape whatever the platform sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase")]
-#[tsify(missing_as_null)]
-pub struct Application {
+pub struct Application<'a> {
     /// The application id (taken from the URI when the platform sent a URI).
-    pub app_id: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub app_id: Option<WireText<'a>>,
     /// The application's name, when the platform sent it.
-    pub app_name: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub app_name: Option<WireText<'a>>,
     /// The application's resource URI, when the platform sent it.
-    pub uri: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub uri: Option<WireText<'a>>,
 }
 
 /// A SIP endpoint, normalised for JavaScript. Fields the platform did not send are `null`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase")]
-#[tsify(missing_as_null)]
-pub struct Endpoint {
+pub struct Endpoint<'a> {
     /// The id used in every endpoint call.
-    pub endpoint_id: String,
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
+    pub endpoint_id: WireText<'a>,
     /// The SIP username (on Plivo, with the 12 digits the platform appended).
-    pub username: String,
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
+    pub username: WireText<'a>,
     /// The alias ("" when the platform sent none).
-    pub alias: String,
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
+    pub alias: WireText<'a>,
     /// The SIP URI other parties call.
-    pub sip_uri: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub sip_uri: Option<WireText<'a>>,
     /// Whether a SIP client is registered now.
     pub sip_registered: bool,
     /// The registered client's contact, while registered.
-    pub sip_contact: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub sip_contact: Option<WireText<'a>>,
     /// When the registration expires, as the platform formats it.
-    pub sip_expires: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub sip_expires: Option<WireText<'a>>,
     /// The registered client's user agent.
-    pub sip_user_agent: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub sip_user_agent: Option<WireText<'a>>,
     /// The attached application, or `null`.
-    pub application: Option<Application>,
+    pub application: Option<Application<'a>>,
     /// The sub-account the endpoint belongs to, or `null`.
-    pub sub_account: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub sub_account: Option<WireText<'a>>,
     /// The endpoint's resource URI.
-    pub resource_uri: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub resource_uri: Option<WireText<'a>>,
     /// Vobiz: voice calls allowed.
     pub allow_voice: Option<bool>,
     /// Vobiz: messages allowed.
@@ -66,16 +130,18 @@ pub struct Endpoint {
     /// Vobiz: calls to applications allowed.
     pub allow_apps: Option<bool>,
     /// Vobiz: creation time, as the platform formats it.
-    pub created_at: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub created_at: Option<WireText<'a>>,
     /// Vobiz: last update time, as the platform formats it.
-    pub updated_at: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub updated_at: Option<WireText<'a>>,
 }
 
 /// Pagination details of a list response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase")]
-#[tsify(missing_as_null)]
-pub struct PageMeta {
+pub struct PageMeta<'a> {
     /// Page size the platform used.
     pub limit: u32,
     /// Offset of the first result on this page.
@@ -83,28 +149,339 @@ pub struct PageMeta {
     /// Matching endpoints in all pages.
     pub total_count: u32,
     /// URL of the next page, or `null` on the last page.
-    pub next: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub next: Option<WireText<'a>>,
     /// URL of the previous page, or `null` on the first page.
-    pub previous: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub previous: Option<WireText<'a>>,
 }
 
-/// One page of endpoints.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+/// One page of endpoints, as `listEndpoints` returns it (the declaration of the JSON that
+/// [`read_page`] writes).
+#[cfg(feature = "typescript")]
+#[derive(tsify::Tsify)]
 #[serde(rename_all = "camelCase")]
-#[tsify(missing_as_null)]
-pub struct EndpointPage {
+pub struct EndpointPage<'a> {
     /// The platform's request id (quote it to support).
-    pub api_id: Option<String>,
+    #[tsify(type = "string | null")]
+    pub api_id: Option<WireText<'a>>,
     /// Pagination details.
-    pub meta: PageMeta,
+    pub meta: PageMeta<'a>,
     /// The endpoints on this page.
-    pub objects: Vec<Endpoint>,
+    pub objects: Vec<Endpoint<'a>>,
+}
+
+/// A page read from a list response: its normalised JSON and what the walk needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRead {
+    /// `{ apiId, meta, objects }` as JavaScript gets it.
+    pub json: String,
+    /// Where the `objects` array is in `json` (what the iterator hands out).
+    pub objects: std::ops::Range<usize>,
+    /// `meta.limit`.
+    pub limit: u32,
+    /// `meta.offset`.
+    pub offset: u32,
+    /// `meta.total_count`.
+    pub total_count: u32,
+    /// Endpoints on the page.
+    pub count: u32,
+    /// Of those, registered.
+    pub registered: u32,
+}
+
+/// An endpoint read from a retrieve response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointRead {
+    /// The normalised endpoint as JavaScript gets it.
+    pub json: String,
+    /// Its username.
+    pub username: String,
+}
+
+/// What went wrong in a response body: `None` is JSON of an unexpected shape (the
+/// message says which), otherwise the JSON fault.
+pub type ShapeError = (Option<json::JsonError>, String);
+
+#[cold]
+#[inline(never)]
+fn shape(what: String) -> ShapeError {
+    (None, what)
+}
+
+fn json_fault(e: json::JsonError) -> ShapeError {
+    (Some(e), String::new())
+}
+
+/// A string-like field: strings, numbers and booleans are text; `null` is none.
+#[inline(never)]
+fn text<'a>(name: &str, value: Event<'a>) -> std::result::Result<Option<WireText<'a>>, ShapeError> {
+    match value {
+        Event::String(s) => Ok(Some(WireText::Raw(s.raw()))),
+        Event::Number(n) => Ok(Some(WireText::Number(n))),
+        Event::Bool(b) => Ok(Some(WireText::Bool(b))),
+        Event::Null => Ok(None),
+        Event::Object | Event::Array => Err(shape(format!("`{name}` is not a string"))),
+    }
+}
+
+/// `"true"`/`"false"` as the platforms send it, or a real boolean, or 0/1.
+#[inline(never)]
+fn flag(name: &str, value: Event<'_>) -> std::result::Result<Option<bool>, ShapeError> {
+    match value {
+        Event::Bool(b) => Ok(Some(b)),
+        Event::String(s) => {
+            let text = s.text();
+            let text = text.trim();
+            Ok(Some(
+                ["true", "1", "yes"]
+                    .iter()
+                    .any(|t| text.eq_ignore_ascii_case(t)),
+            ))
+        }
+        Event::Number(n) => Ok(Some(Value::Number(n).as_integer() != Some(0))),
+        Event::Null => Ok(None),
+        Event::Object | Event::Array => Err(shape(format!("`{name}` is not a boolean"))),
+    }
+}
+
+/// `/v1/Account/MA.../Application/33406267401237901/` -> `33406267401237901`.
+fn app_id_from_uri(uri: &str) -> Option<&str> {
+    let mut parts = uri.trim_end_matches('/').rsplit('/');
+    let id = parts.next()?;
+    (parts.next()? == "Application" && !id.is_empty()).then_some(id)
+}
+
+fn application<'a>(
+    reader: &mut Reader<'a>,
+    value: Event<'a>,
+) -> std::result::Result<Option<Application<'a>>, ShapeError> {
+    match value {
+        Event::String(uri) => {
+            if uri.raw().trim().is_empty() {
+                return Ok(None);
+            }
+            let app_id = match uri.plain() {
+                Some(plain) => app_id_from_uri(plain).map(WireText::Raw),
+                None => app_id_from_uri(&uri.text()).map(|id| WireText::Owned(id.to_owned())),
+            };
+            Ok(Some(Application {
+                app_id,
+                app_name: None,
+                uri: Some(WireText::Raw(uri.raw())),
+            }))
+        }
+        Event::Object => {
+            let (mut app_id, mut app_name) = (None, None);
+            while let Some(name) = reader.next_member().map_err(json_fault)? {
+                let value = reader.next_value().map_err(json_fault)?;
+                match &*name.text() {
+                    "app_id" => app_id = text("application.app_id", value)?,
+                    "app_name" => app_name = text("application.app_name", value)?,
+                    _ => reader.skip(value).map_err(json_fault)?,
+                }
+            }
+            Ok(
+                (app_id.is_some() || app_name.is_some()).then_some(Application {
+                    app_id,
+                    app_name,
+                    uri: None,
+                }),
+            )
+        }
+        Event::Null => Ok(None),
+        other => Err(shape(format!(
+            "`application` is {}",
+            match other {
+                Event::Array => "an array",
+                _ => "neither a URI nor an object",
+            }
+        ))),
+    }
+}
+
+/// Reads the members of an endpoint object whose `{` was read.
+fn read_endpoint<'a>(reader: &mut Reader<'a>) -> std::result::Result<Endpoint<'a>, ShapeError> {
+    let mut endpoint_id = None;
+    let mut username = None;
+    let mut e = Endpoint {
+        endpoint_id: WireText::Raw(""),
+        username: WireText::Raw(""),
+        alias: WireText::Raw(""),
+        sip_uri: None,
+        sip_registered: false,
+        sip_contact: None,
+        sip_expires: None,
+        sip_user_agent: None,
+        application: None,
+        sub_account: None,
+        resource_uri: None,
+        allow_voice: None,
+        allow_message: None,
+        allow_video: None,
+        allow_same_domain: None,
+        allow_other_domains: None,
+        allow_phones: None,
+        allow_apps: None,
+        created_at: None,
+        updated_at: None,
+    };
+    while let Some(name) = reader.next_member().map_err(json_fault)? {
+        let value = reader.next_value().map_err(json_fault)?;
+        let name = name.text();
+        match &*name {
+            "endpoint_id" => endpoint_id = text(&name, value)?,
+            "username" => username = text(&name, value)?,
+            "alias" => e.alias = text(&name, value)?.unwrap_or(WireText::Raw("")),
+            "sip_uri" => e.sip_uri = text(&name, value)?,
+            "sip_registered" => e.sip_registered = flag(&name, value)?.unwrap_or(false),
+            "sip_contact" => e.sip_contact = text(&name, value)?,
+            "sip_expires" => e.sip_expires = text(&name, value)?,
+            "sip_user_agent" => e.sip_user_agent = text(&name, value)?,
+            "application" => e.application = application(reader, value)?,
+            "sub_account" => e.sub_account = text(&name, value)?,
+            "resource_uri" => e.resource_uri = text(&name, value)?,
+            "allow_voice" => e.allow_voice = flag(&name, value)?,
+            "allow_message" => e.allow_message = flag(&name, value)?,
+            "allow_video" => e.allow_video = flag(&name, value)?,
+            "allow_same_domain" => e.allow_same_domain = flag(&name, value)?,
+            "allow_other_domains" => e.allow_other_domains = flag(&name, value)?,
+            "allow_phones" => e.allow_phones = flag(&name, value)?,
+            "allow_apps" => e.allow_apps = flag(&name, value)?,
+            "created_at" => e.created_at = text(&name, value)?,
+            "updated_at" => e.updated_at = text(&name, value)?,
+            _ => reader.skip(value).map_err(json_fault)?,
+        }
+    }
+    e.endpoint_id = endpoint_id
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| shape("an endpoint has no `endpoint_id`".into()))?;
+    e.username = username.ok_or_else(|| {
+        shape(format!(
+            "endpoint {} has no `username`",
+            e.endpoint_id.text()
+        ))
+    })?;
+    Ok(e)
+}
+
+/// Reads one endpoint (a retrieve response).
+pub fn read_endpoint_body(body: &str) -> std::result::Result<EndpointRead, ShapeError> {
+    let mut reader = Reader::new(body);
+    if reader.next_value().map_err(json_fault)? != Event::Object {
+        return Err(shape("the body is not an object".into()));
+    }
+    let endpoint = read_endpoint(&mut reader)?;
+    reader.finish().map_err(json_fault)?;
+    Ok(EndpointRead {
+        json: json::to_json(&endpoint),
+        username: endpoint.username.into_owned(),
+    })
+}
+
+fn count(name: &str, value: Event<'_>) -> std::result::Result<u32, ShapeError> {
+    match value {
+        Event::Number(n) => Value::Number(n)
+            .as_integer()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| shape(format!("`meta.{name}` is not a count ({n})"))),
+        _ => Err(shape(format!("`meta.{name}` is not a number"))),
+    }
+}
+
+/// Reads a list response in one pass: `{api_id?, meta: {limit, offset, total_count, next,
+/// previous}, objects: [...]}` in any member order.
+pub fn read_page(body: &str) -> std::result::Result<PageRead, ShapeError> {
+    let mut reader = Reader::new(body);
+    if reader.next_value().map_err(json_fault)? != Event::Object {
+        return Err(shape("the body is not an object".into()));
+    }
+    let mut objects = JsonOut::with_capacity(body.len());
+    let (mut api_id, mut meta, mut count_read, mut registered) = (None, None, None, 0);
+    while let Some(name) = reader.next_member().map_err(json_fault)? {
+        let value = reader.next_value().map_err(json_fault)?;
+        match &*name.text() {
+            "api_id" => api_id = text("api_id", value)?,
+            "meta" => {
+                if value != Event::Object {
+                    return Err(shape("`meta` is not an object".into()));
+                }
+                meta = Some(read_meta(&mut reader)?);
+            }
+            "objects" => {
+                if value != Event::Array {
+                    return Err(shape("`objects` is not an array".into()));
+                }
+                objects.open_array();
+                let mut n = 0;
+                while reader.next_item().map_err(json_fault)? {
+                    if reader.next_value().map_err(json_fault)? != Event::Object {
+                        return Err(shape("an item of `objects` is not an object".into()));
+                    }
+                    let endpoint = read_endpoint(&mut reader)?;
+                    registered += u32::from(endpoint.sip_registered);
+                    n += 1;
+                    // Writing a struct of strings and booleans cannot fail.
+                    let _ = endpoint.serialize(&mut objects);
+                }
+                objects.close_array();
+                count_read = Some(n);
+            }
+            _ => reader.skip(value).map_err(json_fault)?,
+        }
+    }
+    reader.finish().map_err(json_fault)?;
+    let meta = meta.ok_or_else(|| shape("it has no `meta`".into()))?;
+    let count = count_read.ok_or_else(|| shape("it has no `objects`".into()))?;
+    let mut out = JsonOut::with_capacity(body.len() + 128);
+    out.open_object().name("apiId");
+    let _ = api_id.serialize(&mut out);
+    out.name("meta");
+    let _ = meta.serialize(&mut out);
+    let mut json = out.finish();
+    json.push_str(",\"objects\":");
+    let start = json.len();
+    json.push_str(&objects.finish());
+    let end = json.len();
+    json.push('}');
+    Ok(PageRead {
+        json,
+        objects: start..end,
+        limit: meta.limit,
+        offset: meta.offset,
+        total_count: meta.total_count,
+        count,
+        registered,
+    })
+}
+
+fn read_meta<'a>(reader: &mut Reader<'a>) -> std::result::Result<PageMeta<'a>, ShapeError> {
+    let (mut limit, mut offset, mut total, mut next, mut previous) = (None, None, None, None, None);
+    while let Some(name) = reader.next_member().map_err(json_fault)? {
+        let value = reader.next_value().map_err(json_fault)?;
+        match &*name.text() {
+            "limit" => limit = Some(count("limit", value)?),
+            "offset" => offset = Some(count("offset", value)?),
+            "total_count" => total = Some(count("total_count", value)?),
+            "next" => next = text("meta.next", value)?,
+            "previous" => previous = text("meta.previous", value)?,
+            _ => reader.skip(value).map_err(json_fault)?,
+        }
+    }
+    let missing = |name: &str| shape(format!("`meta.{name}` is missing"));
+    Ok(PageMeta {
+        limit: limit.ok_or_else(|| missing("limit"))?,
+        offset: offset.ok_or_else(|| missing("offset"))?,
+        total_count: total.ok_or_else(|| missing("total_count"))?,
+        next,
+        previous,
+    })
 }
 
 /// The result of `createEndpoint`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase")]
-#[tsify(missing_as_null)]
 pub struct CreatedEndpoint {
     /// The new endpoint's id.
     pub endpoint_id: String,
@@ -118,9 +495,36 @@ pub struct CreatedEndpoint {
     pub api_id: Option<String>,
 }
 
+impl CreatedEndpoint {
+    /// Reads a create response in any of the documented shapes, filling what it left out
+    /// from the request (Vobiz keeps names as given).
+    pub fn read(
+        value: &Value<'_>,
+        request: &CreateEndpointRequest,
+    ) -> std::result::Result<Self, ShapeError> {
+        let get = |name: &str| -> Option<String> {
+            match value.get(name)? {
+                Value::String(s) => Some(s.text().into_owned()),
+                Value::Number(n) => Some((*n).to_owned()),
+                _ => None,
+            }
+        };
+        Ok(Self {
+            endpoint_id: get("endpoint_id")
+                .filter(|id| !id.is_empty())
+                .ok_or_else(|| shape("the create response has no `endpoint_id`".into()))?,
+            username: get("username").unwrap_or_else(|| request.username.clone()),
+            alias: get("alias").unwrap_or_else(|| request.alias.clone()),
+            sip_uri: get("sip_uri"),
+            api_id: get("api_id"),
+        })
+    }
+}
+
 /// Credentials after `rotatePassword`: what a web SDK's `login(username, password)` takes.
 /// The password is returned once and never stored.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase")]
 pub struct SipCredentials {
     /// The endpoint's SIP username.
@@ -129,8 +533,8 @@ pub struct SipCredentials {
     pub password: String,
 }
 
-impl std::fmt::Debug for SipCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for SipCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SipCredentials")
             .field("username", &self.username)
             .field("password", &"<redacted>")
@@ -139,7 +543,8 @@ impl std::fmt::Debug for SipCredentials {
 }
 
 /// Registration counts over all matching endpoints (the dashboard of the Vobiz docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Tsify)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointSummary {
     /// All matching endpoints.
@@ -151,272 +556,21 @@ pub struct EndpointSummary {
 }
 
 impl EndpointSummary {
-    /// Adds a page's endpoints to the counts.
-    pub fn add(&mut self, endpoints: &[Endpoint]) {
-        let registered = endpoints.iter().filter(|e| e.sip_registered).count() as u32;
-        self.total += endpoints.len() as u32;
-        self.registered += registered;
-        self.unregistered += endpoints.len() as u32 - registered;
-    }
-}
-
-// ---- wire shapes -------------------------------------------------------------------
-
-/// A string, or a number the platform sent where the docs show a string.
-fn string_like<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Text(String),
-        Int(i64),
-        Float(f64),
-        Bool(bool),
-    }
-    Ok(match Option::<Raw>::deserialize(d)? {
-        None => None,
-        Some(Raw::Text(s)) => Some(s),
-        Some(Raw::Int(n)) => Some(n.to_string()),
-        Some(Raw::Float(n)) => Some(n.to_string()),
-        Some(Raw::Bool(b)) => Some(b.to_string()),
-    })
-}
-
-/// `"true"`/`"false"` as the platforms send it, or a real boolean.
-fn flag<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<bool>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Bool(bool),
-        Text(String),
-        Int(i64),
-    }
-    Ok(match Option::<Raw>::deserialize(d)? {
-        None => None,
-        Some(Raw::Bool(b)) => Some(b),
-        Some(Raw::Text(s)) => Some(matches!(
-            s.trim().to_ascii_lowercase().as_str(),
-            "true" | "1" | "yes"
-        )),
-        Some(Raw::Int(n)) => Some(n != 0),
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum WireApplication {
-    Uri(String),
-    Object {
-        #[serde(default, deserialize_with = "string_like")]
-        app_id: Option<String>,
-        #[serde(default, deserialize_with = "string_like")]
-        app_name: Option<String>,
-    },
-}
-
-impl WireApplication {
-    fn normalise(self) -> Option<Application> {
-        match self {
-            Self::Uri(uri) if uri.trim().is_empty() => None,
-            Self::Uri(uri) => Some(Application {
-                app_id: app_id_from_uri(&uri),
-                app_name: None,
-                uri: Some(uri),
-            }),
-            Self::Object {
-                app_id: None,
-                app_name: None,
-            } => None,
-            Self::Object { app_id, app_name } => Some(Application {
-                app_id,
-                app_name,
-                uri: None,
-            }),
-        }
-    }
-}
-
-/// `/v1/Account/MA.../Application/33406267401237901/` -> `33406267401237901`.
-fn app_id_from_uri(uri: &str) -> Option<String> {
-    let mut parts = uri.trim_end_matches('/').rsplit('/');
-    let id = parts.next()?;
-    (parts.next()? == "Application" && !id.is_empty()).then(|| id.to_owned())
-}
-
-/// An endpoint as either platform sends it. Unknown fields (and `password`) are ignored.
-#[derive(Deserialize)]
-pub(crate) struct WireEndpoint {
-    #[serde(default, deserialize_with = "string_like")]
-    endpoint_id: Option<String>,
-    #[serde(default, deserialize_with = "string_like")]
-    username: Option<String>,
-    #[serde(default, deserialize_with = "string_like")]
-    alias: Option<String>,
-    #[serde(default, deserialize_with = "string_like")]
-    sip_uri: Option<String>,
-    #[serde(default, deserialize_with = "flag")]
-    sip_registered: Option<bool>,
-    #[serde(default, deserialize_with = "string_like")]
-    sip_contact: Option<String>,
-    #[serde(default, deserialize_with = "string_like")]
-    sip_expires: Option<String>,
-    #[serde(default, deserialize_with = "string_like")]
-    sip_user_agent: Option<String>,
-    #[serde(default)]
-    application: Option<WireApplication>,
-    #[serde(default, deserialize_with = "string_like")]
-    sub_account: Option<String>,
-    #[serde(default, deserialize_with = "string_like")]
-    resource_uri: Option<String>,
-    #[serde(default, deserialize_with = "flag")]
-    allow_voice: Option<bool>,
-    #[serde(default, deserialize_with = "flag")]
-    allow_message: Option<bool>,
-    #[serde(default, deserialize_with = "flag")]
-    allow_video: Option<bool>,
-    #[serde(default, deserialize_with = "flag")]
-    allow_same_domain: Option<bool>,
-    #[serde(default, deserialize_with = "flag")]
-    allow_other_domains: Option<bool>,
-    #[serde(default, deserialize_with = "flag")]
-    allow_phones: Option<bool>,
-    #[serde(default, deserialize_with = "flag")]
-    allow_apps: Option<bool>,
-    #[serde(default, deserialize_with = "string_like")]
-    created_at: Option<String>,
-    #[serde(default, deserialize_with = "string_like")]
-    updated_at: Option<String>,
-}
-
-impl WireEndpoint {
-    pub(crate) fn normalise(self) -> Result<Endpoint> {
-        let endpoint_id = self
-            .endpoint_id
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| {
-                Error::bad_response("An endpoint in the response has no `endpoint_id`.")
-            })?;
-        let username = self.username.ok_or_else(|| {
-            Error::bad_response(format!(
-                "Endpoint {endpoint_id} in the response has no `username`."
-            ))
-        })?;
-        Ok(Endpoint {
-            endpoint_id,
-            username,
-            alias: self.alias.unwrap_or_default(),
-            sip_uri: self.sip_uri,
-            sip_registered: self.sip_registered.unwrap_or(false),
-            sip_contact: self.sip_contact,
-            sip_expires: self.sip_expires,
-            sip_user_agent: self.sip_user_agent,
-            application: self.application.and_then(WireApplication::normalise),
-            sub_account: self.sub_account,
-            resource_uri: self.resource_uri,
-            allow_voice: self.allow_voice,
-            allow_message: self.allow_message,
-            allow_video: self.allow_video,
-            allow_same_domain: self.allow_same_domain,
-            allow_other_domains: self.allow_other_domains,
-            allow_phones: self.allow_phones,
-            allow_apps: self.allow_apps,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        })
-    }
-}
-
-fn count<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u32, D::Error> {
-    let value = f64::deserialize(d)?;
-    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= f64::from(u32::MAX) {
-        Ok(value as u32)
-    } else {
-        Err(de::Error::custom(format!("expected a count, got {value}")))
-    }
-}
-
-#[derive(Deserialize)]
-struct WireMeta {
-    #[serde(deserialize_with = "count")]
-    limit: u32,
-    #[serde(deserialize_with = "count")]
-    offset: u32,
-    #[serde(deserialize_with = "count")]
-    total_count: u32,
-    #[serde(default, deserialize_with = "string_like")]
-    next: Option<String>,
-    #[serde(default, deserialize_with = "string_like")]
-    previous: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct WirePage {
-    #[serde(default, deserialize_with = "string_like")]
-    api_id: Option<String>,
-    meta: WireMeta,
-    objects: Vec<WireEndpoint>,
-}
-
-impl WirePage {
-    pub(crate) fn normalise(self) -> Result<EndpointPage> {
-        let m = self.meta;
-        Ok(EndpointPage {
-            api_id: self.api_id,
-            meta: PageMeta {
-                limit: m.limit,
-                offset: m.offset,
-                total_count: m.total_count,
-                next: m.next,
-                previous: m.previous,
-            },
-            objects: self
-                .objects
-                .into_iter()
-                .map(WireEndpoint::normalise)
-                .collect::<Result<_>>()?,
-        })
-    }
-}
-
-/// A create response in any of the documented shapes.
-#[derive(Deserialize)]
-pub(crate) struct WireCreated {
-    #[serde(default, deserialize_with = "string_like")]
-    endpoint_id: Option<String>,
-    #[serde(default, deserialize_with = "string_like")]
-    username: Option<String>,
-    #[serde(default, deserialize_with = "string_like")]
-    alias: Option<String>,
-    #[serde(default, deserialize_with = "string_like")]
-    sip_uri: Option<String>,
-    #[serde(default, deserialize_with = "string_like")]
-    api_id: Option<String>,
-}
-
-impl WireCreated {
-    /// Fills what the response left out from the request (Vobiz keeps names as given).
-    pub(crate) fn normalise(
-        self,
-        requested_username: &str,
-        requested_alias: &str,
-    ) -> Result<CreatedEndpoint> {
-        Ok(CreatedEndpoint {
-            endpoint_id: self
-                .endpoint_id
-                .filter(|id| !id.is_empty())
-                .ok_or_else(|| Error::bad_response("The create response has no `endpoint_id`."))?,
-            username: self
-                .username
-                .unwrap_or_else(|| requested_username.to_owned()),
-            alias: self.alias.unwrap_or_else(|| requested_alias.to_owned()),
-            sip_uri: self.sip_uri,
-            api_id: self.api_id,
-        })
+    /// Adds a page's counts.
+    pub fn add(&mut self, page: &PageRead) {
+        self.total += page.count;
+        self.registered += page.registered;
+        self.unregistered += page.count - page.registered;
     }
 }
 
 /// Fields of `createEndpoint`. The `allow*` flags and `subAccount` are Vobiz options.
-#[derive(Clone, PartialEq, Serialize, Deserialize, Tsify)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, PartialEq, Default)]
+#[cfg_attr(
+    feature = "typescript",
+    derive(tsify::Tsify),
+    serde(rename_all = "camelCase")
+)]
 pub struct CreateEndpointRequest {
     /// 1-25 letters and digits, starting with a letter. Plivo appends 12 digits.
     pub username: String,
@@ -425,45 +579,59 @@ pub struct CreateEndpointRequest {
     /// Letters, digits, hyphens and underscores.
     pub alias: String,
     /// Id of the application to attach.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub app_id: Option<String>,
     /// Vobiz: allow voice calls.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub allow_voice: Option<bool>,
     /// Vobiz: allow messages.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub allow_message: Option<bool>,
     /// Vobiz: allow video.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub allow_video: Option<bool>,
     /// Vobiz: allow calls to the same domain.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub allow_same_domain: Option<bool>,
     /// Vobiz: allow calls to other domains.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub allow_other_domains: Option<bool>,
     /// Vobiz: allow calls to phone numbers.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub allow_phones: Option<bool>,
     /// Vobiz: allow calls to applications.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub allow_apps: Option<bool>,
     /// Vobiz: the sub-account to create the endpoint in.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub sub_account: Option<String>,
 }
 
-impl crate::fields::KnownFields for CreateEndpointRequest {
-    const FIELDS: &'static [&'static str] = &[
+impl fmt::Debug for CreateEndpointRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateEndpointRequest")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("alias", &self.alias)
+            .field("app_id", &self.app_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Vobiz-only flags: (JavaScript name, wire name).
+const VOBIZ_FLAGS: [(&str, &str); 7] = [
+    ("allowVoice", "allow_voice"),
+    ("allowMessage", "allow_message"),
+    ("allowVideo", "allow_video"),
+    ("allowSameDomain", "allow_same_domain"),
+    ("allowOtherDomains", "allow_other_domains"),
+    ("allowPhones", "allow_phones"),
+    ("allowApps", "allow_apps"),
+];
+
+impl CreateEndpointRequest {
+    /// The fields, as JavaScript spells them.
+    pub const FIELDS: &'static [&'static str] = &[
         "username",
         "password",
         "alias",
@@ -477,43 +645,113 @@ impl crate::fields::KnownFields for CreateEndpointRequest {
         "allowApps",
         "subAccount",
     ];
-}
 
-impl crate::fields::KnownFields for UpdateEndpointRequest {
-    const FIELDS: &'static [&'static str] = &["password", "alias", "appId"];
-}
+    /// Reads the fields given to `createEndpoint` (their rules are checked when the
+    /// request is built).
+    pub fn read<O: Host>(value: Field<O>) -> Result<Self> {
+        let o = Options::required(
+            value,
+            "createEndpoint fields",
+            ErrorCode::InvalidArgument,
+            Self::FIELDS,
+        )?;
+        let flags: Vec<Option<bool>> = VOBIZ_FLAGS
+            .iter()
+            .map(|(name, _)| o.flag(name))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            username: o.required_text("username")?,
+            password: o.required_text("password")?,
+            alias: o.required_text("alias")?,
+            app_id: o.text("appId")?,
+            allow_voice: flags[0],
+            allow_message: flags[1],
+            allow_video: flags[2],
+            allow_same_domain: flags[3],
+            allow_other_domains: flags[4],
+            allow_phones: flags[5],
+            allow_apps: flags[6],
+            sub_account: o.text("subAccount")?,
+        })
+    }
 
-impl std::fmt::Debug for CreateEndpointRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreateEndpointRequest")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("alias", &self.alias)
-            .field("app_id", &self.app_id)
-            .finish_non_exhaustive()
+    fn flags(&self) -> [Option<bool>; 7] {
+        [
+            self.allow_voice,
+            self.allow_message,
+            self.allow_video,
+            self.allow_same_domain,
+            self.allow_other_domains,
+            self.allow_phones,
+            self.allow_apps,
+        ]
+    }
+
+    /// Checks every field and writes the platform's JSON body (`app_field` is where the
+    /// dialect puts the application id; `vobiz` allows the Vobiz-only options).
+    pub fn to_body(&self, app_field: &str, vobiz: bool) -> Result<String> {
+        validate::username(&self.username)?;
+        validate::password(&self.password)?;
+        validate::alias(&self.alias)?;
+        let mut body = JsonOut::with_capacity(128);
+        body.open_object();
+        body.name("username").string(&self.username);
+        body.name("password").string(&self.password);
+        body.name("alias").string(&self.alias);
+        if let Some(app_id) = &self.app_id {
+            validate::id("appId", app_id)?;
+            body.name(app_field).string(app_id);
+        }
+        for ((field, wire), value) in VOBIZ_FLAGS.iter().zip(self.flags()) {
+            if let Some(value) = value {
+                require_vobiz(vobiz, field)?;
+                body.name(wire).bool(value);
+            }
+        }
+        if let Some(sub_account) = &self.sub_account {
+            require_vobiz(vobiz, "subAccount")?;
+            validate::id("subAccount", sub_account)?;
+            body.name("sub_account").string(sub_account);
+        }
+        body.close_object();
+        Ok(body.finish())
     }
 }
 
+fn require_vobiz(vobiz: bool, field: &str) -> Result<()> {
+    if vobiz {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorCode::Unsupported,
+        format!(
+            "`{field}` is a Vobiz option; Plivo endpoints take username, password, alias and appId."
+        ),
+    )
+    .with_field(field))
+}
+
 /// Fields of `updateEndpoint`; at least one. The username cannot change.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize, Tsify)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Default, PartialEq)]
+#[cfg_attr(
+    feature = "typescript",
+    derive(tsify::Tsify),
+    serde(rename_all = "camelCase")
+)]
 pub struct UpdateEndpointRequest {
     /// A new password, at least 5 characters.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub password: Option<String>,
     /// A new alias.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub alias: Option<String>,
     /// Id of the application to attach.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub app_id: Option<String>,
 }
 
-impl std::fmt::Debug for UpdateEndpointRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for UpdateEndpointRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UpdateEndpointRequest")
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("alias", &self.alias)
@@ -522,83 +760,122 @@ impl std::fmt::Debug for UpdateEndpointRequest {
     }
 }
 
+impl UpdateEndpointRequest {
+    /// The fields, as JavaScript spells them.
+    pub const FIELDS: &'static [&'static str] = &["password", "alias", "appId"];
+
+    /// Reads the fields given to `updateEndpoint`.
+    pub fn read<O: Host>(value: Field<O>) -> Result<Self> {
+        let o = Options::required(
+            value,
+            "updateEndpoint fields",
+            ErrorCode::InvalidArgument,
+            Self::FIELDS,
+        )?;
+        Ok(Self {
+            password: o.text("password")?,
+            alias: o.text("alias")?,
+            app_id: o.text("appId")?,
+        })
+    }
+
+    /// Checks every field given and writes the platform's JSON body.
+    pub fn to_body(&self, app_field: &str) -> Result<String> {
+        let mut body = JsonOut::with_capacity(64);
+        body.open_object();
+        if let Some(password) = &self.password {
+            validate::password(password)?;
+            body.name("password").string(password);
+        }
+        if let Some(alias) = &self.alias {
+            validate::alias(alias)?;
+            body.name("alias").string(alias);
+        }
+        if let Some(app_id) = &self.app_id {
+            validate::id("appId", app_id)?;
+            body.name(app_field).string(app_id);
+        }
+        body.close_object();
+        if self.password.is_none() && self.alias.is_none() && self.app_id.is_none() {
+            return Err(Error::argument(
+                "update",
+                "nothing to change; pass password, alias or appId",
+            ));
+        }
+        Ok(body.finish())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn page(json: &str) -> EndpointPage {
-        serde_json::from_str::<WirePage>(json)
-            .unwrap()
-            .normalise()
-            .unwrap()
-    }
+    use crate::fields::tests::arg;
+    use serde_json::{json, Value as Json};
 
     fn fixture(name: &str) -> String {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
+    fn page(body: &str) -> (PageRead, Json) {
+        let read = read_page(body).unwrap_or_else(|(j, m)| panic!("{j:?} {m}"));
+        let value = serde_json::from_str(&read.json).unwrap();
+        (read, value)
+    }
+
+    fn endpoint(body: &str) -> Json {
+        let read = read_endpoint_body(body).unwrap_or_else(|(j, m)| panic!("{j:?} {m}"));
+        serde_json::from_str(&read.json).unwrap()
+    }
+
     #[test]
     fn plivo_retrieve_example() {
-        let wire: WireEndpoint = serde_json::from_str(&fixture("plivo/retrieve.json")).unwrap();
-        let e = wire.normalise().unwrap();
-        assert_eq!(e.endpoint_id, "32866729519064");
-        assert_eq!(e.username, "callme140703093944");
-        assert_eq!(e.alias, "callme");
-        assert!(e.sip_registered);
+        let e = endpoint(&fixture("plivo/retrieve.json"));
         assert_eq!(
-            e.sip_contact.as_deref(),
-            Some("sip:callme140703093224@122.172.71.207:57563;ob")
-        );
-        assert_eq!(e.sip_expires.as_deref(), Some("2022-07-21 19:26:08"));
-        assert_eq!(e.sip_user_agent.as_deref(), Some("Telephone 1.1.4"));
-        assert_eq!(
-            e.sip_uri.as_deref(),
-            Some("sip:callme140703093944@phone.plivo.com")
-        );
-        assert_eq!(e.sub_account, None);
-        assert_eq!(
-            e.resource_uri.as_deref(),
-            Some("/v1/Account/MA2025RK4E639VJFZAGV/Endpoint/32866729519064/")
-        );
-        assert_eq!(
-            e.application,
-            Some(Application {
-                app_id: Some("33406267401237901".into()),
-                app_name: None,
-                uri: Some("/v1/Account/MA2025RK4E639VJFZAGV/Application/33406267401237901/".into()),
+            e,
+            json!({
+                "endpointId": "32866729519064", "username": "callme140703093944", "alias": "callme",
+                "sipUri": "sip:callme140703093944@phone.plivo.com", "sipRegistered": true,
+                "sipContact": "sip:callme140703093224@122.172.71.207:57563;ob",
+                "sipExpires": "2022-07-21 19:26:08", "sipUserAgent": "Telephone 1.1.4",
+                "application": {"appId": "33406267401237901", "appName": null,
+                    "uri": "/v1/Account/MA2025RK4E639VJFZAGV/Application/33406267401237901/"},
+                "subAccount": null,
+                "resourceUri": "/v1/Account/MA2025RK4E639VJFZAGV/Endpoint/32866729519064/",
+                "allowVoice": null, "allowMessage": null, "allowVideo": null, "allowSameDomain": null,
+                "allowOtherDomains": null, "allowPhones": null, "allowApps": null,
+                "createdAt": null, "updatedAt": null
             })
         );
-        assert_eq!(e.allow_voice, None);
-        assert_eq!(e.created_at, None);
+        assert!(e.get("password").is_none(), "the MD5 hash is not passed on");
     }
 
     #[test]
     fn plivo_list_example() {
-        let p = page(&fixture("plivo/list.json"));
+        let (read, p) = page(&fixture("plivo/list.json"));
+        assert_eq!(p["apiId"], "30a0c8c2-110c-11e4-bd8a-12313f016a39");
+        let objects: Json = serde_json::from_str(&read.json[read.objects.clone()]).unwrap();
+        assert_eq!(objects, p["objects"], "the range holds the objects array");
         assert_eq!(
-            p.api_id.as_deref(),
-            Some("30a0c8c2-110c-11e4-bd8a-12313f016a39")
+            p["meta"],
+            json!({"limit": 20, "offset": 0, "totalCount": 11, "next": null, "previous": null})
         );
-        assert_eq!(
-            p.meta,
-            PageMeta {
-                limit: 20,
-                offset: 0,
-                total_count: 11,
-                next: None,
-                previous: None
-            }
-        );
-        assert_eq!(p.objects.len(), 1);
-        assert!(p.objects[0].sip_registered);
-        assert_eq!(p.objects[0].sip_contact, None);
+        assert_eq!((read.limit, read.offset, read.total_count), (20, 0, 11));
+        assert_eq!((read.count, read.registered), (1, 1));
+        assert_eq!(p["objects"][0]["sipRegistered"], true);
+        assert_eq!(p["objects"][0]["sipContact"], Json::Null);
     }
 
     #[test]
     fn plivo_create_example() {
-        let wire: WireCreated = serde_json::from_str(&fixture("plivo/create.json")).unwrap();
-        let created = wire.normalise("zumba", "zumba").unwrap();
+        let body = fixture("plivo/create.json");
+        let value = json::parse(&body).unwrap();
+        let request = CreateEndpointRequest {
+            username: "zumba".into(),
+            alias: "zumba".into(),
+            ..Default::default()
+        };
+        let created = CreatedEndpoint::read(&value, &request).unwrap();
         assert_eq!(
             created.username, "zumba131031145958",
             "the platform's suffixed name wins"
@@ -611,83 +888,101 @@ mod tests {
     }
 
     #[test]
-    fn plivo_update_example_is_json() {
-        let v: serde_json::Value = serde_json::from_str(&fixture("plivo/update.json")).unwrap();
-        assert_eq!(v["message"], "changed");
+    fn vobiz_create_fills_username_and_alias_from_the_request() {
+        let body = r#"{"api_id": "a", "message": "created", "endpoint_id": 77, "sip_uri": "sip:alice@x", "resource_uri": "/r"}"#;
+        let request = CreateEndpointRequest {
+            username: "alice".into(),
+            alias: "desk".into(),
+            ..Default::default()
+        };
+        let created = CreatedEndpoint::read(&json::parse(body).unwrap(), &request).unwrap();
+        assert_eq!(
+            (
+                created.endpoint_id.as_str(),
+                created.username.as_str(),
+                created.alias.as_str()
+            ),
+            ("77", "alice", "desk")
+        );
+        assert_eq!(created.sip_uri.as_deref(), Some("sip:alice@x"));
+        let none = json::parse(r#"{"message": "created"}"#).unwrap();
+        assert!(CreatedEndpoint::read(&none, &request).is_err());
     }
 
     #[test]
     fn vobiz_list_example() {
-        let p = page(&fixture("vobiz/list.json"));
-        assert_eq!(p.meta.total_count, 45);
-        let [john, jane] = &p.objects[..] else {
-            panic!("two endpoints")
-        };
+        let (read, p) = page(&fixture("vobiz/list.json"));
+        assert_eq!(read.total_count, 45);
+        let john = &p["objects"][0];
+        let jane = &p["objects"][1];
         assert_eq!(
-            john.username, "john_doe",
+            john["username"], "john_doe",
             "read-back values are never checked against create rules"
         );
-        assert_eq!(john.alias, "John's Desktop Phone");
-        assert!(john.sip_registered);
-        assert_eq!(john.sip_contact.as_deref(), Some("192.168.1.100:5060"));
+        assert_eq!(john["alias"], "John's Desktop Phone");
+        assert_eq!(john["sipRegistered"], true);
+        assert_eq!(john["sipContact"], "192.168.1.100:5060");
         assert_eq!(
-            john.application,
-            Some(Application {
-                app_id: Some("12345678".into()),
-                app_name: Some("Customer Service App".into()),
-                uri: None
-            })
+            john["application"],
+            json!({"appId": "12345678", "appName": "Customer Service App", "uri": null})
         );
-        assert_eq!(
-            [
-                john.allow_voice,
-                john.allow_message,
-                john.allow_video,
-                john.allow_same_domain,
-                john.allow_other_domains,
-                john.allow_phones,
-                john.allow_apps
-            ],
-            [
-                Some(true),
-                Some(true),
-                Some(false),
-                Some(true),
-                Some(false),
-                Some(true),
-                Some(true)
-            ]
-        );
-        assert_eq!(john.created_at.as_deref(), Some("2025-10-27T10:30:00Z"));
-        assert_eq!(john.updated_at.as_deref(), Some("2025-10-28T09:15:00Z"));
-        assert!(!jane.sip_registered);
+        let flags: Vec<_> = [
+            "allowVoice",
+            "allowMessage",
+            "allowVideo",
+            "allowSameDomain",
+            "allowOtherDomains",
+            "allowPhones",
+            "allowApps",
+        ]
+        .iter()
+        .map(|f| john[f].clone())
+        .collect();
+        assert_eq!(flags, [true, true, false, true, false, true, true]);
+        assert_eq!(john["createdAt"], "2025-10-27T10:30:00Z");
+        assert_eq!(john["updatedAt"], "2025-10-28T09:15:00Z");
+        assert_eq!(jane["sipRegistered"], false);
         assert_eq!(
             (
-                jane.sip_contact.as_ref(),
-                jane.sip_expires.as_ref(),
-                jane.sip_user_agent.as_ref()
+                &jane["sipContact"],
+                &jane["sipExpires"],
+                &jane["sipUserAgent"]
             ),
-            (None, None, None)
+            (&Json::Null, &Json::Null, &Json::Null)
         );
-        assert_eq!(jane.application, None);
+        assert_eq!(jane["application"], Json::Null);
+        assert_eq!((read.count, read.registered), (2, 1));
     }
 
     #[test]
     fn vobiz_openapi_example() {
-        let p = page(&fixture("vobiz/list-openapi.json"));
-        assert_eq!(p.objects.len(), 2);
-        let app = p.objects[0].application.as_ref().unwrap();
-        assert_eq!(app.app_id.as_deref(), Some("12345678901234567"));
-        assert!(app.uri.is_some() && app.app_name.is_none());
-        assert_eq!(p.objects[1].application, None);
-        assert_eq!(p.objects[1].username, "sipuser_demo");
+        let (_, p) = page(&fixture("vobiz/list-openapi.json"));
+        let objects = p["objects"].as_array().unwrap();
+        assert_eq!(objects.len(), 2);
+        assert_eq!(objects[0]["application"]["appId"], "12345678901234567");
+        assert!(objects[0]["application"]["uri"].is_string());
+        assert_eq!(objects[0]["application"]["appName"], Json::Null);
+        assert_eq!(objects[1]["application"], Json::Null);
+        assert_eq!(objects[1]["username"], "sipuser_demo");
+    }
+
+    #[test]
+    fn strings_are_passed_on_exactly() {
+        let (_, p) = page(
+            r#"{"meta":{"limit":20,"offset":0,"total_count":1},"objects":[
+            {"endpoint_id":"1","username":"u\u00e9\"q","alias":"a\\b\/c","application":"\/v1\/Account\/MA1\/Application\/42\/"}]}"#,
+        );
+        let e = &p["objects"][0];
+        assert_eq!(e["username"], "ué\"q");
+        assert_eq!(e["alias"], "a\\b/c");
+        assert_eq!(e["application"]["appId"], "42");
+        assert_eq!(e["application"]["uri"], "/v1/Account/MA1/Application/42/");
     }
 
     #[test]
     fn app_ids_come_out_of_uris() {
         assert_eq!(
-            app_id_from_uri("/v1/Account/MA2025RK4E639VJFZAGV/Application/33406267401237901/")
-                .as_deref(),
+            app_id_from_uri("/v1/Account/MA2025RK4E639VJFZAGV/Application/33406267401237901/"),
             Some("33406267401237901")
         );
         assert_eq!(app_id_from_uri("/v1/Account/MA/Endpoint/1/"), None);
@@ -703,98 +998,206 @@ mod tests {
             ("true", true),
             ("false", false),
             ("1", true),
+            ("0", false),
             ("null", false),
             (r#""maybe""#, false),
         ];
         for (raw, expected) in table {
-            let json = format!(r#"{{"endpoint_id":"1","username":"u","sip_registered":{raw}}}"#);
-            let wire: WireEndpoint = serde_json::from_str(&json).unwrap();
-            assert_eq!(wire.normalise().unwrap().sip_registered, expected, "{raw}");
+            let body = format!(r#"{{"endpoint_id":"1","username":"u","sip_registered":{raw}}}"#);
+            assert_eq!(endpoint(&body)["sipRegistered"], expected, "{raw}");
         }
     }
 
     #[test]
     fn ids_may_arrive_as_numbers() {
-        let p = page(
+        let (_, p) = page(
             r#"{"meta":{"limit":20,"offset":0,"total_count":1,"next":null,"previous":null},
             "objects":[{"endpoint_id":32866729519064,"username":"u1","application":{"app_id":12345678,"app_name":null}}]}"#,
         );
-        assert_eq!(p.objects[0].endpoint_id, "32866729519064");
-        assert_eq!(
-            p.objects[0].application.as_ref().unwrap().app_id.as_deref(),
-            Some("12345678")
-        );
+        assert_eq!(p["objects"][0]["endpointId"], "32866729519064");
+        assert_eq!(p["objects"][0]["application"]["appId"], "12345678");
     }
 
     #[test]
-    fn endpoints_without_id_or_username_are_bad_responses() {
-        for json in [
-            r#"{"username":"u"}"#,
-            r#"{"endpoint_id":"","username":"u"}"#,
-            r#"{"endpoint_id":"1"}"#,
+    fn bad_shapes_are_named() {
+        for (body, said) in [
+            (r#"{"username":"u"}"#, "no `endpoint_id`"),
+            (r#"{"endpoint_id":"","username":"u"}"#, "no `endpoint_id`"),
+            (r#"{"endpoint_id":"1"}"#, "endpoint 1 has no `username`"),
+            (
+                r#"{"endpoint_id":"1","username":{"a":1}}"#,
+                "`username` is not a string",
+            ),
+            (
+                r#"{"endpoint_id":"1","username":"u","application":[1]}"#,
+                "`application` is an array",
+            ),
+            ("[]", "not an object"),
         ] {
-            let wire: WireEndpoint = serde_json::from_str(json).unwrap();
-            assert_eq!(
-                wire.normalise().unwrap_err().code,
-                crate::error::ErrorCode::BadResponse,
-                "{json}"
-            );
+            let (_, message) = read_endpoint_body(body).unwrap_err();
+            assert!(message.contains(said), "{body}: {message}");
         }
-    }
-
-    #[test]
-    fn negative_or_fractional_counts_are_rejected() {
-        for meta in [
-            r#"{"limit":-1,"offset":0,"total_count":1}"#,
-            r#"{"limit":20,"offset":0.5,"total_count":1}"#,
-            r#"{"limit":20,"offset":0,"total_count":"1"}"#,
+        for (body, said) in [
+            (
+                r#"{"meta":{"limit":-1,"offset":0,"total_count":1},"objects":[]}"#,
+                "`meta.limit` is not a count",
+            ),
+            (
+                r#"{"meta":{"limit":20,"offset":0.5,"total_count":1},"objects":[]}"#,
+                "`meta.offset` is not a count",
+            ),
+            (
+                r#"{"meta":{"limit":20,"offset":0,"total_count":"1"},"objects":[]}"#,
+                "`meta.total_count` is not a number",
+            ),
+            (
+                r#"{"meta":{"limit":20,"offset":0},"objects":[]}"#,
+                "`meta.total_count` is missing",
+            ),
+            (
+                r#"{"objects": 5, "meta": null}"#,
+                "`objects` is not an array",
+            ),
+            (
+                r#"{"meta":{"limit":20,"offset":0,"total_count":1}}"#,
+                "no `objects`",
+            ),
+            (r#"{"objects":[]}"#, "no `meta`"),
+            (
+                r#"{"meta":{"limit":20,"offset":0,"total_count":1},"objects":[1]}"#,
+                "not an object",
+            ),
         ] {
-            let json = format!(r#"{{"meta":{meta},"objects":[]}}"#);
-            assert!(serde_json::from_str::<WirePage>(&json).is_err(), "{meta}");
+            let (_, message) = read_page(body).unwrap_err();
+            assert!(message.contains(said), "{body}: {message}");
         }
+        let (fault, _) = read_page(r#"{"meta":{"limit":20,"#).unwrap_err();
+        assert_eq!(fault, Some(json::JsonError::Truncated));
     }
 
     #[test]
-    fn summary_counts_registration() {
-        let p = page(
+    fn the_summary_adds_pages() {
+        let (read, _) = page(
             r#"{"meta":{"limit":20,"offset":0,"total_count":3},"objects":[
             {"endpoint_id":"1","username":"a","sip_registered":"true"},
             {"endpoint_id":"2","username":"b","sip_registered":"false"},
             {"endpoint_id":"3","username":"c"}]}"#,
         );
         let mut s = EndpointSummary::default();
-        s.add(&p.objects);
+        s.add(&read);
+        s.add(&read);
         assert_eq!(
             s,
             EndpointSummary {
-                total: 3,
-                registered: 1,
-                unregistered: 2
+                total: 6,
+                registered: 2,
+                unregistered: 4
             }
         );
     }
 
     #[test]
-    fn known_fields_match_serde() {
-        crate::fields::tests::assert_fields_match(&CreateEndpointRequest {
-            username: "u".into(),
-            password: "p".into(),
-            alias: "a".into(),
-            app_id: Some("1".into()),
-            allow_voice: Some(true),
-            allow_message: Some(true),
-            allow_video: Some(true),
-            allow_same_domain: Some(true),
-            allow_other_domains: Some(true),
-            allow_phones: Some(true),
-            allow_apps: Some(true),
-            sub_account: Some("s".into()),
-        });
-        crate::fields::tests::assert_fields_match(&UpdateEndpointRequest {
-            password: Some("p".into()),
-            alias: Some("a".into()),
-            app_id: Some("1".into()),
-        });
+    fn create_fields_are_read_then_checked_into_each_dialects_body() {
+        let fields = CreateEndpointRequest::read(arg(json!({
+            "username": "alice", "password": "secret1", "alias": "desk", "appId": "123",
+            "allowVoice": true, "allowVideo": false, "subAccount": "SA1"
+        })))
+        .unwrap();
+        let vobiz: Json =
+            serde_json::from_str(&fields.to_body("application", true).unwrap()).unwrap();
+        assert_eq!(
+            vobiz,
+            json!({"username": "alice", "password": "secret1", "alias": "desk", "application": "123",
+                   "allow_voice": true, "allow_video": false, "sub_account": "SA1"})
+        );
+        assert_eq!(
+            fields.to_body("app_id", false).unwrap_err().code,
+            ErrorCode::Unsupported
+        );
+        let plain = CreateEndpointRequest {
+            allow_voice: None,
+            allow_video: None,
+            sub_account: None,
+            ..fields
+        };
+        let plivo: Json = serde_json::from_str(&plain.to_body("app_id", false).unwrap()).unwrap();
+        assert_eq!(
+            plivo,
+            json!({"username": "alice", "password": "secret1", "alias": "desk", "app_id": "123"})
+        );
+        for (value, code) in [
+            (
+                json!({"username": "1bad", "password": "secret1", "alias": "a"}),
+                ErrorCode::InvalidUsername,
+            ),
+            (
+                json!({"username": "abc", "password": "four", "alias": "a"}),
+                ErrorCode::InvalidPassword,
+            ),
+            (
+                json!({"username": "abc", "password": "secret", "alias": "a b"}),
+                ErrorCode::InvalidAlias,
+            ),
+            (
+                json!({"username": "abc", "password": "secret", "alias": "a", "appId": "../x"}),
+                ErrorCode::InvalidId,
+            ),
+        ] {
+            let fields = CreateEndpointRequest::read(arg(value.clone())).unwrap();
+            assert_eq!(
+                fields.to_body("app_id", false).unwrap_err().code,
+                code,
+                "{value}"
+            );
+        }
+        for (value, field) in [
+            (json!({"username": "abc", "password": "secret"}), "alias"),
+            (
+                json!({"username": "abc", "password": 918273645, "alias": "a"}),
+                "password",
+            ),
+            (
+                json!({"username": "abc", "password": "secret", "alias": "a", "allowVoice": "yes"}),
+                "allowVoice",
+            ),
+            (
+                json!({"username": "abc", "password": "secret", "alias": "a", "colour": 1}),
+                "colour",
+            ),
+        ] {
+            let e = CreateEndpointRequest::read(arg(value.clone())).unwrap_err();
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (ErrorCode::InvalidArgument, Some(field)),
+                "{value}"
+            );
+            assert!(!e.message.contains("918273645"));
+        }
+    }
+
+    #[test]
+    fn updates_need_a_field_and_check_each() {
+        let read = |v: Json| {
+            UpdateEndpointRequest::read(arg(v))
+                .unwrap()
+                .to_body("app_id")
+        };
+        assert_eq!(
+            read(json!({})).unwrap_err().code,
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            read(json!({"alias": "a b"})).unwrap_err().code,
+            ErrorCode::InvalidAlias
+        );
+        assert_eq!(
+            read(json!({"password": "abc"})).unwrap_err().code,
+            ErrorCode::InvalidPassword
+        );
+        assert_eq!(
+            read(json!({"alias": "desk-2"})).unwrap(),
+            r#"{"alias":"desk-2"}"#
+        );
     }
 
     #[test]
@@ -803,15 +1206,7 @@ mod tests {
             username: "u".into(),
             password: "hunter22".into(),
             alias: "a".into(),
-            app_id: None,
-            allow_voice: None,
-            allow_message: None,
-            allow_video: None,
-            allow_same_domain: None,
-            allow_other_domains: None,
-            allow_phones: None,
-            allow_apps: None,
-            sub_account: None,
+            ..Default::default()
         };
         assert!(!format!("{create:?}").contains("hunter22"));
         let update = UpdateEndpointRequest {

@@ -166,9 +166,15 @@ impl fmt::Display for ErrorCode {
 
 /// A failure with a stable code, a message for people and, where they exist, the HTTP
 /// status, the `Retry-After` delay and the name of the offending field.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
+///
+/// The details are boxed so that a `Result` is as small as its value: every `?` in the
+/// library moves one pointer instead of the whole error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error(Box<ErrorDetails>);
+
+/// What an [`Error`] says (reached through the error itself: `error.code`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorDetails {
     /// What kind of failure this is.
     pub code: ErrorCode,
     /// What went wrong and what to do about it.
@@ -176,7 +182,7 @@ pub struct Error {
     /// The HTTP status, for failures that have one.
     pub status: Option<u16>,
     /// Seconds to wait before trying again, when the server said so.
-    pub retry_after: Option<f64>,
+    pub retry_after: Option<u32>,
     /// The input field the failure is about, when there is one.
     pub field: Option<String>,
 }
@@ -184,18 +190,31 @@ pub struct Error {
 impl Error {
     /// A failure with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
+        Self::make(code, message.into())
+    }
+
+    // Failures are the rare path: built out of line, once, for every caller.
+    #[cold]
+    #[inline(never)]
+    fn make(code: ErrorCode, message: String) -> Self {
+        Self(Box::new(ErrorDetails {
             code,
-            message: message.into(),
+            message,
             status: None,
             retry_after: None,
             field: None,
-        }
+        }))
     }
 
     /// The same failure, naming the input field it is about.
-    pub fn with_field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
+    pub fn with_field(self, field: impl Into<String>) -> Self {
+        self.named(field.into())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn named(mut self, field: String) -> Self {
+        self.field = Some(field);
         self
     }
 
@@ -258,6 +277,40 @@ impl Error {
     }
 }
 
+impl std::ops::Deref for Error {
+    type Target = ErrorDetails;
+    fn deref(&self) -> &ErrorDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorDetails {
+        &mut self.0
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `text` in double quotes for a message, escaped as JSON would, and cut after 40
+/// characters so that a hostile value cannot flood a message. Never used on secrets.
+pub fn quoted(text: &str) -> String {
+    const SHOWN: usize = 40;
+    let mut out = String::with_capacity(text.len().min(SHOWN * 2) + 2);
+    let cut = text.char_indices().nth(SHOWN).map(|(i, _)| i);
+    crate::json::write_string(&mut out, &text[..cut.unwrap_or(text.len())]);
+    if cut.is_some() {
+        out.insert(out.len() - 1, '…');
+    }
+    out
+}
+
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -296,6 +349,15 @@ mod tests {
         for (status, code) in table {
             assert_eq!(ErrorCode::for_status(status), code, "{status}");
         }
+    }
+
+    #[test]
+    fn quoted_values_are_escaped_and_cut() {
+        assert_eq!(quoted("alice"), "\"alice\"");
+        assert_eq!(quoted("a\"b\n"), "\"a\\\"b\\n\"");
+        let long = quoted(&"x".repeat(100));
+        assert_eq!(long, format!("\"{}…\"", "x".repeat(40)));
+        assert_eq!(quoted(&"é".repeat(41)), format!("\"{}…\"", "é".repeat(40)));
     }
 
     #[test]

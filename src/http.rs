@@ -1,11 +1,11 @@
 //! HTTP exchanges as plain data: the request the library wants sent, the response it got,
 //! and the mapping of a response to a value or an [`Error`].
 
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use std::fmt;
 
-use crate::config::{ClientConfig, Credentials};
+use crate::config::{ClientConfig, Credentials, Dialect};
 use crate::error::{Error, ErrorCode, Result};
+use crate::json::{self, JsonError, Value};
 use crate::query::{encode, WireQuery};
 use crate::retry::parse_retry_after;
 
@@ -32,16 +32,27 @@ impl Method {
 }
 
 /// A request, before transport.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ApiRequest {
     /// The method.
     pub method: Method,
-    /// The path below the base URL, starting with `/`.
+    /// The path below the base URL, starting with `/` (or empty for the base URL itself).
     pub path: String,
     /// Query parameters.
     pub query: WireQuery,
-    /// A JSON body. Its `Debug` output is not redacted: never log a request.
-    pub body: Option<Value>,
+    /// A JSON body (it may hold a password: `Debug` shows only its length).
+    pub body: Option<String>,
+}
+
+impl fmt::Debug for ApiRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("body_bytes", &self.body.as_ref().map(String::len))
+            .finish()
+    }
 }
 
 impl ApiRequest {
@@ -82,23 +93,19 @@ pub fn auth_headers(config: &ClientConfig) -> Vec<(&'static str, String)> {
         return Vec::new();
     };
     match config.dialect {
-        crate::config::Dialect::Plivo => {
+        Dialect::Plivo => {
+            use base64ct::Encoding;
             let pair = format!("{}:{}", config.auth_id, token.expose());
             vec![(
                 "Authorization",
-                format!("Basic {}", base64_standard(pair.as_bytes())),
+                format!("Basic {}", base64ct::Base64::encode_string(pair.as_bytes())),
             )]
         }
-        crate::config::Dialect::Vobiz => vec![
+        Dialect::Vobiz => vec![
             ("X-Auth-ID", config.auth_id.clone()),
             ("X-Auth-Token", token.expose().to_owned()),
         ],
     }
-}
-
-fn base64_standard(bytes: &[u8]) -> String {
-    use base64ct::Encoding;
-    base64ct::Base64::encode_string(bytes)
 }
 
 /// A response as the transport read it.
@@ -106,30 +113,50 @@ fn base64_standard(bytes: &[u8]) -> String {
 pub struct ApiResponse {
     /// The HTTP status.
     pub status: u16,
-    /// The body text (empty when there was none).
-    pub body: String,
+    /// The body (empty when there was none).
+    pub body: Vec<u8>,
     /// The `Retry-After` header, if any.
     pub retry_after: Option<String>,
     /// The `Date` header, if any (readable cross-origin only when the server exposes it).
     pub date: Option<String>,
 }
 
+impl ApiResponse {
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as text, when it is UTF-8.
+    pub fn text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.body).ok()
+    }
+
+    /// The `Date` header in milliseconds since the epoch, when there is a readable one.
+    pub fn date_ms(&self) -> Option<f64> {
+        self.date.as_deref().and_then(crate::clock::parse_http_date)
+    }
+}
+
 /// Turns a failure status into an error whose message carries the platform's own words.
 pub fn status_error(request: &ApiRequest, response: &ApiResponse, now_ms: f64) -> Error {
     let status = response.status;
     let code = ErrorCode::for_status(status);
-    let detail = match error_detail(&response.body) {
-        Some(detail) => format!(": {detail}"),
-        None if looks_like_html(&response.body) => {
+    let body = response.text().map(json::parse);
+    let detail = match &body {
+        Some(Ok(value)) => error_detail(value).map(|d| format!(": {d}")),
+        _ => None,
+    }
+    .unwrap_or_else(|| match response.text() {
+        Some(text) if looks_like_html(text) => {
             " (the body was an HTML page, not the API's JSON)".into()
         }
-        None => String::new(),
-    };
+        _ => String::new(),
+    });
     let retry_after = response
         .retry_after
         .as_deref()
         .and_then(|v| parse_retry_after(v, now_ms));
-    let what = request.describe();
     let advice = match code {
         ErrorCode::BadRequest => "Check the values sent.".to_owned(),
         ErrorCode::Unauthorized => "Check authId and authToken (direct mode), or that the user \
@@ -149,40 +176,43 @@ pub fn status_error(request: &ApiRequest, response: &ApiResponse, now_ms: f64) -
     };
     let mut error = Error::new(
         code,
-        format!("{what} failed with HTTP {status}{detail}. {advice}"),
+        format!(
+            "{} failed with HTTP {status}{detail}. {advice}",
+            request.describe()
+        ),
     )
     .with_status(status);
     error.retry_after = retry_after;
-    if let Some(field) = error_field(&response.body) {
-        error.field = Some(field);
+    if let Some(Ok(value)) = &body {
+        error.field = error_field(value);
     }
     error
 }
 
 fn looks_like_html(body: &str) -> bool {
-    let start = body.trim_start();
-    start.starts_with('<')
-        || start
-            .get(..9)
-            .is_some_and(|s| s.eq_ignore_ascii_case("<!doctype"))
+    body.trim_start().starts_with('<')
 }
 
 /// Flattens a JSON error value (`"text"`, `{"field": ["msg"]}`, ...) into one line.
 fn flatten(value: &Value) -> Option<String> {
     match value {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::String(s) => {
+            let text = s.text();
+            let text = text.trim();
+            (!text.is_empty()).then(|| text.to_owned())
+        }
         Value::Array(items) => {
             let parts: Vec<_> = items.iter().filter_map(flatten).collect();
             (!parts.is_empty()).then(|| parts.join("; "))
         }
-        Value::Object(map) => {
-            let parts: Vec<_> = map
+        Value::Object(members) => {
+            let parts: Vec<_> = members
                 .iter()
-                .filter_map(|(k, v)| flatten(v).map(|v| format!("{k}: {v}")))
+                .filter_map(|(k, v)| flatten(v).map(|v| format!("{}: {v}", k.text())))
                 .collect();
             (!parts.is_empty()).then(|| parts.join("; "))
         }
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => Some((*n).to_owned()),
         _ => None,
     }
 }
@@ -200,13 +230,14 @@ fn tidy(text: String) -> String {
 /// - Plivo: `{"api_id": "...", "error": "..."}` (the error may be an object of field errors);
 /// - Vobiz: `{"status": "error", "error": {"code", "message", "details"}, ...}`;
 /// - Vobiz: `{"error": "...", "details": {...}}`.
-pub fn error_detail(body: &str) -> Option<String> {
-    let value: Value = serde_json::from_str(body).ok()?;
+pub fn error_detail(value: &Value) -> Option<String> {
     let text = match value.get("error") {
-        Some(Value::Object(e)) if e.contains_key("message") || e.contains_key("code") => {
-            let message = e.get("message").and_then(flatten);
-            let code = e.get("code").and_then(flatten);
-            let details = e.get("details").and_then(flatten);
+        Some(error @ Value::Object(_))
+            if error.get("message").is_some() || error.get("code").is_some() =>
+        {
+            let message = error.get("message").and_then(flatten);
+            let code = error.get("code").and_then(flatten);
+            let details = error.get("details").and_then(flatten);
             let mut text = match (message, code) {
                 (Some(m), Some(c)) => format!("{m} ({c})"),
                 (Some(m), None) => m,
@@ -234,8 +265,7 @@ pub fn error_detail(body: &str) -> Option<String> {
 }
 
 /// The field an error body names, when it names exactly one.
-fn error_field(body: &str) -> Option<String> {
-    let value: Value = serde_json::from_str(body).ok()?;
+fn error_field(value: &Value) -> Option<String> {
     let error = value.get("error")?;
     let field = error
         .get("field")
@@ -243,46 +273,65 @@ fn error_field(body: &str) -> Option<String> {
         .or_else(|| value.get("details").and_then(|d| d.get("field")))
         .and_then(Value::as_str);
     if let Some(field) = field {
-        return Some(field.to_owned());
+        return Some(field.into_owned());
     }
     // Plivo field errors: {"error": {"alias": ["..."]}}
-    let map = error.as_object()?;
-    (map.len() == 1 && !map.contains_key("message"))
-        .then(|| map.keys().next().cloned())
-        .flatten()
+    match error.as_object()? {
+        [(name, _)] if !name.is("message") => Some(name.text().into_owned()),
+        _ => None,
+    }
 }
 
-/// Checks the status and decodes a JSON body.
-pub fn decode_json<T: DeserializeOwned>(
+/// A success body that is not the API's JSON.
+pub fn bad_body(request: &ApiRequest, response: &ApiResponse, problem: Option<JsonError>) -> Error {
+    let why = match response.text() {
+        None => "a body that is not UTF-8 text".to_owned(),
+        Some(text) if looks_like_html(text) => {
+            "an HTML page instead of the API's JSON (is baseUrl pointing at a web page?)".to_owned()
+        }
+        Some(text) if text.trim().is_empty() => "an empty body".to_owned(),
+        Some(_) => match problem {
+            Some(JsonError::Truncated) => "a truncated JSON body".to_owned(),
+            Some(JsonError::TooDeep) => "JSON nested too deeply".to_owned(),
+            Some(JsonError::Syntax(_)) => "a body that is not JSON".to_owned(),
+            None => "JSON of an unexpected shape".to_owned(),
+        },
+    };
+    Error::bad_response(format!(
+        "{} answered HTTP {} with {why}.",
+        request.describe(),
+        response.status
+    ))
+    .with_status(response.status)
+}
+
+/// Checks the status and returns the body's text, for a reader that parses it.
+pub fn success_text<'r>(
     request: &ApiRequest,
-    response: &ApiResponse,
+    response: &'r ApiResponse,
     now_ms: f64,
-) -> Result<T> {
-    if !(200..300).contains(&response.status) {
+) -> Result<&'r str> {
+    if !response.is_success() {
         return Err(status_error(request, response, now_ms));
     }
-    serde_json::from_str(&response.body).map_err(|e| {
-        let why = if looks_like_html(&response.body) {
-            "an HTML page instead of the API's JSON (is baseUrl pointing at a web page?)".to_owned()
-        } else if response.body.trim().is_empty() {
-            "an empty body".to_owned()
-        } else if e.is_eof() {
-            "a truncated JSON body".to_owned()
-        } else {
-            format!("JSON of an unexpected shape ({e})")
-        };
-        Error::bad_response(format!(
-            "{} answered HTTP {} with {why}.",
-            request.describe(),
-            response.status
-        ))
-        .with_status(response.status)
-    })
+    response
+        .text()
+        .ok_or_else(|| bad_body(request, response, None))
+}
+
+/// Checks the status and parses a JSON body into a tree.
+pub fn success_json<'r>(
+    request: &ApiRequest,
+    response: &'r ApiResponse,
+    now_ms: f64,
+) -> Result<Value<'r>> {
+    let text = success_text(request, response, now_ms)?;
+    json::parse(text).map_err(|e| bad_body(request, response, Some(e)))
 }
 
 /// Checks the status of a response whose body does not matter (update, delete).
 pub fn expect_success(request: &ApiRequest, response: &ApiResponse, now_ms: f64) -> Result<()> {
-    if (200..300).contains(&response.status) {
+    if response.is_success() {
         Ok(())
     } else {
         Err(status_error(request, response, now_ms))
@@ -292,15 +341,19 @@ pub fn expect_success(request: &ApiRequest, response: &ApiResponse, now_ms: f64)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ClientOptions, Dialect};
+    use crate::config::ClientOptions;
 
     fn response(status: u16, body: &str) -> ApiResponse {
         ApiResponse {
             status,
-            body: body.into(),
+            body: body.as_bytes().to_vec(),
             retry_after: None,
             date: None,
         }
+    }
+
+    fn detail(body: &str) -> Option<String> {
+        error_detail(&json::parse(body).ok()?)
     }
 
     fn get() -> ApiRequest {
@@ -329,10 +382,10 @@ mod tests {
             (r#"{"message":"Too many requests"}"#, "Too many requests"),
         ];
         for (body, expected) in table {
-            assert_eq!(error_detail(body).as_deref(), Some(expected), "{body}");
+            assert_eq!(detail(body).as_deref(), Some(expected), "{body}");
         }
         for body in ["", "<html>502</html>", "{", "[]", r#"{"error":""}"#, "null"] {
-            assert_eq!(error_detail(body), None, "{body}");
+            assert_eq!(detail(body), None, "{body}");
         }
     }
 
@@ -370,7 +423,7 @@ mod tests {
         r.retry_after = Some("3".into());
         let e = status_error(&get(), &r, 0.0);
         assert_eq!(e.code, ErrorCode::RateLimited);
-        assert_eq!(e.retry_after, Some(3.0));
+        assert_eq!(e.retry_after, Some(3));
         assert!(e.message.contains("try again in 3 s"), "{}", e.message);
     }
 
@@ -391,21 +444,25 @@ mod tests {
             ("<!doctype html><html></html>", "HTML page"),
             ("", "empty body"),
             (r#"{"meta":{"limit":20,"#, "truncated"),
-            (r#"{"meta":"x"}"#, "unexpected shape"),
+            ("{'meta': 1}", "not JSON"),
         ];
         for (body, why) in table {
-            let e = decode_json::<crate::endpoint::WirePage>(&get(), &response(200, body), 0.0)
+            let e = success_json(&get(), &response(200, body), 0.0)
                 .err()
                 .unwrap();
             assert_eq!(e.code, ErrorCode::BadResponse, "{body}");
             assert!(e.message.contains(why), "{}", e.message);
         }
+        let mut not_utf8 = response(200, "");
+        not_utf8.body = vec![b'{', 0xff, b'}'];
+        let e = success_json(&get(), &not_utf8, 0.0).err().unwrap();
+        assert!(e.message.contains("not UTF-8"), "{}", e.message);
     }
 
     #[test]
     fn long_platform_messages_are_cut() {
         let body = format!(r#"{{"error":"{}"}}"#, "x".repeat(1000));
-        assert!(error_detail(&body).unwrap().chars().count() <= 301);
+        assert!(detail(&body).unwrap().chars().count() <= 301);
     }
 
     #[test]
@@ -421,6 +478,14 @@ mod tests {
             })
             .unwrap()
         };
+        let request = ApiRequest {
+            body: Some(r#"{"password":"hunter22"}"#.into()),
+            ..get()
+        };
+        assert!(
+            !format!("{request:?}").contains("hunter22"),
+            "Debug hides the body"
+        );
         assert_eq!(
             auth_headers(&config(Dialect::Plivo, Some("tok"))),
             [("Authorization", "Basic TUExOnRvaw==".to_owned())]

@@ -2,17 +2,22 @@
 #![deny(missing_docs)]
 
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod fields;
 pub mod http;
-pub mod js;
+pub mod json;
 pub mod password;
 pub mod query;
 pub mod retry;
+pub mod task;
 pub mod token;
 pub mod validate;
+
+#[cfg(target_arch = "wasm32")]
+pub mod js;
 
 pub use config::{ClientOptions, Dialect};
 pub use error::{Error, ErrorCode};

@@ -1,117 +1,98 @@
 //! List queries: camelCase options in, the platform's query parameters out.
 
-use serde::{Deserialize, Serialize};
-use tsify::Tsify;
-
 use crate::config::Dialect;
 use crate::error::{Error, ErrorCode, Result};
+use crate::fields::{Field, Host, Options};
+use crate::validate;
 
 /// A page request and filters for `listEndpoints`, `endpoints` and `summary`.
 ///
 /// Filters are Vobiz features; the Plivo API has none and refuses them with
-/// `UNSUPPORTED`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Tsify)]
-#[serde(rename_all = "camelCase")]
+/// `UNSUPPORTED` rather than ignoring them.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(
+    feature = "typescript",
+    derive(tsify::Tsify),
+    serde(rename_all = "camelCase")
+)]
 pub struct ListQuery {
     /// Page size: 1-20 on Plivo, 1-100 on Vobiz (the platform default is 20).
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit: Option<f64>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub limit: Option<u32>,
     /// How many results to skip (default 0).
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub offset: Option<f64>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub offset: Option<u32>,
     /// Vobiz `username__contains`: part of the username (case-sensitive).
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub username_contains: Option<String>,
     /// Vobiz `username__exact`.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub username_exact: Option<String>,
     /// Vobiz `username__startswith`.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username_startswith: Option<String>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub username_starts_with: Option<String>,
     /// Vobiz `alias__contains`.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub alias_contains: Option<String>,
     /// Vobiz `alias__exact`.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub alias_exact: Option<String>,
     /// Vobiz `application_id__exact`: the numeric id of an application.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub application_id_exact: Option<String>,
     /// Vobiz `application_id__isnull`: `true` for endpoints without an application.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub application_id_isnull: Option<bool>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub application_id_is_null: Option<bool>,
     /// Vobiz `sub_account`: the sub-account's Auth ID.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub sub_account: Option<String>,
-}
-
-impl crate::fields::KnownFields for ListQuery {
-    const FIELDS: &'static [&'static str] = &[
-        "limit",
-        "offset",
-        "usernameContains",
-        "usernameExact",
-        "usernameStartswith",
-        "aliasContains",
-        "aliasExact",
-        "applicationIdExact",
-        "applicationIdIsnull",
-        "subAccount",
-    ];
 }
 
 /// Query parameters in the order they are sent.
 pub type WireQuery = Vec<(&'static str, String)>;
 
-fn whole_number(field: &str, value: f64, min: f64, max: f64) -> Result<u32> {
-    if value.is_finite() && value.fract() == 0.0 && (min..=max).contains(&value) {
-        Ok(value as u32)
-    } else {
-        Err(Error::new(
-            ErrorCode::InvalidQuery,
-            format!("`{field}` must be a whole number from {min} to {max}; got {value}."),
-        )
-        .with_field(field))
-    }
-}
-
-fn invalid(field: &str, message: String) -> Error {
-    Error::new(ErrorCode::InvalidQuery, message).with_field(field)
-}
+/// Longest filter value sent.
+const FILTER_MAX: usize = 256;
 
 impl ListQuery {
-    /// The checked page size, if one was given.
-    pub fn page_size(&self, dialect: Dialect) -> Result<Option<u32>> {
-        let max = f64::from(dialect.max_page_size());
-        self.limit
-            .map(|limit| {
-                whole_number("limit", limit, 1.0, max).map_err(|mut e| {
-                    e.message = format!(
-                        "`limit` must be a whole number from 1 to {max} on {}; got {limit}.",
-                        dialect.platform()
-                    );
-                    e
-                })
-            })
-            .transpose()
-    }
+    /// The fields, as JavaScript spells them.
+    pub const FIELDS: &'static [&'static str] = &[
+        "limit",
+        "offset",
+        "usernameContains",
+        "usernameExact",
+        "usernameStartsWith",
+        "aliasContains",
+        "aliasExact",
+        "applicationIdExact",
+        "applicationIdIsNull",
+        "subAccount",
+    ];
 
-    /// The checked offset (0 when absent).
-    pub fn start(&self) -> Result<u32> {
-        self.offset
-            .map(|offset| whole_number("offset", offset, 0.0, f64::from(u32::MAX)))
-            .transpose()
-            .map(Option::unwrap_or_default)
+    /// Reads a query object (absent: the first page of everything) and checks it for the
+    /// dialect.
+    pub fn read<O: Host>(value: Field<O>, dialect: Dialect) -> Result<Self> {
+        let Some(o) = Options::optional(value, "query", ErrorCode::InvalidQuery, Self::FIELDS)?
+        else {
+            return Ok(Self::default());
+        };
+        let query = Self {
+            limit: o
+                .number("limit")?
+                .map(|n| page_size(n, dialect))
+                .transpose()?,
+            offset: o.whole("offset", 0, i64::from(u32::MAX))?.map(|n| n as u32),
+            username_contains: o.text("usernameContains")?,
+            username_exact: o.text("usernameExact")?,
+            username_starts_with: o.text("usernameStartsWith")?,
+            alias_contains: o.text("aliasContains")?,
+            alias_exact: o.text("aliasExact")?,
+            application_id_exact: o.text("applicationIdExact")?,
+            application_id_is_null: o.flag("applicationIdIsNull")?,
+            sub_account: o.text("subAccount")?,
+        };
+        query.check(dialect)?;
+        Ok(query)
     }
 
     fn filters(&self) -> [(&'static str, &'static str, Option<String>); 8] {
@@ -127,9 +108,9 @@ impl ListQuery {
                 self.username_exact.clone(),
             ),
             (
-                "usernameStartswith",
+                "usernameStartsWith",
                 "username__startswith",
-                self.username_startswith.clone(),
+                self.username_starts_with.clone(),
             ),
             (
                 "aliasContains",
@@ -143,26 +124,29 @@ impl ListQuery {
                 self.application_id_exact.clone(),
             ),
             (
-                "applicationIdIsnull",
+                "applicationIdIsNull",
                 "application_id__isnull",
-                self.application_id_isnull.map(|b| b.to_string()),
+                self.application_id_is_null
+                    .map(|b| if b { "true" } else { "false" }.to_owned()),
             ),
             ("subAccount", "sub_account", self.sub_account.clone()),
         ]
     }
 
-    /// Checks the query and maps it to the platform's parameters, `limit` and `offset`
-    /// first, then the filters in the order of the Vobiz reference.
-    pub fn to_wire(&self, dialect: Dialect) -> Result<WireQuery> {
-        let mut wire = WireQuery::new();
-        if let Some(limit) = self.page_size(dialect)? {
-            wire.push(("limit", limit.to_string()));
+    /// The rules: the page size of the dialect, filters only on Vobiz, filter values
+    /// without control characters, a numeric application id, a non-empty sub-account.
+    pub fn check(&self, dialect: Dialect) -> Result<()> {
+        if let Some(limit) = self.limit {
+            page_size(f64::from(limit), dialect)?;
         }
-        if self.offset.is_some() {
-            wire.push(("offset", self.start()?.to_string()));
-        }
-        for (field, name, value) in self.filters() {
+        for (field, _, value) in self.filters() {
             let Some(value) = value else { continue };
+            let invalid = |why: &str| {
+                Err(
+                    Error::new(ErrorCode::InvalidQuery, format!("`{field}` {why}."))
+                        .with_field(field),
+                )
+            };
             if dialect == Dialect::Plivo {
                 return Err(Error::new(
                     ErrorCode::Unsupported,
@@ -174,45 +158,80 @@ impl ListQuery {
                 .with_field(field));
             }
             if value.chars().any(char::is_control) {
-                return Err(invalid(
-                    field,
-                    format!("`{field}` contains control characters."),
-                ));
+                return invalid("contains control characters");
+            }
+            if value.len() > FILTER_MAX {
+                return invalid("is longer than 256 bytes");
             }
             if field == "applicationIdExact"
-                && (value.is_empty() || !value.chars().all(|c| c.is_ascii_digit()))
+                && (value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()))
             {
-                return Err(invalid(
-                    field,
-                    format!(
-                        "`applicationIdExact` must be a numeric application id; got {value:?}."
-                    ),
-                ));
+                return invalid("must be a numeric application id");
             }
             if field == "subAccount" && value.is_empty() {
-                return Err(invalid(
-                    field,
-                    "`subAccount` is empty; pass a sub-account Auth ID.".into(),
-                ));
+                return invalid("is empty; pass a sub-account Auth ID");
             }
-            wire.push((name, value));
         }
-        Ok(wire)
+        Ok(())
+    }
+
+    /// The page size asked for, or the dialect's largest.
+    pub fn page_size(&self, dialect: Dialect) -> u32 {
+        self.limit.unwrap_or(dialect.max_page_size())
+    }
+
+    /// The offset asked for (0 when absent).
+    pub fn start(&self) -> u32 {
+        self.offset.unwrap_or(0)
+    }
+
+    /// The platform's parameters for a checked query: `limit` and `offset` first, then
+    /// the filters in the order of the Vobiz reference.
+    pub fn to_wire(&self) -> WireQuery {
+        let mut wire = WireQuery::new();
+        if let Some(limit) = self.limit {
+            wire.push(("limit", limit.to_string()));
+        }
+        if let Some(offset) = self.offset {
+            wire.push(("offset", offset.to_string()));
+        }
+        for (_, name, value) in self.filters() {
+            if let Some(value) = value {
+                wire.push((name, value));
+            }
+        }
+        wire
     }
 
     /// The same query at another offset and page size (used to walk the pages).
     pub fn at(&self, offset: u32, limit: u32) -> Self {
         Self {
-            offset: Some(f64::from(offset)),
-            limit: Some(f64::from(limit)),
+            offset: Some(offset),
+            limit: Some(limit),
             ..self.clone()
         }
     }
 }
 
+/// The page-size rule of a dialect.
+fn page_size(limit: f64, dialect: Dialect) -> Result<u32> {
+    let max = dialect.max_page_size();
+    validate::whole(ErrorCode::InvalidQuery, "limit", limit, 1, i64::from(max))
+        .map(|n| n as u32)
+        .map_err(|mut e| {
+            e.message = e.message.replacen(
+                &format!("to {max};"),
+                &format!("to {max} on {};", dialect.platform()),
+                1,
+            );
+            e
+        })
+}
+
 /// Encodes query parameters as `application/x-www-form-urlencoded` (RFC 3986 unreserved
 /// characters kept, everything else percent-encoded).
 pub fn encode(query: &[(&str, String)]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::new();
     for (i, (name, value)) in query.iter().enumerate() {
         if i > 0 {
@@ -224,9 +243,11 @@ pub fn encode(query: &[(&str, String)]) -> String {
             }
             for byte in part.bytes() {
                 if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-                    out.push(byte as char);
+                    out.push(char::from(byte));
                 } else {
-                    out.push_str(&format!("%{byte:02X}"));
+                    out.push('%');
+                    out.push(char::from(HEX[usize::from(byte >> 4)]));
+                    out.push(char::from(HEX[usize::from(byte & 15)]));
                 }
             }
         }
@@ -237,38 +258,23 @@ pub fn encode(query: &[(&str, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fields::tests::arg;
+    use serde_json::json;
+
+    fn read(value: serde_json::Value, dialect: Dialect) -> Result<ListQuery> {
+        ListQuery::read(arg(value), dialect)
+    }
 
     #[test]
     fn every_filter_maps_to_its_wire_name_in_order() {
-        let query = ListQuery {
-            limit: Some(100.0),
-            offset: Some(40.0),
-            username_contains: Some("jo".into()),
-            username_exact: Some("john".into()),
-            username_startswith: Some("j".into()),
-            alias_contains: Some("desk".into()),
-            alias_exact: Some("Desk 1".into()),
-            application_id_exact: Some("12345678".into()),
-            application_id_isnull: Some(false),
-            sub_account: Some("SA1".into()),
-        };
-        let wire = query.to_wire(Dialect::Vobiz).unwrap();
-        let names: Vec<_> = wire.iter().map(|(n, _)| *n).collect();
-        assert_eq!(
-            names,
-            [
-                "limit",
-                "offset",
-                "username__contains",
-                "username__exact",
-                "username__startswith",
-                "alias__contains",
-                "alias__exact",
-                "application_id__exact",
-                "application_id__isnull",
-                "sub_account"
-            ]
-        );
+        let query = read(
+            json!({"limit": 100, "offset": 40, "usernameContains": "jo", "usernameExact": "john",
+                "usernameStartsWith": "j", "aliasContains": "desk", "aliasExact": "Desk 1",
+                "applicationIdExact": "12345678", "applicationIdIsNull": false, "subAccount": "SA1"}),
+            Dialect::Vobiz,
+        )
+        .unwrap();
+        let wire = query.to_wire();
         assert_eq!(
             encode(&wire),
             "limit=100&offset=40&username__contains=jo&username__exact=john&username__startswith=j\
@@ -278,53 +284,41 @@ mod tests {
     }
 
     #[test]
-    fn known_fields_match_serde() {
-        crate::fields::tests::assert_fields_match(&ListQuery {
-            limit: Some(1.0),
-            offset: Some(1.0),
-            username_contains: Some("a".into()),
-            username_exact: Some("a".into()),
-            username_startswith: Some("a".into()),
-            alias_contains: Some("a".into()),
-            alias_exact: Some("a".into()),
-            application_id_exact: Some("1".into()),
-            application_id_isnull: Some(true),
-            sub_account: Some("a".into()),
-        });
-    }
-
-    #[test]
-    fn empty_query_sends_nothing() {
-        assert!(ListQuery::default()
-            .to_wire(Dialect::Plivo)
-            .unwrap()
-            .is_empty());
+    fn an_absent_query_sends_nothing() {
+        for absent in [serde_json::Value::Null, json!({})] {
+            assert!(read(absent, Dialect::Plivo).unwrap().to_wire().is_empty());
+        }
+        assert!(
+            ListQuery::read::<serde_json::Value>(Field::Absent, Dialect::Plivo)
+                .unwrap()
+                .to_wire()
+                .is_empty()
+        );
     }
 
     #[test]
     fn limits_depend_on_the_dialect() {
         let table = [
-            (Dialect::Plivo, 1.0, true),
-            (Dialect::Plivo, 20.0, true),
-            (Dialect::Plivo, 21.0, false),
-            (Dialect::Plivo, 0.0, false),
-            (Dialect::Vobiz, 100.0, true),
-            (Dialect::Vobiz, 101.0, false),
-            (Dialect::Vobiz, 2.5, false),
-            (Dialect::Vobiz, -1.0, false),
-            (Dialect::Vobiz, f64::INFINITY, false),
+            (Dialect::Plivo, json!(1), true),
+            (Dialect::Plivo, json!(20), true),
+            (Dialect::Plivo, json!(21), false),
+            (Dialect::Plivo, json!(0), false),
+            (Dialect::Vobiz, json!(100), true),
+            (Dialect::Vobiz, json!(101), false),
+            (Dialect::Vobiz, json!(2.5), false),
+            (Dialect::Vobiz, json!(-1), false),
+            (Dialect::Vobiz, json!(1e300), false),
+            (Dialect::Vobiz, json!("20"), false),
         ];
         for (dialect, limit, ok) in table {
-            let q = ListQuery {
-                limit: Some(limit),
-                ..Default::default()
-            };
-            let result = q.to_wire(dialect);
+            let result = read(json!({ "limit": limit }), dialect);
             assert_eq!(result.is_ok(), ok, "{dialect:?} {limit}");
             if let Err(e) = result {
                 assert_eq!(e.code, ErrorCode::InvalidQuery);
                 assert_eq!(e.field.as_deref(), Some("limit"));
-                assert!(e.message.contains(dialect.platform()), "{}", e.message);
+                if limit.is_number() {
+                    assert!(e.message.contains(dialect.platform()), "{}", e.message);
+                }
             }
         }
     }
@@ -332,58 +326,59 @@ mod tests {
     #[test]
     fn offsets_are_non_negative_whole_numbers() {
         for (offset, ok) in [
-            (0.0, true),
-            (1e6, true),
-            (-1.0, false),
-            (0.5, false),
-            (f64::NAN, false),
+            (json!(0), true),
+            (json!(1_000_000), true),
+            (json!(-1), false),
+            (json!(0.5), false),
+            (json!(1e300), false),
         ] {
-            let q = ListQuery {
-                offset: Some(offset),
-                ..Default::default()
-            };
-            assert_eq!(q.to_wire(Dialect::Vobiz).is_ok(), ok, "{offset}");
+            assert_eq!(
+                read(json!({ "offset": offset }), Dialect::Vobiz).is_ok(),
+                ok,
+                "{offset}"
+            );
         }
     }
 
     #[test]
     fn plivo_refuses_filters() {
-        let q = ListQuery {
-            alias_contains: Some("desk".into()),
-            ..Default::default()
-        };
-        let e = q.to_wire(Dialect::Plivo).unwrap_err();
+        let e = read(json!({"aliasContains": "desk"}), Dialect::Plivo).unwrap_err();
         assert_eq!(e.code, ErrorCode::Unsupported);
         assert_eq!(e.field.as_deref(), Some("aliasContains"));
     }
 
     #[test]
-    fn filter_values_are_checked() {
-        let bad = [
-            ListQuery {
-                application_id_exact: Some("abc".into()),
-                ..Default::default()
-            },
-            ListQuery {
-                application_id_exact: Some(String::new()),
-                ..Default::default()
-            },
-            ListQuery {
-                sub_account: Some(String::new()),
-                ..Default::default()
-            },
-            ListQuery {
-                username_contains: Some("a\nb".into()),
-                ..Default::default()
-            },
-        ];
-        for q in bad {
-            assert_eq!(
-                q.to_wire(Dialect::Vobiz).unwrap_err().code,
+    fn filter_values_and_names_are_checked() {
+        for (bad, code) in [
+            (
+                json!({"applicationIdExact": "abc"}),
                 ErrorCode::InvalidQuery,
-                "{q:?}"
+            ),
+            (json!({"applicationIdExact": ""}), ErrorCode::InvalidQuery),
+            (json!({"subAccount": ""}), ErrorCode::InvalidQuery),
+            (json!({"usernameContains": "a\nb"}), ErrorCode::InvalidQuery),
+            (
+                json!({"usernameContains": "x".repeat(300)}),
+                ErrorCode::InvalidQuery,
+            ),
+            (json!({"usernameStartswith": "a"}), ErrorCode::InvalidQuery),
+            (
+                json!({"applicationIdIsNull": "true"}),
+                ErrorCode::InvalidQuery,
+            ),
+        ] {
+            assert_eq!(
+                read(bad.clone(), Dialect::Vobiz).unwrap_err().code,
+                code,
+                "{bad}"
             );
         }
+        let e = read(json!({"usernameStartswith": "a"}), Dialect::Vobiz).unwrap_err();
+        assert!(
+            e.message.contains("Did you mean `usernameStartsWith`?"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -394,14 +389,11 @@ mod tests {
 
     #[test]
     fn at_keeps_filters() {
-        let q = ListQuery {
-            alias_contains: Some("desk".into()),
-            ..Default::default()
-        };
+        let q = read(json!({"aliasContains": "desk"}), Dialect::Vobiz).unwrap();
         let page = q.at(200, 100);
         assert_eq!(page.alias_contains.as_deref(), Some("desk"));
         assert_eq!(
-            page.to_wire(Dialect::Vobiz).unwrap()[..2],
+            page.to_wire()[..2],
             [("limit", "100".into()), ("offset", "200".into())]
         );
     }

@@ -4,32 +4,42 @@
 
 use std::future::Future;
 
-use serde::{Deserialize, Serialize};
-use tsify::Tsify;
+use crate::error::{Error, ErrorCode, Result};
+use crate::fields::{Host, Options};
 
-use crate::error::{Error, Result};
-
-/// Retry options as JavaScript passes them. Every field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Tsify)]
-#[serde(rename_all = "camelCase")]
+/// Retry options as JavaScript passes them: `{ maxRetries, baseDelayMs, maxDelayMs }`,
+/// every field optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(
+    feature = "typescript",
+    derive(tsify::Tsify),
+    serde(rename_all = "camelCase")
+)]
 pub struct RetryOptions {
     /// How many times a failed attempt is repeated (0 turns retries off; default 2, max 10).
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_retries: Option<f64>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub max_retries: Option<u32>,
     /// The first backoff step in milliseconds (default 250).
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub base_delay_ms: Option<f64>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub base_delay_ms: Option<u32>,
     /// The longest wait between attempts in milliseconds (default 5,000). A `Retry-After`
     /// longer than this ends the retries and the error carries `retryAfter` instead.
-    #[tsify(optional)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_delay_ms: Option<f64>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub max_delay_ms: Option<u32>,
 }
 
-impl crate::fields::KnownFields for RetryOptions {
-    const FIELDS: &'static [&'static str] = &["maxRetries", "baseDelayMs", "maxDelayMs"];
+impl RetryOptions {
+    /// The fields, as JavaScript spells them.
+    pub const FIELDS: &'static [&'static str] = &["maxRetries", "baseDelayMs", "maxDelayMs"];
+
+    /// Reads `retry` options, checking each number's range.
+    pub fn read<O: Host>(options: &Options<O>) -> Result<Self> {
+        Ok(Self {
+            max_retries: options.whole("maxRetries", 0, 10)?.map(|n| n as u32),
+            base_delay_ms: options.whole("baseDelayMs", 0, 60_000)?.map(|n| n as u32),
+            max_delay_ms: options.whole("maxDelayMs", 0, 300_000)?.map(|n| n as u32),
+        })
+    }
 }
 
 /// A checked retry policy.
@@ -53,19 +63,6 @@ impl Default for RetryPolicy {
     }
 }
 
-fn whole(field: &str, value: Option<f64>, default: u32, max: u32) -> Result<u32> {
-    match value {
-        None => Ok(default),
-        Some(v) if v.is_finite() && v.fract() == 0.0 && v >= 0.0 && v <= f64::from(max) => {
-            Ok(v as u32)
-        }
-        Some(v) => Err(Error::config(
-            field,
-            format!("expected a whole number from 0 to {max}, got {v}"),
-        )),
-    }
-}
-
 impl RetryPolicy {
     /// No retries at all.
     pub const NONE: Self = Self {
@@ -74,35 +71,27 @@ impl RetryPolicy {
         max_delay_ms: 0,
     };
 
-    /// Checks options and fills in defaults.
+    /// Fills in defaults and checks that the first step fits under the cap.
     pub fn from_options(options: Option<&RetryOptions>) -> Result<Self> {
         let defaults = Self::default();
         let Some(o) = options else {
             return Ok(defaults);
         };
         let policy = Self {
-            max_retries: whole("retry.maxRetries", o.max_retries, defaults.max_retries, 10)?,
-            base_delay_ms: whole(
-                "retry.baseDelayMs",
-                o.base_delay_ms,
-                defaults.base_delay_ms,
-                60_000,
-            )?,
-            max_delay_ms: whole(
-                "retry.maxDelayMs",
-                o.max_delay_ms,
-                defaults.max_delay_ms,
-                300_000,
-            )?,
+            max_retries: o.max_retries.unwrap_or(defaults.max_retries),
+            base_delay_ms: o.base_delay_ms.unwrap_or(defaults.base_delay_ms),
+            max_delay_ms: o.max_delay_ms.unwrap_or(defaults.max_delay_ms),
         };
         if policy.base_delay_ms > policy.max_delay_ms {
-            return Err(Error::config(
-                "retry.baseDelayMs",
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
                 format!(
-                    "{} is above retry.maxDelayMs ({})",
+                    "`retry.baseDelayMs` ({}) is above `retry.maxDelayMs` ({}); the first wait \
+                     cannot be longer than the longest.",
                     policy.base_delay_ms, policy.max_delay_ms
                 ),
-            ));
+            )
+            .with_field("retry.baseDelayMs"));
         }
         Ok(policy)
     }
@@ -118,8 +107,8 @@ impl RetryPolicy {
             return None;
         }
         if let Some(seconds) = error.retry_after {
-            let ms = (seconds * 1000.0).ceil();
-            return (ms <= f64::from(self.max_delay_ms)).then_some(ms.max(0.0) as u32);
+            let ms = u64::from(seconds) * 1000;
+            return (ms <= u64::from(self.max_delay_ms)).then_some(ms as u32);
         }
         Some(self.backoff(retry, random))
     }
@@ -167,15 +156,15 @@ impl RetryPolicy {
 }
 
 /// Parses a `Retry-After` header: delay-seconds, or an HTTP date compared with `now_ms`
-/// (milliseconds since the epoch). Returns seconds, never negative.
-pub fn parse_retry_after(value: &str, now_ms: f64) -> Option<f64> {
+/// (milliseconds since the epoch). Returns whole seconds, never negative.
+pub fn parse_retry_after(value: &str, now_ms: f64) -> Option<u32> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u32>() {
-        return Some(f64::from(seconds));
+        return Some(seconds);
     }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let seconds = (at.timestamp_millis() as f64 - now_ms) / 1000.0;
-    Some(seconds.max(0.0).ceil())
+    let at = crate::clock::parse_http_date(value)?;
+    let seconds = ((at - now_ms) / 1000.0).ceil();
+    Some(seconds.clamp(0.0, f64::from(u32::MAX)) as u32)
 }
 
 #[cfg(test)]
@@ -188,13 +177,14 @@ mod tests {
         Error::new(code, "x")
     }
 
-    #[test]
-    fn known_fields_match_serde() {
-        crate::fields::tests::assert_fields_match(&RetryOptions {
-            max_retries: Some(1.0),
-            base_delay_ms: Some(1.0),
-            max_delay_ms: Some(1.0),
-        });
+    fn read(json: serde_json::Value) -> Result<RetryPolicy> {
+        let options = Options::required(
+            crate::fields::tests::arg(json),
+            "retry",
+            ErrorCode::InvalidConfig,
+            RetryOptions::FIELDS,
+        )?;
+        RetryPolicy::from_options(Some(&RetryOptions::read(&options)?))
     }
 
     #[test]
@@ -203,35 +193,34 @@ mod tests {
             RetryPolicy::from_options(None).unwrap(),
             RetryPolicy::default()
         );
-        let off = RetryOptions {
-            max_retries: Some(0.0),
-            ..Default::default()
-        };
         assert_eq!(
-            RetryPolicy::from_options(Some(&off)).unwrap().max_retries,
+            read(serde_json::json!({"maxRetries": 0}))
+                .unwrap()
+                .max_retries,
             0
         );
-        for bad in [
-            RetryOptions {
-                max_retries: Some(11.0),
-                ..Default::default()
-            },
-            RetryOptions {
-                max_retries: Some(-1.0),
-                ..Default::default()
-            },
-            RetryOptions {
-                base_delay_ms: Some(0.5),
-                ..Default::default()
-            },
-            RetryOptions {
-                base_delay_ms: Some(9_000.0),
-                max_delay_ms: Some(1_000.0),
-                ..Default::default()
-            },
+        assert_eq!(
+            read(serde_json::json!({"baseDelayMs": 10, "maxDelayMs": 20})).unwrap(),
+            RetryPolicy {
+                max_retries: 2,
+                base_delay_ms: 10,
+                max_delay_ms: 20
+            }
+        );
+        for (bad, field) in [
+            (serde_json::json!({"maxRetries": 11}), "maxRetries"),
+            (serde_json::json!({"maxRetries": -1}), "maxRetries"),
+            (serde_json::json!({"baseDelayMs": 0.5}), "baseDelayMs"),
+            (serde_json::json!({"maxDelayMs": "5000"}), "maxDelayMs"),
+            (
+                serde_json::json!({"baseDelayMs": 9000, "maxDelayMs": 1000}),
+                "retry.baseDelayMs",
+            ),
+            (serde_json::json!({"maxretries": 1}), "maxretries"),
         ] {
-            let e = RetryPolicy::from_options(Some(&bad)).unwrap_err();
-            assert_eq!(e.code, ErrorCode::InvalidConfig, "{bad:?}");
+            let e = read(bad.clone()).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidConfig, "{bad}");
+            assert_eq!(e.field.as_deref(), Some(field), "{bad}");
         }
     }
 
@@ -268,26 +257,26 @@ mod tests {
     fn retry_after_is_honoured_up_to_the_cap() {
         let p = RetryPolicy::default();
         let mut e = err(ErrorCode::RateLimited);
-        e.retry_after = Some(2.0);
+        e.retry_after = Some(2);
         assert_eq!(p.delay_before_retry(1, &e, 0.9), Some(2_000));
-        e.retry_after = Some(0.0);
+        e.retry_after = Some(0);
         assert_eq!(p.delay_before_retry(1, &e, 0.9), Some(0));
-        e.retry_after = Some(30.0);
+        e.retry_after = Some(30);
         assert_eq!(p.delay_before_retry(1, &e, 0.9), None);
     }
 
     #[test]
     fn retry_after_parses_seconds_and_dates() {
         let now = 1_445_412_480_000.0; // Wed, 21 Oct 2015 07:28:00 GMT
-        assert_eq!(parse_retry_after("120", now), Some(120.0));
-        assert_eq!(parse_retry_after(" 0 ", now), Some(0.0));
+        assert_eq!(parse_retry_after("120", now), Some(120));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(0));
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
-            Some(30.0)
+            Some(30)
         );
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:20:00 GMT", now),
-            Some(0.0)
+            Some(0)
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
@@ -384,7 +373,7 @@ mod tests {
             |n| async move {
                 if n == 0 {
                     let mut e = err(ErrorCode::RateLimited);
-                    e.retry_after = Some(1.0);
+                    e.retry_after = Some(1);
                     Err(e)
                 } else {
                     Ok(n)

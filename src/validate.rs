@@ -1,4 +1,4 @@
-//! The platforms' documented input rules, checked before any request is sent.
+//! The input rules, each checked in one place, before any request is sent.
 //!
 //! | value    | rule                                                        | code               |
 //! |----------|-------------------------------------------------------------|--------------------|
@@ -6,16 +6,33 @@
 //! | password | at least 5 characters                                       | `INVALID_PASSWORD` |
 //! | alias    | 1 or more ASCII letters, digits, `-` and `_`                | `INVALID_ALIAS`    |
 //! | id       | not empty; letters, digits, `-`, `_` (it goes in the URL)   | `INVALID_ID`       |
+//! | numbers  | whole, within the option's range ([`whole`])                | the option's code  |
 //!
 //! These rules apply to what the library sends. Values read back from the platform are
 //! never checked against them: existing endpoints may predate a rule.
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{quoted, Error, ErrorCode, Result};
 
 /// Longest username the platforms accept.
 pub const USERNAME_MAX: usize = 25;
 /// Shortest password the platforms accept.
 pub const PASSWORD_MIN: usize = 5;
+/// Longest password sent (the platforms document none; this keeps requests bounded).
+pub const PASSWORD_MAX: usize = 256;
+/// Longest id or alias sent.
+pub const ID_MAX: usize = 64;
+
+/// The position of the first character of `value` that `allowed` refuses, and the
+/// character, for messages ("`'_'` at position 5").
+fn first_refused(value: &str, allowed: impl Fn(char) -> bool) -> Option<String> {
+    let (i, c) = value.chars().enumerate().find(|(_, c)| !allowed(*c))?;
+    let shown = match c {
+        ' ' => "a space".to_owned(),
+        c if c.is_control() => "a control character".to_owned(),
+        c => format!("'{c}'"),
+    };
+    Some(format!("{shown} at position {}", i + 1))
+}
 
 /// Checks a username for a new endpoint.
 pub fn username(value: &str) -> Result<()> {
@@ -23,8 +40,9 @@ pub fn username(value: &str) -> Result<()> {
         Err(Error::new(
             ErrorCode::InvalidUsername,
             format!(
-                "Invalid username {value:?}: {why}. Use 1-{USERNAME_MAX} letters and digits, \
-                 starting with a letter."
+                "Invalid username {}: {why}. Use 1-{USERNAME_MAX} letters and digits, \
+                 starting with a letter.",
+                quoted(value)
             ),
         )
         .with_field("username"))
@@ -36,15 +54,8 @@ pub fn username(value: &str) -> Result<()> {
     if count > USERNAME_MAX {
         return fail(format!("it has {count} characters"));
     }
-    if let Some((i, c)) = value
-        .chars()
-        .enumerate()
-        .find(|(_, c)| !c.is_ascii_alphanumeric())
-    {
-        return fail(format!(
-            "{c:?} at position {} is not a letter or digit",
-            i + 1
-        ));
+    if let Some(refused) = first_refused(value, |c| c.is_ascii_alphanumeric()) {
+        return fail(format!("{refused} is not a letter or digit"));
     }
     if !value.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return fail("it starts with a digit".into());
@@ -55,17 +66,23 @@ pub fn username(value: &str) -> Result<()> {
 /// Checks a new password. The message never contains the password.
 pub fn password(value: &str) -> Result<()> {
     let count = value.chars().count();
-    if count < PASSWORD_MIN {
-        return Err(Error::new(
-            ErrorCode::InvalidPassword,
-            format!(
-                "Invalid password: it has {count} character{}; use at least {PASSWORD_MIN}.",
-                if count == 1 { "" } else { "s" }
-            ),
+    let why = if count < PASSWORD_MIN {
+        format!(
+            "it has {count} character{}; use at least {PASSWORD_MIN}",
+            if count == 1 { "" } else { "s" }
         )
-        .with_field("password"));
-    }
-    Ok(())
+    } else if count > PASSWORD_MAX {
+        format!("it has {count} characters; use at most {PASSWORD_MAX}")
+    } else if value.chars().any(char::is_control) {
+        "it contains control characters".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(Error::new(
+        ErrorCode::InvalidPassword,
+        format!("Invalid password: {why}."),
+    )
+    .with_field("password"))
 }
 
 /// Checks an alias.
@@ -74,7 +91,8 @@ pub fn alias(value: &str) -> Result<()> {
         Err(Error::new(
             ErrorCode::InvalidAlias,
             format!(
-                "Invalid alias {value:?}: {why}. Use letters, digits, hyphens and underscores."
+                "Invalid alias {}: {why}. Use letters, digits, hyphens and underscores.",
+                quoted(value)
             ),
         )
         .with_field("alias"))
@@ -82,37 +100,73 @@ pub fn alias(value: &str) -> Result<()> {
     if value.is_empty() {
         return fail("it is empty".into());
     }
-    if let Some((i, c)) = value
-        .chars()
-        .enumerate()
-        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    if value.chars().count() > ID_MAX {
+        return fail(format!("it is longer than {ID_MAX} characters"));
+    }
+    if let Some(refused) =
+        first_refused(value, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return fail(format!("{c:?} at position {} is not allowed", i + 1));
+        return fail(format!("{refused} is not allowed"));
     }
     Ok(())
 }
 
-/// Checks an identifier (endpoint id, application id) that goes into a URL or a filter.
+/// Checks an identifier (endpoint id, application id) that goes into a URL or a filter:
+/// letters, digits, `-` and `_` only, so that nothing can change the path it goes into.
 pub fn id(field: &str, value: &str) -> Result<()> {
+    let fail = |why: String| {
+        Err(Error::new(ErrorCode::InvalidId, format!("`{field}` {why}.")).with_field(field))
+    };
     if value.is_empty() {
-        return Err(Error::new(
-            ErrorCode::InvalidId,
-            format!("`{field}` is empty; pass the id as a string."),
-        )
-        .with_field(field));
+        return fail("is empty; pass the id as a string".into());
     }
-    if value.len() > 64
-        || !value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    if value.chars().count() > ID_MAX {
+        return fail(format!("is longer than {ID_MAX} characters"));
+    }
+    if let Some(refused) =
+        first_refused(value, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return Err(Error::new(
-            ErrorCode::InvalidId,
-            format!("`{field}` {value:?} is not an id (letters, digits, `-` and `_`, up to 64)."),
-        )
-        .with_field(field));
+        return fail(format!(
+            "{} is not an id: {refused} is not a letter, digit, `-` or `_`",
+            quoted(value)
+        ));
     }
     Ok(())
+}
+
+/// What a number is, for a message that must not print a float: "21", "NaN",
+/// "a fraction", "a negative number", "a number too large".
+pub fn describe_number(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".into()
+    } else if value.is_infinite() {
+        if value > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else if value.fract() != 0.0 {
+        "a number with a fraction".into()
+    } else if value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else if value < 0.0 {
+        "a negative number too large to use".into()
+    } else {
+        "a number too large to use".into()
+    }
+}
+
+/// The one check of whole numbers from JavaScript (timeouts, retries, page sizes,
+/// offsets, margins): `value` must be a whole number from `min` to `max`. The error has
+/// `code`, names `field`, and says what was wrong without printing a float.
+pub fn whole(code: ErrorCode, field: &str, value: f64, min: i64, max: i64) -> Result<i64> {
+    if value.is_finite() && value.fract() == 0.0 && value >= min as f64 && value <= max as f64 {
+        return Ok(value as i64);
+    }
+    Err(Error::new(
+        code,
+        format!(
+            "`{field}` must be a whole number from {min} to {max}; got {}.",
+            describe_number(value)
+        ),
+    )
+    .with_field(field))
 }
 
 /// Checks whichever of the create fields are given, for live form validation: every
@@ -150,7 +204,10 @@ mod tests {
             ("john_doe", false),
             ("john doe", false),
             ("jöhn", false),
+            ("ｊohn", false),
             ("abc-1", false),
+            ("a\"b", false),
+            ("../x", false),
         ];
         for (value, ok) in table {
             let result = username(value);
@@ -165,16 +222,23 @@ mod tests {
             .unwrap_err()
             .message
             .contains("'_' at position 5"));
+        assert!(username("john doe")
+            .unwrap_err()
+            .message
+            .contains("a space at position 5"));
     }
 
     #[test]
     fn passwords_never_appear_in_messages() {
+        let long = "p".repeat(PASSWORD_MAX + 1);
         let table = [
             ("", false),
             ("abcd", false),
             ("abcde", true),
             ("pässw", true),
             ("    x", true),
+            ("tab\there", false),
+            (long.as_str(), false),
         ];
         for (value, ok) in table {
             let result = password(value);
@@ -202,6 +266,8 @@ mod tests {
             ("Test Account", false),
             ("John's", false),
             ("a.b", false),
+            ("desk😀", false),
+            ("<script>", false),
         ];
         for (value, ok) in table {
             let result = alias(value);
@@ -225,13 +291,46 @@ mod tests {
     }
 
     #[test]
-    fn ids() {
+    fn ids_never_reach_a_path_raw() {
         assert!(id("id", "32866729519064").is_ok());
         assert!(id("id", "ep_1-a").is_ok());
-        for bad in ["", "../x", "1 2", "a/b", "%2e", &"1".repeat(65)] {
+        for bad in [
+            "",
+            "../x",
+            "1 2",
+            "a/b",
+            "a?b",
+            "a#b",
+            "..",
+            "%2F",
+            "%2e",
+            &"1".repeat(65),
+        ] {
             let e = id("id", bad).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidId, "{bad:?}");
             assert_eq!(e.field.as_deref(), Some("id"));
+        }
+    }
+
+    #[test]
+    fn whole_numbers_are_checked_once_without_printing_floats() {
+        let check = |v| whole(ErrorCode::InvalidConfig, "timeoutMs", v, 1, 600_000);
+        assert_eq!(check(1.0), Ok(1));
+        assert_eq!(check(600_000.0), Ok(600_000));
+        for (value, said) in [
+            (0.0, "got 0."),
+            (600_001.0, "got 600001."),
+            (1.5, "got a number with a fraction."),
+            (f64::NAN, "got NaN."),
+            (f64::INFINITY, "got Infinity."),
+            (-1.0, "got -1."),
+            (1e300, "got a number too large to use."),
+        ] {
+            let e = check(value).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidConfig);
+            assert_eq!(e.field.as_deref(), Some("timeoutMs"));
+            assert!(e.message.ends_with(said), "{}", e.message);
+            assert!(e.message.contains("from 1 to 600000"), "{}", e.message);
         }
     }
 }

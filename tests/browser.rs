@@ -1,3 +1,4 @@
+#![cfg(target_arch = "wasm32")]
 //! The library in headless Chromium against the sandbox that `cargo xtask test` starts
 //! with `--seed 1000` (its URL is baked in at build time through ENDPOINT_SANDBOX_URL).
 //! Tests run one at a time; each resets the sandbox to the state it needs.

@@ -1,3 +1,4 @@
+#![cfg(target_arch = "wasm32")]
 //! Boundary conversions in Node: errors, argument checks and results as JavaScript sees
 //! them. No network: everything here fails or succeeds before a request is sent.
 

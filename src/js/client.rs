@@ -1,58 +1,55 @@
 //! `EndpointClient`: the JavaScript face of [`crate::client::Client`].
 
-use std::collections::VecDeque;
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures_util::lock::Mutex;
-use futures_util::stream::{LocalBoxStream, StreamExt};
-use js_sys::{Function, Object, Reflect};
-use tsify::Ts;
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
-use super::error::{read_arg, read_optional_arg, write};
+use super::error::to_js;
+use super::host::{field, function, output, parse, promise, text};
 use super::runtime::{FetchTransport, HostRuntime};
-use crate::client::Client;
+use super::token::TokenProvider;
+use crate::client::{Client, PageWalk, Progress};
 use crate::config::{ClientConfig, ClientOptions};
-use crate::endpoint::{
-    CreateEndpointRequest, CreatedEndpoint, Endpoint, EndpointPage, EndpointSummary,
-    SipCredentials, UpdateEndpointRequest,
-};
+use crate::endpoint::{CreateEndpointRequest, UpdateEndpointRequest};
 use crate::error::{Error, ErrorCode, Result};
+use crate::fields::Options;
 use crate::query::ListQuery;
-use crate::token::{CreateTokenRequest, IssuedToken};
+use crate::token::CreateTokenRequest;
 
 pub(crate) type HostClient = Client<FetchTransport, HostRuntime>;
 
 #[wasm_bindgen(typescript_custom_section)]
 const CLIENT_TS: &str = r#"
-/** Progress of a walk over all pages. */
-export interface SummaryProgress {
-  /** Endpoints counted so far. */
-  loaded: number;
-  /** Endpoints in all pages, as the first page said. */
-  total: number;
-}
-
 /** Options of `summary`. */
 export interface SummaryOptions {
   /** Called after each page, so a page can show progress on large accounts. */
-  onProgress?: (progress: SummaryProgress) => void;
+  onProgress?: (progress: Progress) => void;
 }
 "#;
 
-#[wasm_bindgen]
-extern "C" {
-    /// `SummaryOptions` as JavaScript passes it (it holds a callback, so it is not serde).
-    #[wasm_bindgen(typescript_type = "SummaryOptions")]
-    pub type SummaryOptionsArg;
+// The async iterator of `client.endpoints()`: pages come from Rust one call each, the
+// items are handed out here. `break` (or an error) ends the generator, whose `finally`
+// frees the page stream, which cancels the requests in flight.
+#[wasm_bindgen(inline_js = r#"
+export function endpointsOf(pages) {
+  return (async function* endpoints() {
+    try {
+      for (;;) {
+        const page = await pages.next();
+        if (page === undefined) return;
+        yield* page;
+      }
+    } finally {
+      pages.free();
+    }
+  })();
 }
-
-#[wasm_bindgen(
-    inline_js = "export function asyncIterable(it) { it[Symbol.asyncIterator] = function () { return this; }; return it; }"
-)]
+"#)]
 extern "C" {
-    #[wasm_bindgen(js_name = asyncIterable)]
-    fn async_iterable(iterator: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = endpointsOf)]
+    fn endpoints_of(pages: EndpointPages) -> JsValue;
 }
 
 /// Manages the SIP endpoints of one Plivo or Vobiz account.
@@ -66,13 +63,18 @@ pub struct EndpointClient {
     inner: Rc<HostClient>,
 }
 
+fn id(value: &JsValue) -> Result<String> {
+    text(value, "id", ErrorCode::InvalidId)
+}
+
 #[wasm_bindgen]
 impl EndpointClient {
     /// Checks the options and creates a client. Throws `INVALID_CONFIG` on a bad option.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: Ts<ClientOptions>) -> Result<EndpointClient> {
-        let options = read_arg(&options, ErrorCode::InvalidConfig, "config")?;
-        let config = ClientConfig::from_options(options)?;
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue,
+    ) -> std::result::Result<EndpointClient, JsValue> {
+        let config = ClientConfig::from_options(ClientOptions::read(field(options))?)?;
         let transport = FetchTransport::new(&config);
         Ok(Self {
             inner: Rc::new(Client::new(config, transport, HostRuntime)),
@@ -98,206 +100,208 @@ impl EndpointClient {
     }
 
     /// One page of endpoints. Filters are Vobiz-only.
-    #[wasm_bindgen(js_name = listEndpoints)]
-    pub async fn list_endpoints(&self, query: Option<Ts<ListQuery>>) -> Result<Ts<EndpointPage>> {
-        let query = read_optional_arg(query, ErrorCode::InvalidQuery, "query")?;
+    #[wasm_bindgen(js_name = listEndpoints, unchecked_return_type = "Promise<EndpointPage>")]
+    pub fn list_endpoints(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "ListQuery")] query: Option<JsValue>,
+    ) -> Promise {
         let client = self.inner.clone();
-        write(&client.list_endpoints(&query).await?)
+        let query = ListQuery::read(field(query.unwrap_or_default()), client.config().dialect);
+        promise(async move { Ok(parse(&client.list_endpoints(&query?).await?.json)) })
     }
 
     /// One endpoint by id.
-    #[wasm_bindgen(js_name = getEndpoint)]
-    pub async fn get_endpoint(&self, id: String) -> Result<Ts<Endpoint>> {
+    #[wasm_bindgen(js_name = getEndpoint, unchecked_return_type = "Promise<Endpoint>")]
+    pub fn get_endpoint(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+    ) -> Promise {
         let client = self.inner.clone();
-        write(&client.get_endpoint(&id).await?)
+        promise(async move { Ok(parse(&client.get_endpoint(&self::id(&id)?).await?.json)) })
     }
 
     /// Creates an endpoint. Every field is checked first; never retried automatically.
-    #[wasm_bindgen(js_name = createEndpoint)]
-    pub async fn create_endpoint(
+    #[wasm_bindgen(js_name = createEndpoint, unchecked_return_type = "Promise<CreatedEndpoint>")]
+    pub fn create_endpoint(
         &self,
-        fields: Ts<CreateEndpointRequest>,
-    ) -> Result<Ts<CreatedEndpoint>> {
-        let fields = read_arg(&fields, ErrorCode::InvalidArgument, "createEndpoint fields")?;
+        #[wasm_bindgen(unchecked_param_type = "CreateEndpointRequest")] fields: JsValue,
+    ) -> Promise {
         let client = self.inner.clone();
-        write(&client.create_endpoint(&fields).await?)
+        let fields = CreateEndpointRequest::read(field(fields));
+        promise(async move { Ok(output(&client.create_endpoint(&fields?).await?)) })
     }
 
     /// Changes an endpoint's password, alias or application.
-    #[wasm_bindgen(js_name = updateEndpoint)]
-    pub async fn update_endpoint(
+    #[wasm_bindgen(js_name = updateEndpoint, unchecked_return_type = "Promise<void>")]
+    pub fn update_endpoint(
         &self,
-        id: String,
-        fields: Ts<UpdateEndpointRequest>,
-    ) -> Result<()> {
-        let fields = read_arg(&fields, ErrorCode::InvalidArgument, "updateEndpoint fields")?;
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "UpdateEndpointRequest")] fields: JsValue,
+    ) -> Promise {
         let client = self.inner.clone();
-        client.update_endpoint(&id, &fields).await
+        let fields = UpdateEndpointRequest::read(field(fields));
+        promise(async move {
+            client.update_endpoint(&self::id(&id)?, &fields?).await?;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// Deletes an endpoint.
-    #[wasm_bindgen(js_name = deleteEndpoint)]
-    pub async fn delete_endpoint(&self, id: String) -> Result<()> {
+    #[wasm_bindgen(js_name = deleteEndpoint, unchecked_return_type = "Promise<void>")]
+    pub fn delete_endpoint(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+    ) -> Promise {
         let client = self.inner.clone();
-        client.delete_endpoint(&id).await
+        promise(async move {
+            client.delete_endpoint(&self::id(&id)?).await?;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// Sets a strong random password (from `crypto.getRandomValues`) and returns it with
     /// the username, once: what a web SDK's `login(username, password)` takes.
-    #[wasm_bindgen(js_name = rotatePassword)]
-    pub async fn rotate_password(&self, id: String) -> Result<Ts<SipCredentials>> {
+    #[wasm_bindgen(js_name = rotatePassword, unchecked_return_type = "Promise<SipCredentials>")]
+    pub fn rotate_password(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+    ) -> Promise {
         let client = self.inner.clone();
-        write(&client.rotate_password(&id).await?)
+        promise(async move { Ok(output(&client.rotate_password(&self::id(&id)?).await?)) })
     }
 
-    /// Every matching endpoint across pages, for `for await`. Further pages are fetched
-    /// a few at a time once the total is known; breaking out of the loop cancels them.
+    /// Every matching endpoint across pages, for `for await`. After the first page, up to
+    /// 6 pages are fetched at a time, in order; breaking out of the loop cancels them.
     /// Throws at once on an invalid query.
     #[wasm_bindgen(unchecked_return_type = "AsyncIterableIterator<Endpoint>")]
-    pub fn endpoints(&self, query: Option<Ts<ListQuery>>) -> Result<JsValue> {
-        let query = read_optional_arg(query, ErrorCode::InvalidQuery, "query")?;
-        let pages = self.inner.clone().pages(&query)?;
-        let iterator = EndpointIterator {
-            state: Rc::new(Mutex::new(IteratorState {
-                pages: Some(pages),
-                buffer: VecDeque::new(),
-            })),
+    pub fn endpoints(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "ListQuery")] query: Option<JsValue>,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let query = ListQuery::read(
+            field(query.unwrap_or_default()),
+            self.inner.config().dialect,
+        )?;
+        let pages = EndpointPages {
+            walk: Rc::new(RefCell::new(Some(self.inner.clone().pages(&query)))),
         };
-        Ok(async_iterable(iterator.into()))
+        Ok(endpoints_of(pages))
+    }
+
+    /// Counts total, registered and unregistered endpoints over all pages.
+    #[wasm_bindgen(unchecked_return_type = "Promise<EndpointSummary>")]
+    pub fn summary(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "ListQuery")] query: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SummaryOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let client = self.inner.clone();
+        let query = ListQuery::read(field(query.unwrap_or_default()), client.config().dialect);
+        let on_progress = options.as_ref().map_or(Ok(None), |options| {
+            Options::optional(
+                field(options.clone()),
+                "summary options",
+                ErrorCode::InvalidArgument,
+                &["onProgress"],
+            )?;
+            function(
+                options,
+                "onProgress",
+                "summary options",
+                ErrorCode::InvalidArgument,
+            )
+        });
+        promise(async move {
+            let (query, on_progress) = (query?, on_progress?);
+            let mut thrown: Option<JsValue> = None;
+            let summary = client
+                .summary(&query, |progress: Progress| {
+                    if let (Some(f), None) = (&on_progress, &thrown) {
+                        thrown = f.call1(&JsValue::UNDEFINED, &output(&progress)).err();
+                    }
+                })
+                .await?;
+            match thrown {
+                Some(e) => Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "onProgress threw: {}",
+                        js_sys::Error::from(e)
+                            .message()
+                            .as_string()
+                            .unwrap_or_default()
+                    ),
+                )),
+                None => Ok(output(&summary)),
+            }
+        })
     }
 
     /// Gets an access token from the Plivo JWT API: checks the request first (the lifetime
     /// rule, `incoming` needs `sub`), then posts it. Rejects with `UNSUPPORTED` on Vobiz,
     /// whose endpoints log in with SIP username and password.
-    #[wasm_bindgen(js_name = createToken)]
-    pub async fn create_token(
+    #[wasm_bindgen(js_name = createToken, unchecked_return_type = "Promise<IssuedToken>")]
+    pub fn create_token(
         &self,
-        request: Option<Ts<CreateTokenRequest>>,
-    ) -> Result<Ts<IssuedToken>> {
-        let request = read_optional_arg(request, ErrorCode::InvalidTokenRequest, "token request")?;
+        #[wasm_bindgen(unchecked_optional_param_type = "CreateTokenRequest")] request: Option<
+            JsValue,
+        >,
+    ) -> Promise {
         let client = self.inner.clone();
-        write(&client.create_token(&request).await?.0)
+        let request = CreateTokenRequest::read(field(request.unwrap_or_default()));
+        promise(async move { Ok(output(&client.create_token(&request?).await?.0)) })
     }
 
-    /// A handle for `new TokenProvider({ client })`; not part of the public API.
-    #[wasm_bindgen(js_name = __tokenSource, skip_typescript)]
-    pub fn token_source_handle(&self) -> super::token::ClientTokenSource {
-        Self::token_source(self.inner.clone())
-    }
-
-    /// Counts total, registered and unregistered endpoints over all pages.
-    pub async fn summary(
+    /// A `TokenProvider` that gets its tokens from the JWT API through this client (direct
+    /// mode: development and admin tools). In production use `new TokenProvider({ tokenUrl })`.
+    #[wasm_bindgen(js_name = tokenProvider)]
+    pub fn token_provider(
         &self,
-        query: Option<Ts<ListQuery>>,
-        options: Option<SummaryOptionsArg>,
-    ) -> std::result::Result<Ts<EndpointSummary>, JsValue> {
-        let query = read_optional_arg(query, ErrorCode::InvalidQuery, "query")?;
-        let on_progress = match options.map(JsValue::from) {
-            None => None,
-            Some(options) if options.is_undefined() || options.is_null() => None,
-            Some(options) => match Reflect::get(&options, &JsValue::from_str("onProgress")) {
-                Ok(f) if f.is_function() => Some(Function::from(f)),
-                Ok(f) if f.is_undefined() || f.is_null() => None,
-                _ => {
-                    return Err(Error::argument(
-                        "summary options",
-                        "`onProgress` must be a function",
-                    )
-                    .into())
-                }
-            },
-        };
-        let mut callback_error = None;
-        let summary = self
-            .inner
-            .clone()
-            .summary(&query, |progress| {
-                let Some(f) = &on_progress else { return };
-                if callback_error.is_some() {
-                    return;
-                }
-                let arg = Object::new();
-                let _ = Reflect::set(&arg, &"loaded".into(), &progress.loaded.into());
-                let _ = Reflect::set(&arg, &"total".into(), &progress.total.into());
-                if let Err(e) = f.call1(&JsValue::UNDEFINED, &arg) {
-                    callback_error = Some(e);
-                }
-            })
-            .await;
-        if let Some(e) = callback_error {
-            return Err(e);
-        }
-        Ok(write(&summary?)?)
+        #[wasm_bindgen(unchecked_optional_param_type = "ClientTokenProviderOptions")]
+        options: Option<JsValue>,
+    ) -> std::result::Result<TokenProvider, JsValue> {
+        TokenProvider::for_client(self.inner.clone(), options.unwrap_or_default())
+            .map_err(|e| to_js(&e))
     }
 }
 
-struct IteratorState {
-    pages: Option<LocalBoxStream<'static, Result<EndpointPage>>>,
-    buffer: VecDeque<Endpoint>,
-}
-
-/// The async iterator `client.endpoints()` returns.
-#[wasm_bindgen]
-pub struct EndpointIterator {
-    state: Rc<Mutex<IteratorState>>,
-}
-
-fn iterator_result(done: bool, value: &JsValue) -> JsValue {
-    let result = Object::new();
-    let _ = Reflect::set(&result, &"done".into(), &done.into());
-    let _ = Reflect::set(&result, &"value".into(), value);
-    result.into()
+/// The pages of a walk, handed to the iterator's generator one at a time.
+#[wasm_bindgen(skip_typescript)]
+pub struct EndpointPages {
+    walk: Rc<RefCell<Option<PageWalk<FetchTransport, HostRuntime>>>>,
 }
 
 #[wasm_bindgen]
-impl EndpointIterator {
-    /// The next endpoint, fetching the next page when needed.
-    #[wasm_bindgen(unchecked_return_type = "IteratorResult<Endpoint, undefined>")]
-    pub async fn next(&self) -> Result<JsValue> {
-        let state = self.state.clone();
-        let mut state = state.lock().await;
-        loop {
-            if let Some(endpoint) = state.buffer.pop_front() {
-                return Ok(iterator_result(false, &write(&endpoint)?.into()));
-            }
-            let Some(pages) = state.pages.as_mut() else {
-                return Ok(iterator_result(true, &JsValue::UNDEFINED));
+impl EndpointPages {
+    /// The endpoints of the next page, or `undefined` after the last.
+    pub fn next(&self) -> Promise {
+        let state = self.walk.clone();
+        promise(async move {
+            let Some(mut walk) = state.borrow_mut().take() else {
+                return Ok(JsValue::UNDEFINED);
             };
-            match pages.next().await {
-                Some(Ok(page)) => state.buffer.extend(page.objects),
-                Some(Err(error)) => {
-                    state.pages = None;
-                    return Err(error);
+            match walk.next_page().await {
+                Some(Ok(page)) => {
+                    *state.borrow_mut() = Some(walk);
+                    Ok(parse(&page.json[page.objects.clone()]))
                 }
-                None => state.pages = None,
+                Some(Err(error)) => Err(error),
+                None => Ok(JsValue::UNDEFINED),
             }
-        }
-    }
-
-    /// Stops the iteration (called by `break` in `for await`): cancels page requests in
-    /// flight and drops what was buffered.
-    #[wasm_bindgen(
-        js_name = "return",
-        unchecked_return_type = "IteratorResult<Endpoint, undefined>"
-    )]
-    pub async fn finish(&self) -> JsValue {
-        let state = self.state.clone();
-        let mut state = state.lock().await;
-        state.pages = None;
-        state.buffer.clear();
-        iterator_result(true, &JsValue::UNDEFINED)
+        })
     }
 }
 
 /// One problem with a form field, for live validation.
-#[derive(serde::Serialize, tsify::Tsify)]
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase")]
 pub struct FieldProblem {
     /// `"username"`, `"password"` or `"alias"`.
     pub field: String,
     /// `INVALID_USERNAME`, `INVALID_PASSWORD`, `INVALID_ALIAS` or `INVALID_ARGUMENT`.
-    #[tsify(type = "EndpointLoginErrorCode")]
-    pub code: String,
+    #[cfg_attr(feature = "typescript", tsify(type = "EndpointLoginErrorCode"))]
+    pub code: &'static str,
     /// What is wrong and how to fix it (never contains the password).
     pub message: String,
 }
@@ -308,31 +312,32 @@ pub struct FieldProblem {
 #[wasm_bindgen(js_name = validateEndpointFields, unchecked_return_type = "FieldProblem[]")]
 pub fn validate_endpoint_fields(
     #[wasm_bindgen(unchecked_param_type = "Partial<CreateEndpointRequest>")] fields: JsValue,
-) -> Result<JsValue> {
-    if !fields.is_object() {
-        return Err(Error::argument(
-            "endpoint fields",
-            format!(
-                "expected an object, got {}",
-                super::error::type_name(&fields)
-            ),
-        ));
-    }
-    let mut problems = Vec::new();
-    let mut text = |name: &str| -> Option<String> {
-        let value = Reflect::get(&fields, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
-        if value.is_undefined() || value.is_null() {
-            return None;
+) -> std::result::Result<JsValue, JsValue> {
+    let o = match field(fields) {
+        crate::fields::Field::Object(o) => o,
+        other => {
+            return Err(to_js(&Error::argument(
+                "endpoint fields",
+                format!("expected an object, got {}", other.kind()),
+            )))
         }
-        match value.as_string() {
-            Some(s) => Some(s),
-            None => {
-                problems.push(Error::argument(name, "expected a string").with_field(name));
+    };
+    let mut problems = Vec::new();
+    let mut read = |name: &str| -> Option<String> {
+        use crate::fields::{Field, Host};
+        match o.field(name) {
+            Field::Absent | Field::Null => None,
+            Field::Text(text) => Some(text),
+            other => {
+                problems.push(
+                    Error::argument(name, format!("expected a string, not {}", other.kind()))
+                        .with_field(name),
+                );
                 None
             }
         }
     };
-    let (username, password, alias) = (text("username"), text("password"), text("alias"));
+    let (username, password, alias) = (read("username"), read("password"), read("alias"));
     problems.extend(crate::validate::endpoint_fields(
         username.as_deref(),
         password.as_deref(),
@@ -340,16 +345,11 @@ pub fn validate_endpoint_fields(
     ));
     let list: Vec<FieldProblem> = problems
         .into_iter()
-        .map(|e| FieldProblem {
-            field: e.field.unwrap_or_default(),
-            code: e.code.as_str().to_owned(),
-            message: e.message,
+        .map(|mut e| FieldProblem {
+            field: e.field.take().unwrap_or_default(),
+            code: e.code.as_str(),
+            message: std::mem::take(&mut e.message),
         })
         .collect();
-    serde_wasm_bindgen::to_value(&list).map_err(|e| {
-        Error::new(
-            ErrorCode::BadResponse,
-            format!("Could not convert problems: {e}"),
-        )
-    })
+    Ok(output(&list))
 }

@@ -1,15 +1,17 @@
-//! The wasm-bindgen layer: converts JavaScript values in, calls the core, converts
-//! results and errors out. No logic lives here.
+//! The wasm-bindgen layer: JavaScript values in, a core call, JavaScript values out. No
+//! logic lives here.
+//!
+//! One way across in each direction, chosen by measurement (see BENCHMARKS.md):
+//! - in: option objects are read field by field through [`crate::fields::Host`], with the
+//!   core's names and rules; response bodies arrive as bytes (`arrayBuffer`);
+//! - out: every result is JSON text written by the core and parsed once with
+//!   `JSON.parse` ([`host::output`]).
+//!
+//! Async methods take `&self` only to clone `Rc` state into the future they return, so
+//! `free()` during a call neither throws nor cancels it.
 
 pub mod client;
 pub mod error;
+pub mod host;
 pub mod runtime;
 pub mod token;
-
-use wasm_bindgen::prelude::*;
-
-/// Installs the panic hook so that a bug shows a readable message in the console.
-#[wasm_bindgen(start, skip_typescript)]
-fn start() {
-    console_error_panic_hook::set_once();
-}

@@ -9,7 +9,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, RequestCredentials};
 
-use crate::client::{Runtime, Transport};
+use crate::client::Transport;
+use crate::clock::Runtime;
 use crate::config::{ClientConfig, Credentials};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{auth_headers, ApiRequest, ApiResponse, Method};
@@ -109,7 +110,9 @@ impl FetchTransport {
             builder = builder.header(name, value);
         }
         let built = match &request.body {
-            Some(body) => builder.json(body),
+            Some(body) => builder
+                .header("Content-Type", "application/json")
+                .body(JsValue::from_str(body)),
             None => builder.build(),
         };
         built.map_err(|e| {
@@ -183,7 +186,7 @@ impl Transport for FetchTransport {
             .map_err(&failed)?;
         let headers = response.headers();
         let status = response.status();
-        let body = response.text().await.map_err(&failed)?;
+        let body = response.binary().await.map_err(&failed)?;
         guard.0 = None;
         Ok(ApiResponse {
             status,

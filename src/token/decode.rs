@@ -1,21 +1,19 @@
 //! Decoding and checking Plivo access tokens.
 //!
 //! jwt-compact's `UntrustedToken` refuses every real Plivo token because of its
-//! `"cty": "plivo;v=1"` header, so the token is split and base64url-decoded here; its
-//! claims then go through jwt-compact's `Claims` and time types, and its signature through
-//! jwt-compact's HS256 primitives. The checks follow what the Plivo browser SDK checks, and
-//! are stricter: each fault names the part of the token and the reason.
+//! `"cty": "plivo;v=1"` header, so the token is split and base64url-decoded here and its
+//! two JSON parts read with the library's reader; the signature goes through
+//! jwt-compact's HS256 primitives, and the times are two integer comparisons. The checks
+//! follow what the Plivo browser SDK checks, and are stricter: each fault names the part
+//! of the token and the reason.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use chrono::{DateTime, TimeZone, Utc};
 use jwt_compact::alg::{Hs256, Hs256Key};
-use jwt_compact::{Algorithm, AlgorithmSignature, Claims, Empty, TimeOptions, ValidationError};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use tsify::Tsify;
+use jwt_compact::{Algorithm, AlgorithmSignature};
 
 use super::time::MAX_SAFE_INTEGER;
 use crate::error::{Error, ErrorCode, Result};
+use crate::json::{self, Value};
 
 /// The only content type a Plivo token carries.
 pub const PLIVO_CONTENT_TYPE: &str = "plivo;v=1";
@@ -23,9 +21,9 @@ pub const PLIVO_CONTENT_TYPE: &str = "plivo;v=1";
 pub const MAX_TOKEN_LENGTH: usize = 8 * 1024;
 
 /// The header of an access token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase")]
-#[tsify(missing_as_null)]
 pub struct AccessTokenHeader {
     /// Always `"HS256"`.
     pub alg: String,
@@ -36,7 +34,8 @@ pub struct AccessTokenHeader {
 }
 
 /// Voice grants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceGrants {
     /// May receive calls (false when absent).
@@ -46,16 +45,17 @@ pub struct VoiceGrants {
 }
 
 /// Grants of a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 pub struct Grants {
     /// Voice grants.
     pub voice: VoiceGrants,
 }
 
 /// The claims of an access token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase")]
-#[tsify(missing_as_null)]
 pub struct AccessTokenClaims {
     /// Issuer: the account's Auth ID.
     pub iss: String,
@@ -72,7 +72,8 @@ pub struct AccessTokenClaims {
 }
 
 /// A decoded access token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 pub struct DecodedAccessToken {
     /// The header.
     pub header: AccessTokenHeader,
@@ -80,15 +81,13 @@ pub struct DecodedAccessToken {
     pub claims: AccessTokenClaims,
 }
 
-/// A token split into its parts and checked, ready for signature and time checks.
+/// A token split into its parts and checked, ready for the signature check.
 #[derive(Debug, Clone)]
-pub struct ParsedToken {
-    /// Header and claims for JavaScript.
+pub struct ParsedToken<'t> {
+    /// Header and claims.
     pub decoded: DecodedAccessToken,
-    /// The expiry and maturity as jwt-compact's claims.
-    pub claims: Claims<Empty>,
     /// `header.claims` exactly as in the token: what the signature covers.
-    pub signing_input: String,
+    pub signing_input: &'t str,
     /// The raw signature.
     pub signature: Vec<u8>,
 }
@@ -106,74 +105,67 @@ fn decode_part(part: &str, text: &str) -> Result<Vec<u8>> {
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'));
         match bad {
-            Some(c) => malformed(
+            Some(c) if c.is_ascii_graphic() => malformed(
                 part,
-                format!("{c:?} is not base64url (A-Z a-z 0-9 - _, no padding)"),
+                format!("'{c}' is not base64url (A-Z a-z 0-9 - _, no padding)"),
             ),
+            Some(_) => malformed(part, "it has a character that is not base64url"),
             None => malformed(part, "its length is not valid base64url"),
         }
     })
 }
 
-fn json_object(part: &str, bytes: &[u8]) -> Result<Map<String, Value>> {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(map)) => Ok(map),
+fn json_object<'b>(part: &str, bytes: &'b [u8]) -> Result<Value<'b>> {
+    let text = std::str::from_utf8(bytes).map_err(|_| malformed(part, "it is not UTF-8 text"))?;
+    match json::parse(text) {
+        Ok(value @ Value::Object(_)) => Ok(value),
         Ok(other) => Err(malformed(
             part,
-            format!("it is JSON {}, not an object", kind(&other)),
+            format!("it is JSON {}, not an object", other.kind()),
         )),
         Err(_) => Err(malformed(part, "it is not JSON")),
     }
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-fn optional_string(map: &Map<String, Value>, part: &str, name: &str) -> Result<Option<String>> {
+fn optional_string(map: &Value, part: &str, name: &str) -> Result<Option<String>> {
     match map.get(name) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s.text().into_owned())),
         Some(other) => Err(malformed(
             part,
-            format!("`{name}` must be a string, not {}", kind(other)),
+            format!("`{name}` must be a string, not {}", other.kind()),
         )),
     }
 }
 
-fn time_claim(map: &Map<String, Value>, name: &str) -> Result<i64> {
+fn time_claim(map: &Value, name: &str) -> Result<i64> {
     let value = map
         .get(name)
         .ok_or_else(|| malformed("claims", format!("`{name}` is missing")))?;
-    let n = value.as_f64().ok_or_else(|| {
-        malformed(
-            "claims",
-            format!("`{name}` must be a number, not {}", kind(value)),
-        )
-    })?;
-    if n.fract() != 0.0 || !(0.0..=MAX_SAFE_INTEGER).contains(&n) {
+    let Value::Number(_) = value else {
         return Err(malformed(
             "claims",
-            format!("`{name}` must be whole Unix seconds, not {n}"),
+            format!("`{name}` must be a number, not {}", value.kind()),
         ));
-    }
-    Ok(n as i64)
+    };
+    value
+        .as_integer()
+        .filter(|n| (0..=MAX_SAFE_INTEGER as i64).contains(n))
+        .ok_or_else(|| {
+            malformed(
+                "claims",
+                format!("`{name}` must be whole Unix seconds, 0 or more"),
+            )
+        })
 }
 
-fn grant(voice: Option<&Map<String, Value>>, name: &str) -> Result<bool> {
+fn grant(voice: Option<&Value>, name: &str) -> Result<bool> {
     match voice.and_then(|v| v.get(name)) {
         None => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
         Some(other) => Err(malformed(
             "claims",
-            format!("`per.voice.{name}` must be a boolean, not {}", kind(other)),
+            format!("`per.voice.{name}` must be a boolean, not {}", other.kind()),
         )),
     }
 }
@@ -185,7 +177,10 @@ fn header(bytes: &[u8]) -> Result<AccessTokenHeader> {
     if alg != "HS256" {
         return Err(malformed(
             "header",
-            format!("`alg` is {alg:?}; access tokens are HS256"),
+            format!(
+                "`alg` is {}; access tokens are HS256",
+                crate::error::quoted(&alg)
+            ),
         ));
     }
     let cty = optional_string(&map, "header", "cty")?;
@@ -193,7 +188,10 @@ fn header(bytes: &[u8]) -> Result<AccessTokenHeader> {
         if cty != PLIVO_CONTENT_TYPE {
             return Err(malformed(
                 "header",
-                format!("`cty` is {cty:?}; expected {PLIVO_CONTENT_TYPE:?} or none"),
+                format!(
+                    "`cty` is {}; expected \"{PLIVO_CONTENT_TYPE}\" or none",
+                    crate::error::quoted(cty)
+                ),
             ));
         }
     }
@@ -201,7 +199,7 @@ fn header(bytes: &[u8]) -> Result<AccessTokenHeader> {
     Ok(AccessTokenHeader { alg, cty, typ })
 }
 
-fn claims(bytes: &[u8]) -> Result<(AccessTokenClaims, Claims<Empty>)> {
+fn claims(bytes: &[u8]) -> Result<AccessTokenClaims> {
     let map = json_object("claims", bytes)?;
     let iss = optional_string(&map, "claims", "iss")?
         .ok_or_else(|| malformed("claims", "`iss` is missing"))?;
@@ -211,46 +209,40 @@ fn claims(bytes: &[u8]) -> Result<(AccessTokenClaims, Claims<Empty>)> {
     let exp = time_claim(&map, "exp")?;
     let voice = match map.get("per") {
         None => None,
-        Some(Value::Object(per)) => match per.get("voice") {
+        Some(per @ Value::Object(_)) => match per.get("voice") {
             None => None,
-            Some(Value::Object(voice)) => Some(voice),
+            Some(voice @ Value::Object(_)) => Some(voice),
             Some(other) => {
                 return Err(malformed(
                     "claims",
-                    format!("`per.voice` must be an object, not {}", kind(other)),
+                    format!("`per.voice` must be an object, not {}", other.kind()),
                 ))
             }
         },
         Some(other) => {
             return Err(malformed(
                 "claims",
-                format!("`per` must be an object, not {}", kind(other)),
+                format!("`per` must be an object, not {}", other.kind()),
             ))
         }
     };
-    let per = Grants {
-        voice: VoiceGrants {
-            incoming_allow: grant(voice, "incoming_allow")?,
-            outgoing_allow: grant(voice, "outgoing_allow")?,
-        },
-    };
-    // jwt-compact's claims and time types carry the checked times into its validators.
-    let mut typed = Claims::empty();
-    typed.expiration = Some(at(exp));
-    typed.not_before = Some(at(nbf));
-    let decoded = AccessTokenClaims {
+    Ok(AccessTokenClaims {
         iss,
         sub,
         nbf,
         exp,
         app,
-        per,
-    };
-    Ok((decoded, typed))
+        per: Grants {
+            voice: VoiceGrants {
+                incoming_allow: grant(voice, "incoming_allow")?,
+                outgoing_allow: grant(voice, "outgoing_allow")?,
+            },
+        },
+    })
 }
 
 /// Splits, decodes and checks a token; does not check its signature or its times.
-pub fn parse(token: &str) -> Result<ParsedToken> {
+pub fn parse(token: &str) -> Result<ParsedToken<'_>> {
     let token = token.trim();
     if token.is_empty() {
         return Err(malformed("token", "it is empty"));
@@ -258,29 +250,30 @@ pub fn parse(token: &str) -> Result<ParsedToken> {
     if token.len() > MAX_TOKEN_LENGTH {
         return Err(malformed(
             "token",
-            format!("it is {} characters long", token.len()),
+            format!(
+                "it is {} characters long; tokens are at most {MAX_TOKEN_LENGTH}",
+                token.len()
+            ),
         ));
     }
-    let parts: Vec<&str> = token.split('.').collect();
-    if parts.len() != 3 {
+    let mut parts = token.splitn(4, '.');
+    let (Some(head), Some(body), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(malformed(
             "token",
             format!(
                 "a token has 3 parts separated by dots, this one has {}",
-                parts.len()
+                token.split('.').count()
             ),
         ));
-    }
-    let header = header(&decode_part("header", parts[0])?)?;
-    let (decoded_claims, typed) = claims(&decode_part("claims", parts[1])?)?;
-    let signature = decode_part("signature", parts[2])?;
+    };
+    let header = header(&decode_part("header", head)?)?;
+    let claims = claims(&decode_part("claims", body)?)?;
+    let signature = decode_part("signature", signature)?;
     Ok(ParsedToken {
-        decoded: DecodedAccessToken {
-            header,
-            claims: decoded_claims,
-        },
-        claims: typed,
-        signing_input: format!("{}.{}", parts[0], parts[1]),
+        decoded: DecodedAccessToken { header, claims },
+        signing_input: &token[..head.len() + 1 + body.len()],
         signature,
     })
 }
@@ -290,20 +283,21 @@ pub fn decode_access_token(token: &str) -> Result<DecodedAccessToken> {
     parse(token).map(|p| p.decoded)
 }
 
-fn at(seconds: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(seconds, 0)
-        .single()
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-/// `verifyAccessToken`: the signature with the account auth token (HS256), then expiry
-/// and maturity at `now` (Unix seconds) with `leeway` seconds.
+/// `verifyAccessToken`: the HS256 signature with the account auth token, then expiry and
+/// maturity at `now` (Unix seconds) with `leeway` seconds.
 pub fn verify_access_token(
     token: &str,
     auth_token: &str,
     now: i64,
     leeway: i64,
 ) -> Result<DecodedAccessToken> {
+    if auth_token.is_empty() {
+        return Err(Error::argument(
+            "auth token",
+            "it is empty; pass the account's Auth Token, the key the platform signs with",
+        )
+        .with_field("authToken"));
+    }
     let parsed = parse(token)?;
     let signature_ok = parsed.signature.len() == 32
         && <Hs256 as Algorithm>::Signature::try_from_slice(&parsed.signature).is_ok_and(
@@ -322,36 +316,27 @@ pub fn verify_access_token(
              key, or altered.",
         ));
     }
-    let options = TimeOptions::new(chrono::Duration::seconds(leeway), move || at(now));
     let claims = &parsed.decoded.claims;
-    parsed
-        .claims
-        .validate_expiration(&options)
-        .map_err(|e| match e {
-            ValidationError::Expired => Error::new(
-                ErrorCode::TokenExpired,
-                format!(
-                    "The access token expired at {} ({} s ago); get a new one.",
-                    at(claims.exp).to_rfc3339(),
-                    now - claims.exp
-                ),
+    if now > claims.exp.saturating_add(leeway) {
+        return Err(Error::new(
+            ErrorCode::TokenExpired,
+            format!(
+                "The access token expired {} s ago (exp {}); get a new one.",
+                now - claims.exp,
+                claims.exp
             ),
-            other => malformed("claims", other),
-        })?;
-    parsed
-        .claims
-        .validate_maturity(&options)
-        .map_err(|e| match e {
-            ValidationError::NotMature => Error::new(
-                ErrorCode::TokenNotYetValid,
-                format!(
-                    "The access token is not valid before {} ({} s from now); check the clock.",
-                    at(claims.nbf).to_rfc3339(),
-                    claims.nbf - now
-                ),
+        ));
+    }
+    if now.saturating_add(leeway) < claims.nbf {
+        return Err(Error::new(
+            ErrorCode::TokenNotYetValid,
+            format!(
+                "The access token is not valid for another {} s (nbf {}); check the clock.",
+                claims.nbf - now,
+                claims.nbf
             ),
-            other => malformed("claims", other),
-        })?;
+        ));
+    }
     Ok(parsed.decoded)
 }
 
@@ -458,6 +443,19 @@ pub(crate) mod tests {
             ("a.b".into(), "token", "3 parts"),
             ("a.b.c.d".into(), "token", "3 parts"),
             ("x".repeat(MAX_TOKEN_LENGTH + 1), "token", "characters long"),
+            (
+                format!("{header}.{}.c2ln", b64("\"x\"")),
+                "claims",
+                "JSON a string, not an object",
+            ),
+            (
+                format!(
+                    "{header}.{}.c2ln",
+                    Base64UrlUnpadded::encode_string(&[0xff, 0xfe])
+                ),
+                "claims",
+                "not UTF-8",
+            ),
             (format!(".{claims}.c2ln"), "header", "empty"),
             (format!("{header}..c2ln"), "claims", "empty"),
             (format!("{header}.{claims}."), "signature", "empty"),
@@ -530,6 +528,11 @@ pub(crate) mod tests {
                 "whole Unix seconds",
             ),
             (
+                with_claims(r#"{"iss":"a","nbf":1,"exp":1e300}"#),
+                "claims",
+                "whole Unix seconds",
+            ),
+            (
                 with_claims(r#"{"iss":"a","nbf":-1,"exp":2}"#),
                 "claims",
                 "whole Unix seconds",
@@ -587,11 +590,21 @@ pub(crate) mod tests {
         assert_eq!(e.code, ErrorCode::TokenExpired);
         assert!(e.message.contains("1 s ago"), "{}", e.message);
         assert!(
+            verify_access_token(&t, KEY, NOW + 600, 0).is_ok(),
+            "valid until exp"
+        );
+        assert_eq!(
+            verify_access_token(&t, "", NOW, 0).unwrap_err().code,
+            ErrorCode::InvalidArgument,
+            "an empty key is refused before anything is checked"
+        );
+        assert!(
             verify_access_token(&t, KEY, NOW + 601, 60).is_ok(),
             "within the leeway"
         );
         let e = verify_access_token(&t, KEY, NOW - 120, 0).unwrap_err();
         assert_eq!(e.code, ErrorCode::TokenNotYetValid);
+        assert!(e.message.contains("another 60 s"), "{}", e.message);
         assert!(verify_access_token(&t, KEY, NOW - 100, 60).is_ok());
     }
 

@@ -21,12 +21,12 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 
-use futures_util::future::{abortable, AbortHandle, FutureExt, LocalBoxFuture, Shared};
-
 use super::decode::{decode_access_token, AccessTokenClaims, DecodedAccessToken};
-use crate::client::Runtime;
+use super::FetchedToken;
+use crate::clock::{offset_from_date, Runtime};
 use crate::error::{Error, ErrorCode, Result};
 use crate::retry::RetryPolicy;
+use crate::task::{abortable, AbortHandle, LocalBoxFuture, Shared};
 
 /// A token is never handed out with less than this left.
 pub const USABLE_FLOOR_MS: f64 = 5_000.0;
@@ -38,28 +38,6 @@ pub const DEFAULT_MARGIN_MS: f64 = 120_000.0;
 const NBF_BACKDATE_MS: f64 = 60_000.0;
 /// Longest a timer is set for (what `setTimeout` holds).
 const MAX_TIMER_MS: f64 = 2_147_483_647.0;
-
-/// A token as a source delivered it, with what is known of the platform's clock.
-#[derive(Clone, PartialEq)]
-pub struct FetchedToken {
-    /// The token.
-    pub token: String,
-    /// The response's `Date` header, in milliseconds since the epoch, when readable.
-    pub server_date_ms: Option<f64>,
-    /// Local time the request was sent.
-    pub sent_at_ms: f64,
-    /// Local time the answer arrived.
-    pub received_at_ms: f64,
-}
-
-impl std::fmt::Debug for FetchedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FetchedToken")
-            .field("token", &"<redacted>")
-            .field("server_date_ms", &self.server_date_ms)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Where tokens come from: the JWT API through a client, the application's token URL, or
 /// a callback.
@@ -74,11 +52,14 @@ pub trait Spawn {
     fn spawn(&self, future: LocalBoxFuture<'static, ()>);
 }
 
-/// What the provider reports.
-#[derive(Debug, Clone, PartialEq)]
+/// What a `TokenProvider` reports.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(tag = "type", rename_all = "camelCase")]
 pub enum TokenEvent {
     /// A new token arrived.
-    Refreshed {
+    #[serde(rename_all = "camelCase")]
+    TokenRefreshed {
         /// Its claims.
         claims: AccessTokenClaims,
         /// Expiry, milliseconds since the epoch.
@@ -87,15 +68,20 @@ pub enum TokenEvent {
         seconds_left: f64,
     },
     /// The token entered its refresh margin; a refresh starts now.
-    WillExpire {
+    #[serde(rename_all = "camelCase")]
+    TokenWillExpire {
         /// Expiry, milliseconds since the epoch.
         expires_at: f64,
         /// Seconds left, by the corrected clock.
         seconds_left: f64,
     },
     /// A fetch failed.
-    Failed {
-        /// Why.
+    #[serde(rename_all = "camelCase")]
+    TokenError {
+        /// Why. Written as `null` here; the binding layer puts a real
+        /// `EndpointLoginError` in its place.
+        #[serde(serialize_with = "serialize_as_null")]
+        #[cfg_attr(feature = "typescript", tsify(type = "EndpointLoginError"))]
         error: Error,
         /// Whether another attempt is scheduled.
         will_retry: bool,
@@ -106,8 +92,31 @@ pub enum TokenEvent {
     },
 }
 
+fn serialize_as_null<S: serde::Serializer>(
+    _: &Error,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_unit()
+}
+
+impl TokenEvent {
+    /// The event's `type`, as listeners subscribe to it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::TokenRefreshed { .. } => "tokenRefreshed",
+            Self::TokenWillExpire { .. } => "tokenWillExpire",
+            Self::TokenError { .. } => "tokenError",
+        }
+    }
+
+    /// Every event type.
+    pub const KINDS: [&'static str; 3] = ["tokenRefreshed", "tokenWillExpire", "tokenError"];
+}
+
 /// The token in hand, as `current()` reports it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
+#[serde(rename_all = "camelCase")]
 pub struct CurrentToken {
     /// Its claims.
     pub claims: AccessTokenClaims,
@@ -119,6 +128,68 @@ pub struct CurrentToken {
     pub clock_offset_ms: f64,
 }
 
+/// Options of `new TokenProvider(options)`: exactly one source (`tokenUrl` or
+/// `fetchToken`), and how to refresh.
+#[cfg(feature = "typescript")]
+#[derive(tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenProviderOptions {
+    /// Your backend's URL answering `{ "token": "..." }` for the signed-in user, sent with
+    /// the page's cookies (production).
+    #[tsify(optional)]
+    pub token_url: Option<String>,
+    /// Any callback resolving to a token.
+    #[tsify(optional, type = "() => Promise<string>")]
+    pub fetch_token: Option<()>,
+    /// Timeout of one `tokenUrl` request, ms (default 10,000).
+    #[tsify(optional)]
+    pub timeout_ms: Option<u32>,
+    /// Refresh this many seconds before expiry (default: the larger of 120 s and 10 % of
+    /// the lifetime).
+    #[tsify(optional)]
+    pub refresh_margin_seconds: Option<u32>,
+    /// Attempts for a caller that has no usable token, and the backoff of refreshes.
+    #[tsify(optional)]
+    pub retry: Option<crate::retry::RetryOptions>,
+    /// Called with every event.
+    #[tsify(optional, type = "(event: TokenEvent) => void")]
+    pub on_event: Option<()>,
+}
+
+/// Options of `client.tokenProvider(options)`: the JWT API through a direct-mode client.
+#[cfg(feature = "typescript")]
+#[derive(tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientTokenProviderOptions {
+    /// The token to ask for (default: one hour, outgoing calls).
+    #[tsify(optional)]
+    pub request: Option<super::CreateTokenRequest>,
+    /// Refresh this many seconds before expiry (default: the larger of 120 s and 10 % of
+    /// the lifetime).
+    #[tsify(optional)]
+    pub refresh_margin_seconds: Option<u32>,
+    /// Attempts for a caller that has no usable token, and the backoff of refreshes.
+    #[tsify(optional)]
+    pub retry: Option<crate::retry::RetryOptions>,
+    /// Called with every event.
+    #[tsify(optional, type = "(event: TokenEvent) => void")]
+    pub on_event: Option<()>,
+}
+
+/// The fields of `new TokenProvider(options)`, as JavaScript spells them.
+pub const PROVIDER_FIELDS: &[&str] = &[
+    "tokenUrl",
+    "fetchToken",
+    "timeoutMs",
+    "refreshMarginSeconds",
+    "retry",
+    "onEvent",
+];
+
+/// The fields of `client.tokenProvider(options)`, as JavaScript spells them.
+pub const CLIENT_PROVIDER_FIELDS: &[&str] =
+    &["request", "refreshMarginSeconds", "retry", "onEvent"];
+
 /// Checked provider options.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RefreshPolicy {
@@ -129,20 +200,32 @@ pub struct RefreshPolicy {
 }
 
 impl RefreshPolicy {
+    /// Reads `refreshMarginSeconds` and `retry` from provider options.
+    pub fn read<O: crate::fields::Host>(options: &crate::fields::Options<O>) -> Result<Self> {
+        let retry = match options.nested("retry", crate::retry::RetryOptions::FIELDS)? {
+            Some(retry) => Some(crate::retry::RetryOptions::read(&retry)?),
+            None => None,
+        };
+        Self::new(
+            options.number("refreshMarginSeconds")?,
+            RetryPolicy::from_options(retry.as_ref())?,
+        )
+    }
+
     /// Checks `refreshMarginSeconds` (whole seconds, at most 24 hours).
     pub fn new(margin_seconds: Option<f64>, retry: RetryPolicy) -> Result<Self> {
-        let margin_seconds = match margin_seconds {
-            None => None,
-            Some(s) if s.is_finite() && s.fract() == 0.0 && (0.0..=86_400.0).contains(&s) => {
-                Some(s as u32)
-            }
-            Some(s) => {
-                return Err(Error::config(
+        let margin_seconds = margin_seconds
+            .map(|s| {
+                crate::validate::whole(
+                    ErrorCode::InvalidConfig,
                     "refreshMarginSeconds",
-                    format!("expected whole seconds from 0 to 86400, got {s}"),
-                ))
-            }
-        };
+                    s,
+                    0,
+                    86_400,
+                )
+            })
+            .transpose()?
+            .map(|s| s as u32);
         Ok(Self {
             margin_seconds,
             retry,
@@ -240,7 +323,7 @@ impl TokenCache {
         self.offset_ms = match fetched.server_date_ms {
             // `Date` has whole seconds: the platform's time was within the second after it,
             // taken between sending and receiving.
-            Some(date) => date + 500.0 - (fetched.sent_at_ms + fetched.received_at_ms) / 2.0,
+            Some(date) => offset_from_date(date, fetched.sent_at_ms, fetched.received_at_ms),
             None => {
                 let server_now = self.server_now(local);
                 if nbf_ms > server_now + 2_000.0 || exp_ms - server_now <= USABLE_FLOOR_MS {
@@ -257,11 +340,16 @@ impl TokenCache {
         };
         let left = exp_ms - self.server_now(local);
         if left <= USABLE_FLOOR_MS {
+            let seconds = (left / 1000.0).round() as i64;
             return Err(Error::new(
                 ErrorCode::TokenExpired,
                 format!(
                     "The token source returned a token that {} (exp {}); it must hand out fresh tokens.",
-                    if left <= 0.0 { format!("expired {:.0} s ago", -left / 1000.0) } else { format!("expires in {:.0} s", left / 1000.0) },
+                    if seconds <= 0 {
+                        format!("expired {} s ago", -seconds)
+                    } else {
+                        format!("expires in {seconds} s")
+                    },
                     decoded.claims.exp
                 ),
             ));
@@ -287,7 +375,7 @@ impl TokenCache {
             return None;
         }
         let wait = match error.retry_after {
-            Some(seconds) => seconds * 1000.0,
+            Some(seconds) => f64::from(seconds) * 1000.0,
             None => f64::from(self.policy.retry.backoff(self.failures, random)),
         };
         Some(wait.min(latest).max(0.0))
@@ -312,7 +400,7 @@ impl TokenCache {
             claims: c.decoded.claims.clone(),
             seconds_left: (left / 1000.0).floor(),
             expires_at: c.exp_ms,
-            clock_offset_ms: self.offset_ms,
+            clock_offset_ms: self.offset_ms.round(),
         })
     }
 
@@ -333,7 +421,7 @@ enum Outcome {
     Disposed,
 }
 
-type Flight = Shared<LocalBoxFuture<'static, Outcome>>;
+type Flight = Shared<Outcome>;
 
 struct State {
     cache: TokenCache,
@@ -421,7 +509,7 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
                 }
                 this.join_or_start(&mut state)
             };
-            match flight.await {
+            match flight.wait().await {
                 Outcome::Fresh(token)
                 | Outcome::Failed {
                     fallback: Some(token),
@@ -448,7 +536,7 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
                 }
                 this.join_or_start(&mut state)
             };
-            match flight.await {
+            match flight.wait().await {
                 Outcome::Fresh(token) => Ok(token),
                 Outcome::Failed { error, .. } => Err(error),
                 Outcome::Disposed => Err(disposed()),
@@ -478,8 +566,9 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
         if let Some(timer) = state.timer.take() {
             timer.abort();
         }
-        if let Some((_, abort)) = state.flight.take() {
+        if let Some((flight, abort)) = state.flight.take() {
             abort.abort();
+            flight.set(Outcome::Disposed);
         }
         state.cache.clear();
     }
@@ -504,6 +593,9 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
         } else {
             RetryPolicy::NONE
         };
+        let flight = Flight::new();
+        let abort = AbortHandle::default();
+        let done = flight.clone();
         let fetch = async move {
             let host = &this.inner.host;
             let result = policy
@@ -513,16 +605,12 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
                     |_| this.inner.source.fetch(),
                 )
                 .await;
-            this.complete(result)
+            done.set(this.complete(result));
         };
-        let (fetch, abort) = abortable(fetch);
-        let flight: Flight = fetch
-            .map(|r| r.unwrap_or(Outcome::Disposed))
-            .boxed_local()
-            .shared();
-        self.inner
-            .host
-            .spawn(flight.clone().map(drop).boxed_local());
+        let task = abortable(fetch, &abort);
+        self.inner.host.spawn(Box::pin(async move {
+            task.await;
+        }));
         state.flight = Some((flight.clone(), abort));
         flight
     }
@@ -544,7 +632,7 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
             match accepted {
                 Ok(token) => {
                     if let Some(current) = state.cache.current(now) {
-                        events.push(TokenEvent::Refreshed {
+                        events.push(TokenEvent::TokenRefreshed {
                             claims: current.claims,
                             expires_at: current.expires_at,
                             seconds_left: current.seconds_left,
@@ -561,7 +649,7 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
                     if let Some(wait) = retry {
                         self.set_timer(&mut state, wait);
                     }
-                    events.push(TokenEvent::Failed {
+                    events.push(TokenEvent::TokenError {
                         error: error.clone(),
                         will_retry: retry.is_some(),
                         retry_in_ms: retry,
@@ -580,11 +668,17 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
             timer.abort();
         }
         let this = self.clone();
-        let (timer, abort) = abortable(async move {
-            this.inner.host.sleep(sleep_ms(in_ms)).await;
-            this.on_timer();
-        });
-        self.inner.host.spawn(timer.map(drop).boxed_local());
+        let abort = AbortHandle::default();
+        let timer = abortable(
+            async move {
+                this.inner.host.sleep(sleep_ms(in_ms)).await;
+                this.on_timer();
+            },
+            &abort,
+        );
+        self.inner.host.spawn(Box::pin(async move {
+            timer.await;
+        }));
         state.timer = Some(abort);
     }
 
@@ -599,7 +693,7 @@ impl<S: TokenSource + 'static, H: Runtime + Spawn + 'static> Provider<S, H> {
             let now = self.inner.host.now_ms();
             if let Some(left) = state.cache.ms_left(now).filter(|left| *left > 0.0) {
                 if state.cache.warn_once() {
-                    events.push(TokenEvent::WillExpire {
+                    events.push(TokenEvent::TokenWillExpire {
                         expires_at: state.cache.server_now(now) + left,
                         seconds_left: (left / 1000.0).floor(),
                     });

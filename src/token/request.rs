@@ -1,14 +1,12 @@
 //! `createToken`: a request for the JWT API, checked before it is sent.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use tsify::Tsify;
-
-use super::decode::AccessTokenClaims;
-use super::time::{
-    seconds, validate_token_lifetime, RawNumber, MAX_LIFETIME_SECONDS, MIN_LIFETIME_SECONDS,
-};
 use crate::error::{Error, ErrorCode, Result};
+use crate::fields::{Field, Host, Options};
+use crate::json::JsonOut;
+
+use super::decode::{decode_access_token, AccessTokenClaims};
+use super::time::{seconds, validate_token_lifetime, MAX_LIFETIME_SECONDS, MIN_LIFETIME_SECONDS};
+use super::FetchedToken;
 
 /// Lifetime used when neither `ttlSeconds` nor `exp` is given: one hour.
 pub const DEFAULT_TTL_SECONDS: i64 = 3600;
@@ -20,53 +18,39 @@ pub const LIFETIME_HEADROOM_SECONDS: i64 = 5;
 pub const DEFAULT_NBF_BACKDATE_SECONDS: i64 = 60;
 
 /// Fields of `createToken`. Give `ttlSeconds` or `exp`, not both (default: one hour).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Tsify)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(
+    feature = "typescript",
+    derive(tsify::Tsify),
+    serde(rename_all = "camelCase")
+)]
 pub struct CreateTokenRequest {
     /// The endpoint username the token logs in as (required for incoming calls).
-    #[tsify(optional)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub sub: Option<String>,
     /// Lifetime in seconds, 180 to 86,400.
-    #[tsify(optional, type = "number")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl_seconds: Option<RawNumber>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub ttl_seconds: Option<i64>,
     /// Expiry, Unix seconds: 3 minutes to 24 hours from now.
-    #[tsify(optional, type = "number")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exp: Option<RawNumber>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub exp: Option<i64>,
     /// Not before, Unix seconds (default: 60 s ago, which absorbs small clock differences).
-    #[tsify(optional, type = "number")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<RawNumber>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub nbf: Option<i64>,
     /// May receive calls (default false; needs `sub`).
-    #[tsify(optional)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub incoming: Option<bool>,
     /// May place calls (default true).
-    #[tsify(optional)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub outgoing: Option<bool>,
     /// Application id to put in the token.
-    #[tsify(optional)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub app: Option<String>,
 }
 
-impl crate::fields::KnownFields for CreateTokenRequest {
-    const FIELDS: &'static [&'static str] = &[
-        "sub",
-        "ttlSeconds",
-        "exp",
-        "nbf",
-        "incoming",
-        "outgoing",
-        "app",
-    ];
-}
-
 /// The result of `createToken`.
-#[derive(Clone, PartialEq, Serialize, Deserialize, Tsify)]
+#[derive(Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedToken {
     /// The access token, for `loginWithAccessToken` or a `TokenProvider`.
@@ -84,6 +68,18 @@ impl std::fmt::Debug for IssuedToken {
             .field("claims", &self.claims)
             .field("expires_at", &self.expires_at)
             .finish()
+    }
+}
+
+impl IssuedToken {
+    /// Decodes a fetched token.
+    pub fn from_fetched(fetched: &FetchedToken) -> Result<Self> {
+        let decoded = decode_access_token(&fetched.token)?;
+        Ok(Self {
+            expires_at: decoded.claims.exp as f64 * 1000.0,
+            claims: decoded.claims,
+            token: fetched.token.clone(),
+        })
     }
 }
 
@@ -118,10 +114,49 @@ fn text(field: &str, value: &Option<String>) -> Result<Option<String>> {
 }
 
 impl CreateTokenRequest {
+    /// The fields, as JavaScript spells them.
+    pub const FIELDS: &'static [&'static str] = &[
+        "sub",
+        "ttlSeconds",
+        "exp",
+        "nbf",
+        "incoming",
+        "outgoing",
+        "app",
+    ];
+
+    /// Reads the request given to `createToken` (absent: the defaults).
+    pub fn read<O: Host>(value: Field<O>) -> Result<Self> {
+        let Some(o) = Options::optional(
+            value,
+            "token request",
+            ErrorCode::InvalidTokenRequest,
+            Self::FIELDS,
+        )?
+        else {
+            return Ok(Self::default());
+        };
+        let time = |name: &str| {
+            let field = o.field(name);
+            (!field.is_absent())
+                .then(|| seconds(name, &field))
+                .transpose()
+        };
+        Ok(Self {
+            sub: o.text("sub")?,
+            ttl_seconds: time("ttlSeconds")?,
+            exp: time("exp")?,
+            nbf: time("nbf")?,
+            incoming: o.flag("incoming")?,
+            outgoing: o.flag("outgoing")?,
+            app: o.text("app")?,
+        })
+    }
+
     /// Checks the request at `now` (Unix seconds, the platform's clock as best known) and
-    /// builds the JWT API body for the account `auth_id`.
-    pub fn to_body(&self, auth_id: &str, now: i64) -> Result<Value> {
-        let exp = match (&self.ttl_seconds, &self.exp) {
+    /// writes the JWT API body for the account `auth_id`.
+    pub fn to_body(&self, auth_id: &str, now: i64) -> Result<String> {
+        let exp = match (self.ttl_seconds, self.exp) {
             (Some(_), Some(_)) => {
                 return Err(invalid(
                     "exp",
@@ -129,7 +164,6 @@ impl CreateTokenRequest {
                 ));
             }
             (Some(ttl), None) => {
-                let ttl = seconds("ttlSeconds", ttl)?;
                 check_ttl(ttl, now)?;
                 // The JWT API checks exp against its own clock when the request arrives: a
                 // lifetime at either end of the window is aimed a few seconds inside it.
@@ -138,13 +172,10 @@ impl CreateTokenRequest {
                     MAX_LIFETIME_SECONDS - LIFETIME_HEADROOM_SECONDS,
                 )
             }
-            (None, Some(exp)) => seconds("exp", exp)?,
+            (None, Some(exp)) => exp,
             (None, None) => now + DEFAULT_TTL_SECONDS,
         };
-        let nbf = match &self.nbf {
-            Some(nbf) => seconds("nbf", nbf)?,
-            None => now - DEFAULT_NBF_BACKDATE_SECONDS,
-        };
+        let nbf = self.nbf.unwrap_or(now - DEFAULT_NBF_BACKDATE_SECONDS);
         validate_token_lifetime(exp, Some(nbf), now)?;
         let sub = text("sub", &self.sub)?;
         let app = text("app", &self.app)?;
@@ -156,30 +187,48 @@ impl CreateTokenRequest {
                     .into(),
             ));
         }
-        Ok(json!({
-            "iss": auth_id,
-            "sub": sub.unwrap_or_default(),
-            "nbf": nbf,
-            "exp": exp,
-            "per": { "voice": { "incoming_allow": incoming, "outgoing_allow": self.outgoing.unwrap_or(true) } },
-            "app": app.unwrap_or_default(),
-        }))
+        let mut body = JsonOut::with_capacity(192);
+        body.open_object();
+        body.name("iss").string(auth_id);
+        body.name("sub").string(sub.as_deref().unwrap_or_default());
+        body.name("nbf").integer(nbf);
+        body.name("exp").integer(exp);
+        body.name("per").open_object().name("voice").open_object();
+        body.name("incoming_allow").bool(incoming);
+        body.name("outgoing_allow")
+            .bool(self.outgoing.unwrap_or(true));
+        body.close_object().close_object();
+        body.name("app").string(app.as_deref().unwrap_or_default());
+        body.close_object();
+        Ok(body.finish())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     const NOW: i64 = 1_800_000_000;
 
     fn request(json: Value) -> CreateTokenRequest {
-        serde_json::from_value(json).unwrap()
+        crate::token::tests::token_request(json)
+    }
+
+    trait Body {
+        fn to_json(&self, auth_id: &str, now: i64) -> Result<Value>;
+    }
+
+    impl Body for CreateTokenRequest {
+        fn to_json(&self, auth_id: &str, now: i64) -> Result<Value> {
+            self.to_body(auth_id, now)
+                .map(|text| serde_json::from_str(&text).unwrap())
+        }
     }
 
     #[test]
     fn defaults_give_a_one_hour_outgoing_token() {
-        let body = CreateTokenRequest::default().to_body("MA1", NOW).unwrap();
+        let body = CreateTokenRequest::default().to_json("MA1", NOW).unwrap();
         assert_eq!(
             body,
             json!({"iss": "MA1", "sub": "", "nbf": NOW - 60, "exp": NOW + 3600,
@@ -190,21 +239,21 @@ mod tests {
     #[test]
     fn ttl_or_exp() {
         let body = request(json!({"ttlSeconds": 600, "sub": "alice", "incoming": true}))
-            .to_body("MA1", NOW)
+            .to_json("MA1", NOW)
             .unwrap();
         assert_eq!(
             (body["exp"].as_i64(), body["sub"].as_str()),
             (Some(NOW + 600), Some("alice"))
         );
         let body = request(json!({"exp": NOW + 900, "nbf": NOW}))
-            .to_body("MA1", NOW)
+            .to_json("MA1", NOW)
             .unwrap();
         assert_eq!(
             (body["exp"].as_i64(), body["nbf"].as_i64()),
             (Some(NOW + 900), Some(NOW))
         );
         let e = request(json!({"ttlSeconds": 600, "exp": NOW + 600}))
-            .to_body("MA1", NOW)
+            .to_json("MA1", NOW)
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidTokenRequest);
     }
@@ -212,7 +261,7 @@ mod tests {
     #[test]
     fn the_lifetime_rule_applies_before_sending() {
         for (ttl, ok) in [(179, false), (180, true), (86_400, true), (86_401, false)] {
-            let result = request(json!({"ttlSeconds": ttl})).to_body("MA1", NOW);
+            let result = request(json!({"ttlSeconds": ttl})).to_json("MA1", NOW);
             assert_eq!(result.is_ok(), ok, "{ttl}");
             if let Err(e) = result {
                 assert_eq!(
@@ -222,19 +271,20 @@ mod tests {
             }
         }
         let e = request(json!({"exp": NOW + 100_000}))
-            .to_body("MA1", NOW)
+            .to_json("MA1", NOW)
             .unwrap_err();
         assert_eq!(
             (e.code, e.field.as_deref()),
             (ErrorCode::ExpOutOfRange, Some("exp"))
         );
         let e = request(json!({"exp": NOW + 600, "nbf": NOW + 500}))
-            .to_body("MA1", NOW)
+            .to_json("MA1", NOW)
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::NbfAfterExp);
-        let e = request(json!({"exp": (NOW + 600) * 1000}))
-            .to_body("MA1", NOW)
-            .unwrap_err();
+        let e = CreateTokenRequest::read(crate::fields::tests::arg(
+            json!({"exp": (NOW + 600) * 1000}),
+        ))
+        .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidTimestamp);
         assert!(e.message.contains("milliseconds"));
     }
@@ -249,7 +299,7 @@ mod tests {
             (86_400, 86_395),
         ] {
             let body = request(json!({"ttlSeconds": ttl}))
-                .to_body("MA1", NOW)
+                .to_json("MA1", NOW)
                 .unwrap();
             assert_eq!(body["exp"].as_i64(), Some(NOW + sent), "{ttl}");
             // A few seconds of delay or clock difference at the platform still pass.
@@ -270,16 +320,16 @@ mod tests {
     #[test]
     fn incoming_needs_sub() {
         let e = request(json!({"incoming": true}))
-            .to_body("MA1", NOW)
+            .to_json("MA1", NOW)
             .unwrap_err();
         assert_eq!(
             (e.code, e.field.as_deref()),
             (ErrorCode::InvalidTokenRequest, Some("sub"))
         );
-        let e = request(json!({"sub": ""})).to_body("MA1", NOW).unwrap_err();
+        let e = request(json!({"sub": ""})).to_json("MA1", NOW).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidTokenRequest);
         let body = request(json!({"sub": "bob", "incoming": true, "outgoing": false, "app": "42"}))
-            .to_body("MA1", NOW)
+            .to_json("MA1", NOW)
             .unwrap();
         assert_eq!(
             body["per"],
@@ -289,15 +339,23 @@ mod tests {
     }
 
     #[test]
-    fn known_fields_match_serde() {
-        crate::fields::tests::assert_fields_match(&CreateTokenRequest {
-            sub: Some("a".into()),
-            ttl_seconds: Some(1.into()),
-            exp: Some(1.into()),
-            nbf: Some(1.into()),
-            incoming: Some(true),
-            outgoing: Some(true),
-            app: Some("a".into()),
-        });
+    fn wrong_kinds_are_refused_when_read() {
+        for (value, code, field) in [
+            (
+                json!({"ttlSeconds": "600"}),
+                ErrorCode::InvalidTimestamp,
+                "ttlSeconds",
+            ),
+            (
+                json!({"incoming": "yes"}),
+                ErrorCode::InvalidTokenRequest,
+                "incoming",
+            ),
+            (json!({"sub": 5}), ErrorCode::InvalidTokenRequest, "sub"),
+            (json!({"ttl": 600}), ErrorCode::InvalidTokenRequest, "ttl"),
+        ] {
+            let e = CreateTokenRequest::read(crate::fields::tests::arg(value.clone())).unwrap_err();
+            assert_eq!((e.code, e.field.as_deref()), (code, Some(field)), "{value}");
+        }
     }
 }

@@ -1,11 +1,9 @@
 //! Timestamps and the token lifetime rule: `exp` 3 minutes to 24 hours after now, and
 //! `nbf` leaving at least 3 minutes of use.
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny};
-use serde::Serialize;
-use tsify::Tsify;
-
 use crate::error::{Error, ErrorCode, Result};
+use crate::fields::{Field, Host, Options};
+use crate::validate::describe_number;
 
 /// Shortest lifetime the JWT API accepts: 3 minutes.
 pub const MIN_LIFETIME_SECONDS: i64 = 180;
@@ -16,70 +14,9 @@ pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 /// Timestamps above this are far more likely milliseconds than seconds (year 5138).
 const LOOKS_LIKE_MILLISECONDS: f64 = 100_000_000_000.0;
 
-/// A value that should be a number of seconds, as JavaScript passed it (anything at all,
-/// so that a wrong type gets `INVALID_TIMESTAMP` rather than a generic error).
-#[derive(Debug, Clone, PartialEq)]
-pub enum RawNumber {
-    /// A number.
-    Number(f64),
-    /// Something else, described for the message.
-    Other(&'static str),
-}
-
-/// Matches a string without keeping it.
-struct IgnoredString;
-
-impl<'de> Deserialize<'de> for IgnoredString {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        String::deserialize(d).map(|_| Self)
-    }
-}
-
-/// Matches a boolean without keeping it.
-struct IgnoredBool;
-
-impl<'de> Deserialize<'de> for IgnoredBool {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        bool::deserialize(d).map(|_| Self)
-    }
-}
-
-impl<'de> Deserialize<'de> for RawNumber {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        #[serde(untagged)]
-        enum Any {
-            Number(f64),
-            Text(IgnoredString),
-            Bool(IgnoredBool),
-            Other(IgnoredAny),
-        }
-        Ok(match Any::deserialize(d)? {
-            Any::Number(n) => Self::Number(n),
-            Any::Text(_) => Self::Other("a string"),
-            Any::Bool(_) => Self::Other("a boolean"),
-            Any::Other(_) => Self::Other("not a number"),
-        })
-    }
-}
-
-impl Serialize for RawNumber {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match self {
-            Self::Number(n) => s.serialize_f64(*n),
-            Self::Other(_) => s.serialize_none(),
-        }
-    }
-}
-
-impl From<i64> for RawNumber {
-    fn from(n: i64) -> Self {
-        Self::Number(n as f64)
-    }
-}
-
-/// Reads Unix seconds: a non-negative safe integer.
-pub fn seconds(field: &str, value: &RawNumber) -> Result<i64> {
+/// Reads Unix seconds: a non-negative safe integer. Anything else, of any kind, is
+/// `INVALID_TIMESTAMP`, with milliseconds called out.
+pub fn seconds<O>(field: &str, value: &Field<O>) -> Result<i64> {
     let fail = |why: String| {
         Err(Error::new(
             ErrorCode::InvalidTimestamp,
@@ -88,52 +25,76 @@ pub fn seconds(field: &str, value: &RawNumber) -> Result<i64> {
         .with_field(field))
     };
     let n = match value {
-        RawNumber::Number(n) => *n,
-        RawNumber::Other(what) => return fail(format!("got {what}")),
+        Field::Number(n) => *n,
+        other => return fail(format!("got {}", other.kind())),
     };
-    if !n.is_finite() {
-        return fail(format!("got {n}"));
-    }
-    if n < 0.0 {
-        return fail(format!("got {n}"));
-    }
-    if n.fract() != 0.0 {
-        return fail(format!("got {n}, which has a fraction"));
+    if !n.is_finite() || n < 0.0 || n.fract() != 0.0 {
+        return fail(format!("got {}", describe_number(n)));
     }
     if n > MAX_SAFE_INTEGER {
-        return fail(format!("got {n}, beyond the largest safe integer"));
+        return fail("got a number beyond the largest safe integer".into());
     }
     if n >= LOOKS_LIKE_MILLISECONDS {
         return fail(format!(
-            "got {n}, which looks like milliseconds; divide by 1000 (Date.now() / 1000)"
+            "got {}, which looks like milliseconds; divide by 1000 (Date.now() / 1000)",
+            n as i64
         ));
     }
     Ok(n as i64)
 }
 
 /// Input of `validateTokenLifetime`.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize, Serialize, Tsify)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "typescript",
+    derive(tsify::Tsify),
+    serde(rename_all = "camelCase")
+)]
 pub struct TokenLifetimeInput {
     /// Expiry, Unix seconds.
-    #[tsify(type = "number")]
-    pub exp: RawNumber,
+    pub exp: i64,
     /// Not before, Unix seconds.
-    #[tsify(optional, type = "number")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<RawNumber>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub nbf: Option<i64>,
     /// The current time, Unix seconds (default: the clock).
-    #[tsify(optional, type = "number")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub now: Option<RawNumber>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub now: Option<i64>,
 }
 
-impl crate::fields::KnownFields for TokenLifetimeInput {
-    const FIELDS: &'static [&'static str] = &["exp", "nbf", "now"];
+impl TokenLifetimeInput {
+    /// The fields, as JavaScript spells them.
+    pub const FIELDS: &'static [&'static str] = &["exp", "nbf", "now"];
+
+    /// Reads `{ exp, nbf?, now? }`; a wrong type of timestamp is `INVALID_TIMESTAMP`.
+    pub fn read<O: Host>(value: Field<O>) -> Result<Self> {
+        let o = Options::required(
+            value,
+            "token lifetime",
+            ErrorCode::InvalidArgument,
+            Self::FIELDS,
+        )?;
+        let optional = |name: &str| {
+            let field = o.field(name);
+            (!field.is_absent())
+                .then(|| seconds(name, &field))
+                .transpose()
+        };
+        Ok(Self {
+            exp: seconds("exp", &o.field("exp"))?,
+            nbf: optional("nbf")?,
+            now: optional("now")?,
+        })
+    }
+
+    /// The rule at `now` (or `now_fallback`, the clock, when none was given).
+    pub fn validate(&self, now_fallback: i64) -> Result<TokenLifetime> {
+        validate_token_lifetime(self.exp, self.nbf, self.now.unwrap_or(now_fallback))
+    }
 }
 
 /// A lifetime that passed the rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Tsify)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase")]
 pub struct TokenLifetime {
     /// Seconds from now to `exp`.
@@ -182,17 +143,6 @@ pub fn validate_token_lifetime(exp: i64, nbf: Option<i64>, now: i64) -> Result<T
     Ok(TokenLifetime {
         lifetime_seconds: lifetime,
     })
-}
-
-/// [`validate_token_lifetime`] on raw JavaScript values; `now_fallback` when `now` is absent.
-pub fn validate_input(input: &TokenLifetimeInput, now_fallback: i64) -> Result<TokenLifetime> {
-    let exp = seconds("exp", &input.exp)?;
-    let nbf = input.nbf.as_ref().map(|n| seconds("nbf", n)).transpose()?;
-    let now = match &input.now {
-        Some(now) => seconds("now", now)?,
-        None => now_fallback,
-    };
-    validate_token_lifetime(exp, nbf, now)
 }
 
 #[cfg(test)]
@@ -264,19 +214,17 @@ mod tests {
 
     #[test]
     fn timestamps_are_non_negative_safe_integers_of_seconds() {
-        let table = [
-            (RawNumber::Number(0.0), Ok(0)),
-            (RawNumber::Number(1_800_000_000.0), Ok(1_800_000_000)),
-            (RawNumber::Number(-1.0), Err("got -1")),
-            (RawNumber::Number(1.5), Err("fraction")),
-            (RawNumber::Number(f64::NAN), Err("NaN")),
-            (RawNumber::Number(f64::INFINITY), Err("inf")),
-            (RawNumber::Number(1_800_000_000_000.0), Err("milliseconds")),
-            (
-                RawNumber::Number(9_007_199_254_740_993.0),
-                Err("safe integer"),
-            ),
-            (RawNumber::Other("a string"), Err("a string")),
+        let table: [(Field<serde_json::Value>, Result<i64, &str>); 10] = [
+            (Field::Number(0.0), Ok(0)),
+            (Field::Number(1_800_000_000.0), Ok(1_800_000_000)),
+            (Field::Number(-1.0), Err("got -1")),
+            (Field::Number(1.5), Err("fraction")),
+            (Field::Number(f64::NAN), Err("NaN")),
+            (Field::Number(f64::INFINITY), Err("Infinity")),
+            (Field::Number(1_800_000_000_000.0), Err("milliseconds")),
+            (Field::Number(9_007_199_254_740_993.0), Err("safe integer")),
+            (Field::Text("1800000000".into()), Err("a string")),
+            (Field::Absent, Err("undefined")),
         ];
         for (raw, expected) in table {
             match (seconds("exp", &raw), expected) {
@@ -291,29 +239,26 @@ mod tests {
     }
 
     #[test]
-    fn raw_numbers_accept_any_json() {
-        let input: TokenLifetimeInput =
-            serde_json::from_str(r#"{"exp": "soon", "nbf": null, "now": [1]}"#).unwrap();
-        assert_eq!(input.exp, RawNumber::Other("a string"));
-        assert_eq!(input.nbf, None);
-        assert_eq!(input.now, Some(RawNumber::Other("not a number")));
-        let e = validate_input(&input, NOW).unwrap_err();
+    fn lifetime_input_is_read_from_any_value() {
+        let read = |v: serde_json::Value| TokenLifetimeInput::read(crate::fields::tests::arg(v));
+        let e = read(serde_json::json!({"exp": "soon", "nbf": null, "now": [1]})).unwrap_err();
         assert_eq!(
             (e.code, e.field.as_deref()),
             (ErrorCode::InvalidTimestamp, Some("exp"))
         );
-        let ok: TokenLifetimeInput =
-            serde_json::from_str(&format!(r#"{{"exp": {}}}"#, NOW + 600)).unwrap();
-        assert_eq!(validate_input(&ok, NOW).unwrap().lifetime_seconds, 600);
-        let with_now: TokenLifetimeInput = serde_json::from_str(&format!(
-            r#"{{"exp": {}, "now": {}}}"#,
-            NOW + 600,
-            NOW + 500
-        ))
-        .unwrap();
+        let e = read(serde_json::json!({"exp": NOW, "now": [1]})).unwrap_err();
         assert_eq!(
-            validate_input(&with_now, 0).unwrap_err().code,
+            (e.code, e.field.as_deref()),
+            (ErrorCode::InvalidTimestamp, Some("now"))
+        );
+        let ok = read(serde_json::json!({ "exp": NOW + 600 })).unwrap();
+        assert_eq!(ok.validate(NOW).unwrap().lifetime_seconds, 600);
+        let with_now = read(serde_json::json!({"exp": NOW + 600, "now": NOW + 500})).unwrap();
+        assert_eq!(
+            with_now.validate(0).unwrap_err().code,
             ErrorCode::ExpOutOfRange
         );
+        let e = read(serde_json::json!({"expires": 1})).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArgument);
     }
 }

@@ -80,6 +80,8 @@ pub fn build() -> Result<u64> {
         "endpoint-login",
         "--lib",
         "--release",
+        "--features",
+        "typescript",
         "--target",
         WASM_TARGET,
     ]))?;

@@ -7,7 +7,6 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use futures_executor::LocalPool;
-use futures_util::future::LocalBoxFuture;
 use futures_util::task::LocalSpawnExt;
 
 use super::*;
@@ -284,9 +283,9 @@ impl Rig {
             .borrow()
             .iter()
             .map(|e| match e {
-                TokenEvent::Refreshed { .. } => "refreshed",
-                TokenEvent::WillExpire { .. } => "willExpire",
-                TokenEvent::Failed { .. } => "error",
+                TokenEvent::TokenRefreshed { .. } => "refreshed",
+                TokenEvent::TokenWillExpire { .. } => "willExpire",
+                TokenEvent::TokenError { .. } => "error",
             })
             .collect()
     }
@@ -454,7 +453,7 @@ fn failed_refreshes_retry_with_backoff_while_the_token_lasts() {
         .borrow()
         .iter()
         .filter_map(|e| match e {
-            TokenEvent::Failed {
+            TokenEvent::TokenError {
                 will_retry,
                 retry_in_ms,
                 token_still_valid,
@@ -477,7 +476,7 @@ fn failed_refreshes_retry_with_backoff_while_the_token_lasts() {
     let e = r.get().unwrap_err();
     assert_eq!(e.code, ErrorCode::ServerError);
     let last = r.events.borrow().iter().rev().find_map(|e| match e {
-        TokenEvent::Failed {
+        TokenEvent::TokenError {
             will_retry,
             token_still_valid,
             ..
@@ -505,9 +504,9 @@ fn retry_after_is_honoured_by_background_refreshes() {
     };
     cache.accept(&fetched).unwrap();
     let mut e = Error::new(ErrorCode::RateLimited, "slow down");
-    e.retry_after = Some(7.0);
+    e.retry_after = Some(7);
     assert_eq!(cache.record_failure(T0 + 1_000.0, &e, 0.5), Some(7_000.0));
-    e.retry_after = Some(10_000.0);
+    e.retry_after = Some(10_000);
     let capped = cache.record_failure(T0 + 1_000.0, &e, 0.5).unwrap();
     assert!(
         capped < 600_000.0 && capped > 590_000.0,

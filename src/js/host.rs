@@ -1,0 +1,125 @@
+//! JavaScript values for the core: option objects as [`Host`] fields, results out as
+//! parsed JSON, and futures as promises.
+
+use std::future::Future;
+
+use js_sys::{Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::error::to_js;
+use crate::error::{Error, ErrorCode, Result};
+use crate::fields::{Field, Host};
+
+/// A JavaScript object whose fields the core reads.
+pub struct JsObject(pub JsValue);
+
+/// What a JavaScript value is, as a field.
+pub fn field(value: JsValue) -> Field<JsObject> {
+    if value.is_undefined() {
+        Field::Absent
+    } else if value.is_null() {
+        Field::Null
+    } else if let Some(b) = value.as_bool() {
+        Field::Bool(b)
+    } else if let Some(n) = value.as_f64() {
+        Field::Number(n)
+    } else if let Some(text) = value.as_string() {
+        Field::Text(text)
+    } else if value.is_function() {
+        Field::Other("a function")
+    } else if js_sys::Array::is_array(&value) {
+        Field::Other("an array")
+    } else if value.is_bigint() {
+        Field::Other("a bigint")
+    } else if value.is_symbol() {
+        Field::Other("a symbol")
+    } else {
+        Field::Object(JsObject(value))
+    }
+}
+
+impl Host for JsObject {
+    fn keys(&self) -> Vec<String> {
+        Object::keys(self.0.unchecked_ref::<Object>())
+            .iter()
+            .filter_map(|k| k.as_string())
+            .collect()
+    }
+
+    fn field(&self, name: &str) -> Field<Self> {
+        match Reflect::get(&self.0, &JsValue::from_str(name)) {
+            Ok(value) => field(value),
+            Err(_) => Field::Other("a value that could not be read"),
+        }
+    }
+}
+
+/// A property of an options object, when it is a function.
+pub fn function(
+    options: &JsValue,
+    name: &str,
+    what: &str,
+    code: ErrorCode,
+) -> Result<Option<js_sys::Function>> {
+    if !options.is_object() {
+        return Ok(None);
+    }
+    let value = Reflect::get(options, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value
+        .dyn_into::<js_sys::Function>()
+        .map(Some)
+        .map_err(|other| {
+            Error::new(
+                code,
+                format!(
+                    "Invalid {what}: `{name}` must be a function, not {}.",
+                    field(other).kind()
+                ),
+            )
+            .with_field(name)
+        })
+}
+
+/// A string argument (an id, a token): anything else is `code`, naming `what`.
+pub fn text(value: &JsValue, what: &str, code: ErrorCode) -> Result<String> {
+    value.as_string().ok_or_else(|| {
+        Error::new(
+            code,
+            format!(
+                "`{what}` must be a string, not {}.",
+                field(value.clone()).kind()
+            ),
+        )
+        .with_field(what)
+    })
+}
+
+/// A result of the core, as JavaScript gets it: its JSON text, parsed once.
+pub fn output<T: serde::Serialize + ?Sized>(value: &T) -> JsValue {
+    parse(&crate::json::to_json(value))
+}
+
+/// JSON text the core wrote, parsed (it is always valid JSON).
+pub fn parse(json: &str) -> JsValue {
+    js_sys::JSON::parse(json).unwrap_or(JsValue::NULL)
+}
+
+/// A promise for `future`: it resolves with the value or rejects with an
+/// `EndpointLoginError`.
+pub fn promise<F>(future: F) -> Promise
+where
+    F: Future<Output = Result<JsValue>> + 'static,
+{
+    boxed_promise(Box::pin(future))
+}
+
+/// The one promise adapter: every method's future goes through it boxed, so the
+/// machinery that drives a future from a promise is compiled once.
+#[inline(never)]
+fn boxed_promise(future: crate::task::LocalBoxFuture<'static, Result<JsValue>>) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move { future.await.map_err(|e| to_js(&e)) })
+}
