@@ -3,7 +3,6 @@
 //! browser) and the runtime (clock, timers, randomness) are injected.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
 
 use std::collections::VecDeque;
@@ -33,7 +32,7 @@ pub const PAGE_CONCURRENCY: usize = 6;
 /// including 4xx and 5xx, is a response. Dropping the future cancels the request.
 pub trait Transport {
     /// Sends `request` to the configured base URL.
-    fn send(&self, request: &ApiRequest) -> impl Future<Output = Result<ApiResponse>>;
+    fn send<'s>(&'s self, request: &'s ApiRequest) -> LocalBoxFuture<'s, Result<ApiResponse>>;
 }
 
 /// A configured client for one account.
@@ -470,7 +469,7 @@ mod tests {
     }
 
     impl Transport for Rc<Script> {
-        async fn send(&self, request: &ApiRequest) -> Result<ApiResponse> {
+        fn send<'s>(&'s self, request: &'s ApiRequest) -> LocalBoxFuture<'s, Result<ApiResponse>> {
             self.sent.borrow_mut().push(request.clone());
             let mut answers = self.answers.borrow_mut();
             assert!(
@@ -478,7 +477,8 @@ mod tests {
                 "unexpected request {}",
                 request.describe()
             );
-            answers.remove(0)
+            let answer = answers.remove(0);
+            Box::pin(async move { answer })
         }
     }
 
@@ -549,7 +549,7 @@ mod tests {
         json!({"api_id": "x", "meta": {"limit": limit, "offset": offset, "total_count": total, "next": null, "previous": null}, "objects": objects})
     }
 
-    fn block_on<F: Future>(f: F) -> F::Output {
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
         futures_executor::block_on(f)
     }
 

@@ -298,7 +298,12 @@ fn check_auth_id(auth_id: &str) -> Result<String> {
 
 /// Accepts `http(s)://host[:port][/path]` or an origin-relative `/path`; strips a trailing `/`.
 fn check_base_url(url: &str) -> Result<String> {
-    let fail = |why: &str| Err(Error::config("baseUrl", format!("{} {why}", quoted(url))));
+    check_url("baseUrl", url)
+}
+
+/// The rule of [`check_base_url`], for the option `field`.
+fn check_url(field: &str, url: &str) -> Result<String> {
+    let fail = |why: &str| Err(Error::config(field, format!("{} {why}", quoted(url))));
     if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return fail("must not contain a query, a fragment or white space");
     }
@@ -337,11 +342,7 @@ pub fn check_token_url(url: &str) -> Result<String> {
     if base.is_empty() {
         return fail("is empty");
     }
-    check_base_url(base).map_err(|mut e| {
-        e.field = Some("tokenUrl".into());
-        e.message = e.message.replacen("`baseUrl`", "`tokenUrl`", 1);
-        e
-    })?;
+    check_url("tokenUrl", base)?;
     Ok(url.to_owned())
 }
 

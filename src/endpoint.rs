@@ -12,109 +12,190 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::ser::{Serialize, Serializer};
-
 use crate::error::{Error, ErrorCode, Result};
 use crate::fields::{Field, Host, Options};
 use crate::json::{self, Event, JsonOut, Reader, Str, Value};
 use crate::validate;
 
-/// A text read from a response, as JavaScript gets it (a string).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WireText<'a> {
+/// A string-like value read from a response, kept as it came (nothing is copied).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text<'a> {
     /// JSON string content as it came (escapes intact), written out as is.
-    Raw(&'a str),
+    Raw(Str<'a>),
     /// A number the platform sent where the docs show a string (ids): its digits.
-    Number(&'a str),
+    Digits(&'a str),
     /// A boolean the platform sent where the docs show a string.
     Bool(bool),
-    /// A text that needs escaping when written.
-    Owned(String),
 }
 
-impl WireText<'_> {
+impl<'a> Text<'a> {
     /// The text.
-    pub fn text(&self) -> Cow<'_, str> {
+    pub fn text(self) -> Cow<'a, str> {
         match self {
-            Self::Raw(raw) => Str::checked(raw).text(),
-            Self::Number(digits) => Cow::Borrowed(digits),
-            Self::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
-            Self::Owned(text) => Cow::Borrowed(text),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        matches!(self, Self::Raw("") | Self::Number(""))
-            || matches!(self, Self::Owned(text) if text.is_empty())
-    }
-
-    fn into_owned(self) -> String {
-        self.text().into_owned()
-    }
-}
-
-impl Serialize for WireText<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        match self {
-            Self::Raw(raw) | Self::Number(raw) => json::serialize_raw(serializer, raw),
-            Self::Bool(b) => serializer.serialize_str(if *b { "true" } else { "false" }),
-            Self::Owned(text) => serializer.serialize_str(text),
+            Self::Raw(raw) => raw.text(),
+            Self::Digits(digits) => Cow::Borrowed(digits),
+            Self::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
         }
     }
 }
 
-/// The application attached to an endpoint, in one shape whatever the platform sent.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
-#[serde(rename_all = "camelCase")]
-pub struct Application<'a> {
-    /// The application id (taken from the URI when the platform sent a URI).
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub app_id: Option<WireText<'a>>,
-    /// The application's name, when the platform sent it.
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub app_name: Option<WireText<'a>>,
-    /// The application's resource URI, when the platform sent it.
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub uri: Option<WireText<'a>>,
+/// Writes a text (or `null`) as a JSON string.
+#[inline(never)]
+fn write_text(out: &mut JsonOut, value: Option<Text<'_>>) {
+    match value {
+        None => out.null(),
+        Some(Text::Raw(raw)) => out.raw_string(raw),
+        Some(Text::Digits(digits)) => out.raw_string(Str::checked(digits)),
+        Some(Text::Bool(b)) => out.string(if b { "true" } else { "false" }),
+    };
 }
 
-/// A SIP endpoint, normalised for JavaScript. Fields the platform did not send are `null`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
+/// How a member of an endpoint is read and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A string (`null` when absent).
+    Text,
+    /// A string, `""` when absent (the alias).
+    TextOrEmpty,
+    /// A boolean (`null` when absent).
+    Flag,
+    /// A boolean, `false` when absent (`sipRegistered`).
+    FlagOrFalse,
+    /// A URI or an `{app_id, app_name}` object, written as `{appId, appName, uri}`.
+    Application,
+}
+
+/// The members of an endpoint: the platform's name, the name JavaScript gets, and how
+/// each is read and written, in the order they are written. One loop reads them and one
+/// writes them (`Endpoint` below is their TypeScript declaration).
+const MEMBERS: [(&str, &str, Kind); 20] = [
+    ("endpoint_id", "endpointId", Kind::Text),
+    ("username", "username", Kind::Text),
+    ("alias", "alias", Kind::TextOrEmpty),
+    ("sip_uri", "sipUri", Kind::Text),
+    ("sip_registered", "sipRegistered", Kind::FlagOrFalse),
+    ("sip_contact", "sipContact", Kind::Text),
+    ("sip_expires", "sipExpires", Kind::Text),
+    ("sip_user_agent", "sipUserAgent", Kind::Text),
+    ("application", "application", Kind::Application),
+    ("sub_account", "subAccount", Kind::Text),
+    ("resource_uri", "resourceUri", Kind::Text),
+    ("allow_voice", "allowVoice", Kind::Flag),
+    ("allow_message", "allowMessage", Kind::Flag),
+    ("allow_video", "allowVideo", Kind::Flag),
+    ("allow_same_domain", "allowSameDomain", Kind::Flag),
+    ("allow_other_domains", "allowOtherDomains", Kind::Flag),
+    ("allow_phones", "allowPhones", Kind::Flag),
+    ("allow_apps", "allowApps", Kind::Flag),
+    ("created_at", "createdAt", Kind::Text),
+    ("updated_at", "updatedAt", Kind::Text),
+];
+
+/// The application, as the platform sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum App<'a> {
+    Uri(Str<'a>),
+    Object {
+        app_id: Option<Text<'a>>,
+        app_name: Option<Text<'a>>,
+    },
+}
+
+/// A member's value as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot<'a> {
+    Text(Text<'a>),
+    Flag(bool),
+    App(App<'a>),
+}
+
+/// An endpoint read from a response: its members by [`MEMBERS`] index.
+struct EndpointValues<'a> {
+    slots: [Option<Slot<'a>>; 20],
+}
+
+impl<'a> EndpointValues<'a> {
+    fn text(&self, index: usize) -> Option<Text<'a>> {
+        match self.slots[index] {
+            Some(Slot::Text(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    fn registered(&self) -> bool {
+        self.slots[4] == Some(Slot::Flag(true))
+    }
+
+    /// Writes the normalised endpoint.
+    fn write(&self, out: &mut JsonOut) {
+        out.open_object();
+        for ((_, name, kind), slot) in MEMBERS.iter().zip(&self.slots) {
+            out.name(name);
+            match (kind, slot) {
+                (Kind::TextOrEmpty, None) => {
+                    out.string("");
+                }
+                (Kind::FlagOrFalse, None) => {
+                    out.bool(false);
+                }
+                (_, None) => {
+                    out.null();
+                }
+                (_, Some(Slot::Text(text))) => write_text(out, Some(*text)),
+                (_, Some(Slot::Flag(b))) => {
+                    out.bool(*b);
+                }
+                (_, Some(Slot::App(app))) => write_application(out, app),
+            }
+        }
+        out.close_object();
+    }
+}
+
+fn write_application(out: &mut JsonOut, app: &App<'_>) {
+    out.open_object();
+    let (app_id, app_name, uri) = match *app {
+        App::Uri(uri) => (app_id_from_uri(uri), None, Some(Text::Raw(uri))),
+        App::Object { app_id, app_name } => (app_id, app_name, None),
+    };
+    out.name("appId");
+    write_text(out, app_id);
+    out.name("appName");
+    write_text(out, app_name);
+    out.name("uri");
+    write_text(out, uri);
+    out.close_object();
+}
+
+/// The TypeScript declaration of a normalised endpoint (what [`MEMBERS`] writes).
+#[cfg(feature = "typescript")]
+#[allow(dead_code)]
+#[derive(tsify::Tsify)]
+#[tsify(missing_as_null)]
 #[serde(rename_all = "camelCase")]
-pub struct Endpoint<'a> {
+pub struct Endpoint {
     /// The id used in every endpoint call.
-    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
-    pub endpoint_id: WireText<'a>,
+    pub endpoint_id: String,
     /// The SIP username (on Plivo, with the 12 digits the platform appended).
-    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
-    pub username: WireText<'a>,
+    pub username: String,
     /// The alias ("" when the platform sent none).
-    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
-    pub alias: WireText<'a>,
+    pub alias: String,
     /// The SIP URI other parties call.
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub sip_uri: Option<WireText<'a>>,
+    pub sip_uri: Option<String>,
     /// Whether a SIP client is registered now.
     pub sip_registered: bool,
     /// The registered client's contact, while registered.
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub sip_contact: Option<WireText<'a>>,
+    pub sip_contact: Option<String>,
     /// When the registration expires, as the platform formats it.
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub sip_expires: Option<WireText<'a>>,
+    pub sip_expires: Option<String>,
     /// The registered client's user agent.
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub sip_user_agent: Option<WireText<'a>>,
+    pub sip_user_agent: Option<String>,
     /// The attached application, or `null`.
-    pub application: Option<Application<'a>>,
+    pub application: Option<Application>,
     /// The sub-account the endpoint belongs to, or `null`.
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub sub_account: Option<WireText<'a>>,
+    pub sub_account: Option<String>,
     /// The endpoint's resource URI.
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub resource_uri: Option<WireText<'a>>,
+    pub resource_uri: Option<String>,
     /// Vobiz: voice calls allowed.
     pub allow_voice: Option<bool>,
     /// Vobiz: messages allowed.
@@ -130,18 +211,33 @@ pub struct Endpoint<'a> {
     /// Vobiz: calls to applications allowed.
     pub allow_apps: Option<bool>,
     /// Vobiz: creation time, as the platform formats it.
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub created_at: Option<WireText<'a>>,
+    pub created_at: Option<String>,
     /// Vobiz: last update time, as the platform formats it.
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub updated_at: Option<WireText<'a>>,
+    pub updated_at: Option<String>,
+}
+
+/// The application attached to an endpoint, in one shape whatever the platform sent.
+#[cfg(feature = "typescript")]
+#[allow(dead_code)]
+#[derive(tsify::Tsify)]
+#[tsify(missing_as_null)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    /// The application id (taken from the URI when the platform sent a URI).
+    pub app_id: Option<String>,
+    /// The application's name, when the platform sent it.
+    pub app_name: Option<String>,
+    /// The application's resource URI, when the platform sent it.
+    pub uri: Option<String>,
 }
 
 /// Pagination details of a list response.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
+#[cfg(feature = "typescript")]
+#[allow(dead_code)]
+#[derive(tsify::Tsify)]
+#[tsify(missing_as_null)]
 #[serde(rename_all = "camelCase")]
-pub struct PageMeta<'a> {
+pub struct PageMeta {
     /// Page size the platform used.
     pub limit: u32,
     /// Offset of the first result on this page.
@@ -149,26 +245,24 @@ pub struct PageMeta<'a> {
     /// Matching endpoints in all pages.
     pub total_count: u32,
     /// URL of the next page, or `null` on the last page.
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub next: Option<WireText<'a>>,
+    pub next: Option<String>,
     /// URL of the previous page, or `null` on the first page.
-    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
-    pub previous: Option<WireText<'a>>,
+    pub previous: Option<String>,
 }
 
-/// One page of endpoints, as `listEndpoints` returns it (the declaration of the JSON that
-/// [`read_page`] writes).
+/// One page of endpoints, as `listEndpoints` returns it.
 #[cfg(feature = "typescript")]
+#[allow(dead_code)]
 #[derive(tsify::Tsify)]
+#[tsify(missing_as_null)]
 #[serde(rename_all = "camelCase")]
-pub struct EndpointPage<'a> {
+pub struct EndpointPage {
     /// The platform's request id (quote it to support).
-    #[tsify(type = "string | null")]
-    pub api_id: Option<WireText<'a>>,
+    pub api_id: Option<String>,
     /// Pagination details.
-    pub meta: PageMeta<'a>,
+    pub meta: PageMeta,
     /// The endpoints on this page.
-    pub objects: Vec<Endpoint<'a>>,
+    pub objects: Vec<Endpoint>,
 }
 
 /// A page read from a list response: its normalised JSON and what the walk needs.
@@ -213,13 +307,13 @@ fn json_fault(e: json::JsonError) -> ShapeError {
     (Some(e), String::new())
 }
 
-/// A string-like field: strings, numbers and booleans are text; `null` is none.
+/// A string-like member: strings, numbers and booleans are text; `null` is none.
 #[inline(never)]
-fn text<'a>(name: &str, value: Event<'a>) -> std::result::Result<Option<WireText<'a>>, ShapeError> {
+fn text<'a>(name: &str, value: Event<'a>) -> std::result::Result<Option<Text<'a>>, ShapeError> {
     match value {
-        Event::String(s) => Ok(Some(WireText::Raw(s.raw()))),
-        Event::Number(n) => Ok(Some(WireText::Number(n))),
-        Event::Bool(b) => Ok(Some(WireText::Bool(b))),
+        Event::String(s) => Ok(Some(Text::Raw(s))),
+        Event::Number(n) => Ok(Some(Text::Digits(n))),
+        Event::Bool(b) => Ok(Some(Text::Bool(b))),
         Event::Null => Ok(None),
         Event::Object | Event::Array => Err(shape(format!("`{name}` is not a string"))),
     }
@@ -245,32 +339,29 @@ fn flag(name: &str, value: Event<'_>) -> std::result::Result<Option<bool>, Shape
     }
 }
 
-/// `/v1/Account/MA.../Application/33406267401237901/` -> `33406267401237901`.
-fn app_id_from_uri(uri: &str) -> Option<&str> {
-    let mut parts = uri.trim_end_matches('/').rsplit('/');
-    let id = parts.next()?;
-    (parts.next()? == "Application" && !id.is_empty()).then_some(id)
+/// `/v1/Account/MA.../Application/33406267401237901/` -> `33406267401237901`. The URI is
+/// taken as it came: a `/` escaped as `\/` counts as a `/`.
+fn app_id_from_uri(uri: Str<'_>) -> Option<Text<'_>> {
+    let raw = uri.raw();
+    let mut end = raw.len();
+    while raw[..end].ends_with('/') {
+        end -= if raw[..end].ends_with("\\/") { 2 } else { 1 };
+    }
+    let start = raw[..end].rfind('/')? + 1;
+    let head = raw[..start - 1]
+        .strip_suffix('\\')
+        .unwrap_or(&raw[..start - 1]);
+    (head.ends_with("/Application") && start < end)
+        .then(|| Text::Raw(Str::checked(&raw[start..end])))
 }
 
 fn application<'a>(
     reader: &mut Reader<'a>,
     value: Event<'a>,
-) -> std::result::Result<Option<Application<'a>>, ShapeError> {
+) -> std::result::Result<Option<App<'a>>, ShapeError> {
     match value {
-        Event::String(uri) => {
-            if uri.raw().trim().is_empty() {
-                return Ok(None);
-            }
-            let app_id = match uri.plain() {
-                Some(plain) => app_id_from_uri(plain).map(WireText::Raw),
-                None => app_id_from_uri(&uri.text()).map(|id| WireText::Owned(id.to_owned())),
-            };
-            Ok(Some(Application {
-                app_id,
-                app_name: None,
-                uri: Some(WireText::Raw(uri.raw())),
-            }))
-        }
+        Event::String(uri) if uri.raw().trim().is_empty() => Ok(None),
+        Event::String(uri) => Ok(Some(App::Uri(uri))),
         Event::Object => {
             let (mut app_id, mut app_name) = (None, None);
             while let Some(name) = reader.next_member().map_err(json_fault)? {
@@ -282,87 +373,42 @@ fn application<'a>(
                 }
             }
             Ok(
-                (app_id.is_some() || app_name.is_some()).then_some(Application {
-                    app_id,
-                    app_name,
-                    uri: None,
-                }),
+                (app_id.is_some() || app_name.is_some())
+                    .then_some(App::Object { app_id, app_name }),
             )
         }
         Event::Null => Ok(None),
-        other => Err(shape(format!(
-            "`application` is {}",
-            match other {
-                Event::Array => "an array",
-                _ => "neither a URI nor an object",
-            }
-        ))),
+        Event::Array => Err(shape("`application` is an array".into())),
+        _ => Err(shape("`application` is neither a URI nor an object".into())),
     }
 }
 
 /// Reads the members of an endpoint object whose `{` was read.
-fn read_endpoint<'a>(reader: &mut Reader<'a>) -> std::result::Result<Endpoint<'a>, ShapeError> {
-    let mut endpoint_id = None;
-    let mut username = None;
-    let mut e = Endpoint {
-        endpoint_id: WireText::Raw(""),
-        username: WireText::Raw(""),
-        alias: WireText::Raw(""),
-        sip_uri: None,
-        sip_registered: false,
-        sip_contact: None,
-        sip_expires: None,
-        sip_user_agent: None,
-        application: None,
-        sub_account: None,
-        resource_uri: None,
-        allow_voice: None,
-        allow_message: None,
-        allow_video: None,
-        allow_same_domain: None,
-        allow_other_domains: None,
-        allow_phones: None,
-        allow_apps: None,
-        created_at: None,
-        updated_at: None,
-    };
+fn read_endpoint<'a>(
+    reader: &mut Reader<'a>,
+) -> std::result::Result<EndpointValues<'a>, ShapeError> {
+    let mut values = EndpointValues { slots: [None; 20] };
     while let Some(name) = reader.next_member().map_err(json_fault)? {
         let value = reader.next_value().map_err(json_fault)?;
         let name = name.text();
-        match &*name {
-            "endpoint_id" => endpoint_id = text(&name, value)?,
-            "username" => username = text(&name, value)?,
-            "alias" => e.alias = text(&name, value)?.unwrap_or(WireText::Raw("")),
-            "sip_uri" => e.sip_uri = text(&name, value)?,
-            "sip_registered" => e.sip_registered = flag(&name, value)?.unwrap_or(false),
-            "sip_contact" => e.sip_contact = text(&name, value)?,
-            "sip_expires" => e.sip_expires = text(&name, value)?,
-            "sip_user_agent" => e.sip_user_agent = text(&name, value)?,
-            "application" => e.application = application(reader, value)?,
-            "sub_account" => e.sub_account = text(&name, value)?,
-            "resource_uri" => e.resource_uri = text(&name, value)?,
-            "allow_voice" => e.allow_voice = flag(&name, value)?,
-            "allow_message" => e.allow_message = flag(&name, value)?,
-            "allow_video" => e.allow_video = flag(&name, value)?,
-            "allow_same_domain" => e.allow_same_domain = flag(&name, value)?,
-            "allow_other_domains" => e.allow_other_domains = flag(&name, value)?,
-            "allow_phones" => e.allow_phones = flag(&name, value)?,
-            "allow_apps" => e.allow_apps = flag(&name, value)?,
-            "created_at" => e.created_at = text(&name, value)?,
-            "updated_at" => e.updated_at = text(&name, value)?,
-            _ => reader.skip(value).map_err(json_fault)?,
-        }
+        let Some(index) = MEMBERS.iter().position(|(wire, _, _)| *wire == name) else {
+            reader.skip(value).map_err(json_fault)?;
+            continue;
+        };
+        values.slots[index] = match MEMBERS[index].2 {
+            Kind::Text | Kind::TextOrEmpty => text(&name, value)?.map(Slot::Text),
+            Kind::Flag | Kind::FlagOrFalse => flag(&name, value)?.map(Slot::Flag),
+            Kind::Application => application(reader, value)?.map(Slot::App),
+        };
     }
-    e.endpoint_id = endpoint_id
-        .filter(|id| !id.is_empty())
+    let id = values
+        .text(0)
+        .filter(|id| !id.text().is_empty())
         .ok_or_else(|| shape("an endpoint has no `endpoint_id`".into()))?;
-    e.username = username.ok_or_else(|| {
-        shape(format!(
-            "endpoint {} has no `username`",
-            e.endpoint_id.text()
-        ))
-    })?;
-    Ok(e)
+    if values.text(1).is_none() {
+        return Err(shape(format!("endpoint {} has no `username`", id.text())));
+    }
+    Ok(values)
 }
 
 /// Reads one endpoint (a retrieve response).
@@ -373,9 +419,14 @@ pub fn read_endpoint_body(body: &str) -> std::result::Result<EndpointRead, Shape
     }
     let endpoint = read_endpoint(&mut reader)?;
     reader.finish().map_err(json_fault)?;
+    let mut out = JsonOut::with_capacity(body.len());
+    endpoint.write(&mut out);
     Ok(EndpointRead {
-        json: json::to_json(&endpoint),
-        username: endpoint.username.into_owned(),
+        json: out.finish(),
+        username: endpoint
+            .text(1)
+            .map(|u| u.text().into_owned())
+            .unwrap_or_default(),
     })
 }
 
@@ -388,6 +439,19 @@ fn count(name: &str, value: Event<'_>) -> std::result::Result<u32, ShapeError> {
         _ => Err(shape(format!("`meta.{name}` is not a number"))),
     }
 }
+
+/// Pagination details as read.
+struct Meta<'a> {
+    counts: [Option<u32>; 3],
+    next: Option<Text<'a>>,
+    previous: Option<Text<'a>>,
+}
+
+const META_COUNTS: [(&str, &str); 3] = [
+    ("limit", "limit"),
+    ("offset", "offset"),
+    ("total_count", "totalCount"),
+];
 
 /// Reads a list response in one pass: `{api_id?, meta: {limit, offset, total_count, next,
 /// previous}, objects: [...]}` in any member order.
@@ -419,10 +483,9 @@ pub fn read_page(body: &str) -> std::result::Result<PageRead, ShapeError> {
                         return Err(shape("an item of `objects` is not an object".into()));
                     }
                     let endpoint = read_endpoint(&mut reader)?;
-                    registered += u32::from(endpoint.sip_registered);
+                    registered += u32::from(endpoint.registered());
                     n += 1;
-                    // Writing a struct of strings and booleans cannot fail.
-                    let _ = endpoint.serialize(&mut objects);
+                    endpoint.write(&mut objects);
                 }
                 objects.close_array();
                 count_read = Some(n);
@@ -433,49 +496,60 @@ pub fn read_page(body: &str) -> std::result::Result<PageRead, ShapeError> {
     reader.finish().map_err(json_fault)?;
     let meta = meta.ok_or_else(|| shape("it has no `meta`".into()))?;
     let count = count_read.ok_or_else(|| shape("it has no `objects`".into()))?;
+    let mut counts = [0; 3];
+    for ((name, _), (value, slot)) in META_COUNTS.iter().zip(meta.counts.iter().zip(&mut counts)) {
+        *slot = value.ok_or_else(|| shape(format!("`meta.{name}` is missing")))?;
+    }
     let mut out = JsonOut::with_capacity(body.len() + 128);
     out.open_object().name("apiId");
-    let _ = api_id.serialize(&mut out);
-    out.name("meta");
-    let _ = meta.serialize(&mut out);
+    write_text(&mut out, api_id);
+    out.name("meta").open_object();
+    for ((_, name), value) in META_COUNTS.iter().zip(counts) {
+        out.name(name).integer(i64::from(value));
+    }
+    out.name("next");
+    write_text(&mut out, meta.next);
+    out.name("previous");
+    write_text(&mut out, meta.previous);
+    out.close_object();
     let mut json = out.finish();
     json.push_str(",\"objects\":");
     let start = json.len();
     json.push_str(&objects.finish());
     let end = json.len();
     json.push('}');
+    let [limit, offset, total_count] = counts;
     Ok(PageRead {
         json,
         objects: start..end,
-        limit: meta.limit,
-        offset: meta.offset,
-        total_count: meta.total_count,
+        limit,
+        offset,
+        total_count,
         count,
         registered,
     })
 }
 
-fn read_meta<'a>(reader: &mut Reader<'a>) -> std::result::Result<PageMeta<'a>, ShapeError> {
-    let (mut limit, mut offset, mut total, mut next, mut previous) = (None, None, None, None, None);
+fn read_meta<'a>(reader: &mut Reader<'a>) -> std::result::Result<Meta<'a>, ShapeError> {
+    let mut meta = Meta {
+        counts: [None; 3],
+        next: None,
+        previous: None,
+    };
     while let Some(name) = reader.next_member().map_err(json_fault)? {
         let value = reader.next_value().map_err(json_fault)?;
-        match &*name.text() {
-            "limit" => limit = Some(count("limit", value)?),
-            "offset" => offset = Some(count("offset", value)?),
-            "total_count" => total = Some(count("total_count", value)?),
-            "next" => next = text("meta.next", value)?,
-            "previous" => previous = text("meta.previous", value)?,
-            _ => reader.skip(value).map_err(json_fault)?,
+        let name = name.text();
+        if let Some(i) = META_COUNTS.iter().position(|(wire, _)| *wire == name) {
+            meta.counts[i] = Some(count(&name, value)?);
+        } else if name == "next" {
+            meta.next = text("meta.next", value)?;
+        } else if name == "previous" {
+            meta.previous = text("meta.previous", value)?;
+        } else {
+            reader.skip(value).map_err(json_fault)?;
         }
     }
-    let missing = |name: &str| shape(format!("`meta.{name}` is missing"));
-    Ok(PageMeta {
-        limit: limit.ok_or_else(|| missing("limit"))?,
-        offset: offset.ok_or_else(|| missing("offset"))?,
-        total_count: total.ok_or_else(|| missing("total_count"))?,
-        next,
-        previous,
-    })
+    Ok(meta)
 }
 
 /// The result of `createEndpoint`.
@@ -981,12 +1055,21 @@ mod tests {
 
     #[test]
     fn app_ids_come_out_of_uris() {
+        let id = |uri: &str| app_id_from_uri(Str::checked(uri)).map(|t| t.text().into_owned());
         assert_eq!(
-            app_id_from_uri("/v1/Account/MA2025RK4E639VJFZAGV/Application/33406267401237901/"),
+            id("/v1/Account/MA2025RK4E639VJFZAGV/Application/33406267401237901/").as_deref(),
             Some("33406267401237901")
         );
-        assert_eq!(app_id_from_uri("/v1/Account/MA/Endpoint/1/"), None);
-        assert_eq!(app_id_from_uri("33406267401237901"), None);
+        assert_eq!(
+            id("\\/v1\\/Account\\/MA1\\/Application\\/42\\/").as_deref(),
+            Some("42")
+        );
+        assert_eq!(id("/v1/Account/MA1/Application/42").as_deref(), Some("42"));
+        assert_eq!(id("/v1/Account/MA/Endpoint/1/"), None);
+        assert_eq!(id("33406267401237901"), None);
+        assert_eq!(id("/Application/"), None);
+        assert_eq!(id("/"), None);
+        assert_eq!(id(""), None);
     }
 
     #[test]

@@ -94,11 +94,10 @@ pub fn auth_headers(config: &ClientConfig) -> Vec<(&'static str, String)> {
     };
     match config.dialect {
         Dialect::Plivo => {
-            use base64ct::Encoding;
             let pair = format!("{}:{}", config.auth_id, token.expose());
             vec![(
                 "Authorization",
-                format!("Basic {}", base64ct::Base64::encode_string(pair.as_bytes())),
+                format!("Basic {}", crate::base64::encode(pair.as_bytes())),
             )]
         }
         Dialect::Vobiz => vec![

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod base64;
 pub mod client;
 pub mod clock;
 pub mod config;

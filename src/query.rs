@@ -218,13 +218,16 @@ fn page_size(limit: f64, dialect: Dialect) -> Result<u32> {
     let max = dialect.max_page_size();
     validate::whole(ErrorCode::InvalidQuery, "limit", limit, 1, i64::from(max))
         .map(|n| n as u32)
-        .map_err(|mut e| {
-            e.message = e.message.replacen(
-                &format!("to {max};"),
-                &format!("to {max} on {};", dialect.platform()),
-                1,
-            );
-            e
+        .map_err(|_| {
+            Error::new(
+                ErrorCode::InvalidQuery,
+                format!(
+                    "`limit` must be a whole number from 1 to {max} on {}; got {}.",
+                    dialect.platform(),
+                    validate::describe_number(limit)
+                ),
+            )
+            .with_field("limit")
         })
 }
 

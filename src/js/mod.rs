@@ -10,8 +10,13 @@
 //! Async methods take `&self` only to clone `Rc` state into the future they return, so
 //! `free()` during a call neither throws nor cancels it.
 
+#[global_allocator]
+static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
+
 pub mod client;
 pub mod error;
 pub mod host;
 pub mod runtime;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod token;

@@ -14,6 +14,7 @@ use crate::clock::Runtime;
 use crate::config::{ClientConfig, Credentials};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{auth_headers, ApiRequest, ApiResponse, Method};
+use crate::task::LocalBoxFuture;
 
 /// Clock, timers and randomness of the JavaScript host (browser or Node).
 #[derive(Debug, Clone, Copy, Default)]
@@ -138,7 +139,13 @@ fn origin_of(url: &str) -> &str {
 }
 
 impl Transport for FetchTransport {
-    async fn send(&self, request: &ApiRequest) -> Result<ApiResponse> {
+    fn send<'s>(&'s self, request: &'s ApiRequest) -> LocalBoxFuture<'s, Result<ApiResponse>> {
+        Box::pin(self.fetch(request))
+    }
+}
+
+impl FetchTransport {
+    async fn fetch(&self, request: &ApiRequest) -> Result<ApiResponse> {
         let controller = AbortController::new().map_err(|_| {
             Error::new(
                 ErrorCode::Unsupported,

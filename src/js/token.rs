@@ -16,7 +16,7 @@ use super::runtime::{FetchTransport, HostRuntime};
 use crate::client::Transport;
 use crate::config::{check_token_url, read_timeout, DEFAULT_TIMEOUT_MS};
 use crate::error::{Error, ErrorCode, Result};
-use crate::fields::{Field, Options};
+use crate::fields::Options;
 use crate::http::{success_json, ApiRequest, Method};
 use crate::task::LocalBoxFuture;
 use crate::token::decode::{self, MAX_TOKEN_LENGTH};
@@ -24,7 +24,7 @@ use crate::token::provider::{
     Provider, RefreshPolicy, Spawn, TokenEvent, TokenSource, CLIENT_PROVIDER_FIELDS,
     PROVIDER_FIELDS,
 };
-use crate::token::time::{seconds, TokenLifetimeInput};
+use crate::token::time::TokenLifetimeInput;
 use crate::token::{CreateTokenRequest, FetchedToken};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -44,7 +44,7 @@ export interface TokenProvider {
 "#;
 
 /// Unix seconds now, for `now` defaults.
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     (js_sys::Date::now() / 1000.0).floor() as i64
 }
 
@@ -61,7 +61,7 @@ pub fn validate_token_lifetime(
 
 /// A token argument: a string of at most [`MAX_TOKEN_LENGTH`], measured before it is
 /// copied into WebAssembly.
-fn token_arg(value: &JsValue) -> Result<String> {
+pub(crate) fn token_arg(value: &JsValue) -> Result<String> {
     let Some(text) = value.dyn_ref::<JsString>() else {
         return Err(Error::malformed_token(
             "token",
@@ -87,56 +87,6 @@ pub fn decode_access_token(
     #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
 ) -> std::result::Result<JsValue, JsValue> {
     Ok(output(&decode::decode_access_token(&token_arg(&token)?)?))
-}
-
-/// Options of `verifyAccessToken`.
-#[cfg(feature = "typescript")]
-#[derive(tsify::Tsify)]
-#[serde(rename_all = "camelCase")]
-pub struct VerifyOptions {
-    /// The time to check against, Unix seconds (default: the clock).
-    #[tsify(optional)]
-    pub now: Option<i64>,
-    /// Seconds of tolerance for exp and nbf (default 60).
-    #[tsify(optional)]
-    pub leeway_seconds: Option<u32>,
-}
-
-/// Checks an access token's HS256 signature with the account auth token, then its expiry
-/// and maturity with a leeway (default 60 s). Throws `MALFORMED_TOKEN`,
-/// `INVALID_SIGNATURE`, `TOKEN_EXPIRED` or `TOKEN_NOT_YET_VALID`. Meant for servers and
-/// tools: never ship the auth token to a browser.
-#[wasm_bindgen(js_name = verifyAccessToken, unchecked_return_type = "DecodedAccessToken")]
-pub fn verify_access_token(
-    #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
-    #[wasm_bindgen(js_name = authToken, unchecked_param_type = "string")] auth_token: JsValue,
-    #[wasm_bindgen(unchecked_optional_param_type = "VerifyOptions")] options: Option<JsValue>,
-) -> std::result::Result<JsValue, JsValue> {
-    let token = token_arg(&token)?;
-    let auth_token = super::host::text(&auth_token, "authToken", ErrorCode::InvalidArgument)?;
-    let options = Options::optional(
-        field(options.unwrap_or_default()),
-        "verify options",
-        ErrorCode::InvalidArgument,
-        &["now", "leewaySeconds"],
-    )?;
-    let (now, leeway) = match &options {
-        None => (unix_now(), 60),
-        Some(o) => {
-            let now = o.field("now");
-            let now = match now {
-                Field::Absent | Field::Null => unix_now(),
-                other => seconds("now", &other)?,
-            };
-            (now, o.whole("leewaySeconds", 0, 86_400)?.unwrap_or(60))
-        }
-    };
-    Ok(output(&decode::verify_access_token(
-        &token,
-        &auth_token,
-        now,
-        leeway,
-    )?))
 }
 
 impl Spawn for HostRuntime {

@@ -7,7 +7,6 @@
 //! follow what the Plivo browser SDK checks, and are stricter: each fault names the part
 //! of the token and the reason.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
 use jwt_compact::alg::{Hs256, Hs256Key};
 use jwt_compact::{Algorithm, AlgorithmSignature};
 
@@ -100,18 +99,18 @@ fn decode_part(part: &str, text: &str) -> Result<Vec<u8>> {
     if text.is_empty() {
         return Err(malformed(part, "it is empty"));
     }
-    Base64UrlUnpadded::decode_vec(text).map_err(|_| {
-        let bad = text
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'));
-        match bad {
-            Some(c) if c.is_ascii_graphic() => malformed(
+    crate::base64::decode_url(text).map_err(|e| match e {
+        crate::base64::DecodeError::Character(at) => match text.as_bytes()[at] {
+            c if c.is_ascii_graphic() => malformed(
                 part,
-                format!("'{c}' is not base64url (A-Z a-z 0-9 - _, no padding)"),
+                format!(
+                    "'{}' is not base64url (A-Z a-z 0-9 - _, no padding)",
+                    char::from(c)
+                ),
             ),
-            Some(_) => malformed(part, "it has a character that is not base64url"),
-            None => malformed(part, "its length is not valid base64url"),
-        }
+            _ => malformed(part, "it has a character that is not base64url"),
+        },
+        crate::base64::DecodeError::Length => malformed(part, "its length is not valid base64url"),
     })
 }
 
@@ -343,6 +342,7 @@ pub fn verify_access_token(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use base64ct::{Base64UrlUnpadded, Encoding};
 
     pub const KEY: &str = "sandbox_auth_token_0123456789abcdef";
     pub const NOW: i64 = 1_800_000_000;
