@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::http::{
     bad_body, expect_success, success_json, success_text, ApiRequest, ApiResponse, Method,
 };
+use crate::json;
 use crate::query::ListQuery;
 use crate::retry::RetryPolicy;
 use crate::task::LocalBoxFuture;
@@ -52,6 +53,25 @@ pub struct Progress {
     pub loaded: u32,
     /// Endpoints in all pages, as the first page said.
     pub total: u32,
+}
+
+/// One operation on an account, with its input read and checked.
+#[derive(Debug, Clone)]
+pub enum Operation {
+    /// `listEndpoints`.
+    List(ListQuery),
+    /// `getEndpoint`.
+    Get(String),
+    /// `createEndpoint`.
+    Create(CreateEndpointRequest),
+    /// `updateEndpoint`.
+    Update(String, UpdateEndpointRequest),
+    /// `deleteEndpoint`.
+    Delete(String),
+    /// `rotatePassword`.
+    Rotate(String),
+    /// `createToken`.
+    CreateToken(CreateTokenRequest),
 }
 
 /// A response body that is not what the platform documents.
@@ -112,6 +132,34 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
             Dialect::Plivo => "app_id",
             Dialect::Vobiz => "application",
         }
+    }
+
+    /// Performs an operation and gives its result as the JSON text JavaScript gets (empty
+    /// for none). One future serves every operation, so the binding layer has none of
+    /// its own.
+    pub fn run(
+        self: Rc<Self>,
+        operation: Result<Operation>,
+    ) -> LocalBoxFuture<'static, Result<String>> {
+        Box::pin(async move {
+            Ok(match operation? {
+                Operation::List(query) => self.list_endpoints(&query).await?.json,
+                Operation::Get(id) => self.get_endpoint(&id).await?.json,
+                Operation::Create(fields) => json::to_json(&self.create_endpoint(&fields).await?),
+                Operation::Update(id, fields) => {
+                    self.update_endpoint(&id, &fields).await?;
+                    String::new()
+                }
+                Operation::Delete(id) => {
+                    self.delete_endpoint(&id).await?;
+                    String::new()
+                }
+                Operation::Rotate(id) => json::to_json(&self.rotate_password(&id).await?),
+                Operation::CreateToken(request) => {
+                    json::to_json(&self.create_token(&request).await?.0)
+                }
+            })
+        })
     }
 
     /// Sends a request; reads are retried on transient failures per the policy.

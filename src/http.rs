@@ -192,37 +192,60 @@ fn looks_like_html(body: &str) -> bool {
     body.trim_start().starts_with('<')
 }
 
-/// Flattens a JSON error value (`"text"`, `{"field": ["msg"]}`, ...) into one line.
-fn flatten(value: &Value) -> Option<String> {
+/// Appends the words of a JSON error value (`"text"`, `{"field": ["msg"]}`, ...) to
+/// `out`, parts separated by `; `, on one line.
+fn flatten(value: &Value, out: &mut String) {
     match value {
         Value::String(s) => {
-            let text = s.text();
-            let text = text.trim();
-            (!text.is_empty()).then(|| text.to_owned())
+            for word in s.text().split_ascii_whitespace() {
+                if !out.is_empty() && !out.ends_with(' ') && !out.ends_with('[') {
+                    out.push(' ');
+                }
+                out.push_str(word);
+            }
         }
+        Value::Number(n) => out.push_str(n),
         Value::Array(items) => {
-            let parts: Vec<_> = items.iter().filter_map(flatten).collect();
-            (!parts.is_empty()).then(|| parts.join("; "))
+            for item in items {
+                separate(out);
+                flatten(item, out);
+            }
         }
         Value::Object(members) => {
-            let parts: Vec<_> = members
-                .iter()
-                .filter_map(|(k, v)| flatten(v).map(|v| format!("{}: {v}", k.text())))
-                .collect();
-            (!parts.is_empty()).then(|| parts.join("; "))
+            for (name, value) in members {
+                separate(out);
+                out.push_str(&name.text());
+                out.push_str(": ");
+                flatten(value, out);
+            }
         }
-        Value::Number(n) => Some((*n).to_owned()),
-        _ => None,
+        _ => {}
     }
 }
 
-/// Keeps platform text to a sensible length and on one line.
-fn tidy(text: String) -> String {
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one_line.char_indices().nth(300) {
-        Some((cut, _)) => format!("{}…", &one_line[..cut]),
-        None => one_line,
+/// Starts the next part of a flattened error, unless nothing precedes it.
+fn separate(out: &mut String) {
+    let last = out.trim_end().chars().next_back();
+    if !matches!(last, None | Some('[' | ':' | ';')) {
+        out.push_str("; ");
     }
+}
+
+/// The words of an error value, or `None` when it has none.
+fn words(value: Option<&Value>) -> Option<String> {
+    let mut out = String::new();
+    flatten(value?, &mut out);
+    let trimmed = out.trim_end_matches([' ', ';']);
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+/// Keeps platform text to a sensible length: 300 characters.
+fn tidy(mut text: String) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(300) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
 }
 
 /// The human part of any of the platforms' error bodies:
@@ -230,36 +253,25 @@ fn tidy(text: String) -> String {
 /// - Vobiz: `{"status": "error", "error": {"code", "message", "details"}, ...}`;
 /// - Vobiz: `{"error": "...", "details": {...}}`.
 pub fn error_detail(value: &Value) -> Option<String> {
-    let text = match value.get("error") {
-        Some(error @ Value::Object(_))
-            if error.get("message").is_some() || error.get("code").is_some() =>
-        {
-            let message = error.get("message").and_then(flatten);
-            let code = error.get("code").and_then(flatten);
-            let details = error.get("details").and_then(flatten);
-            let mut text = match (message, code) {
-                (Some(m), Some(c)) => format!("{m} ({c})"),
-                (Some(m), None) => m,
-                (None, Some(c)) => c,
-                (None, None) => return None,
-            };
-            if let Some(d) = details {
-                text = format!("{text} [{d}]");
-            }
-            text
-        }
-        Some(error) => {
-            let mut text = flatten(error)?;
-            if let Some(d) = value.get("details").and_then(flatten) {
-                text = format!("{text} [{d}]");
-            }
-            text
-        }
-        None => value
-            .get("message")
-            .or_else(|| value.get("detail"))
-            .and_then(flatten)?,
+    let error = value.get("error");
+    let structured = error.filter(|e| e.get("message").is_some() || e.get("code").is_some());
+    let mut text = match structured {
+        Some(e) => match (words(e.get("message")), words(e.get("code"))) {
+            (Some(m), Some(c)) => m + " (" + &c + ")",
+            (m, c) => m.or(c)?,
+        },
+        None => match error {
+            Some(error) => words(Some(error))?,
+            None => words(value.get("message").or_else(|| value.get("detail")))?,
+        },
     };
+    let details = match structured {
+        Some(e) => e.get("details"),
+        None => error.and(value.get("details")),
+    };
+    if let Some(details) = words(details) {
+        text = text + " [" + &details + "]";
+    }
     Some(tidy(text))
 }
 

@@ -5,47 +5,77 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::fields::{Field, Host, Options};
 use crate::validate;
 
-/// A page request and filters for `listEndpoints`, `endpoints` and `summary`.
-///
-/// Filters are Vobiz features; the Plivo API has none and refuses them with
-/// `UNSUPPORTED` rather than ignoring them.
+/// The Vobiz filters: the name JavaScript passes, the parameter sent. The one boolean
+/// filter is [`IS_NULL`].
+const FILTERS: [(&str, &str); 8] = [
+    ("usernameContains", "username__contains"),
+    ("usernameExact", "username__exact"),
+    ("usernameStartsWith", "username__startswith"),
+    ("aliasContains", "alias__contains"),
+    ("aliasExact", "alias__exact"),
+    ("applicationIdExact", "application_id__exact"),
+    ("applicationIdIsNull", "application_id__isnull"),
+    ("subAccount", "sub_account"),
+];
+
+/// Index of the boolean filter in [`FILTERS`].
+const IS_NULL: usize = 6;
+
+/// A checked page request and its filters.
 #[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "typescript",
-    derive(tsify::Tsify),
-    serde(rename_all = "camelCase")
-)]
 pub struct ListQuery {
-    /// Page size: 1-20 on Plivo, 1-100 on Vobiz (the platform default is 20).
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    /// Page size.
     pub limit: Option<u32>,
-    /// How many results to skip (default 0).
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    /// Results to skip.
     pub offset: Option<u32>,
-    /// Vobiz `username__contains`: part of the username (case-sensitive).
-    #[cfg_attr(feature = "typescript", tsify(optional))]
-    pub username_contains: Option<String>,
-    /// Vobiz `username__exact`.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
-    pub username_exact: Option<String>,
-    /// Vobiz `username__startswith`.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
-    pub username_starts_with: Option<String>,
-    /// Vobiz `alias__contains`.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
-    pub alias_contains: Option<String>,
-    /// Vobiz `alias__exact`.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
-    pub alias_exact: Option<String>,
-    /// Vobiz `application_id__exact`: the numeric id of an application.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
-    pub application_id_exact: Option<String>,
-    /// Vobiz `application_id__isnull`: `true` for endpoints without an application.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
-    pub application_id_is_null: Option<bool>,
-    /// Vobiz `sub_account`: the sub-account's Auth ID.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
-    pub sub_account: Option<String>,
+    /// The filters' values by [`FILTERS`] index, as sent (`"true"`/`"false"` for the
+    /// boolean one).
+    filters: [Option<String>; 8],
+}
+
+/// The TypeScript declaration of the query JavaScript passes.
+#[cfg(feature = "typescript")]
+pub mod declaration {
+    /// A page request and filters for `listEndpoints`, `endpoints` and `summary` (the
+    /// TypeScript declaration of what [`ListQuery::read`] reads).
+    ///
+    /// Filters are Vobiz features; the Plivo API has none and refuses them with
+    /// `UNSUPPORTED` rather than ignoring them.
+    #[allow(dead_code)]
+    #[derive(tsify::Tsify)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ListQuery {
+        /// Page size: 1-20 on Plivo, 1-100 on Vobiz (the platform default is 20).
+        #[tsify(optional)]
+        pub limit: Option<u32>,
+        /// How many results to skip (default 0).
+        #[tsify(optional)]
+        pub offset: Option<u32>,
+        /// Vobiz `username__contains`: part of the username (case-sensitive).
+        #[tsify(optional)]
+        pub username_contains: Option<String>,
+        /// Vobiz `username__exact`.
+        #[tsify(optional)]
+        pub username_exact: Option<String>,
+        /// Vobiz `username__startswith`.
+        #[tsify(optional)]
+        pub username_starts_with: Option<String>,
+        /// Vobiz `alias__contains`.
+        #[tsify(optional)]
+        pub alias_contains: Option<String>,
+        /// Vobiz `alias__exact`.
+        #[tsify(optional)]
+        pub alias_exact: Option<String>,
+        /// Vobiz `application_id__exact`: the numeric id of an application.
+        #[tsify(optional)]
+        pub application_id_exact: Option<String>,
+        /// Vobiz `application_id__isnull`: `true` for endpoints without an application.
+        #[tsify(optional)]
+        pub application_id_is_null: Option<bool>,
+        /// Vobiz `sub_account`: the sub-account's Auth ID.
+        #[tsify(optional)]
+        pub sub_account: Option<String>,
+    }
 }
 
 /// Query parameters in the order they are sent.
@@ -76,77 +106,37 @@ impl ListQuery {
         else {
             return Ok(Self::default());
         };
-        let query = Self {
+        let mut query = Self {
             limit: o
                 .number("limit")?
                 .map(|n| page_size(n, dialect))
                 .transpose()?,
             offset: o.whole("offset", 0, i64::from(u32::MAX))?.map(|n| n as u32),
-            username_contains: o.text("usernameContains")?,
-            username_exact: o.text("usernameExact")?,
-            username_starts_with: o.text("usernameStartsWith")?,
-            alias_contains: o.text("aliasContains")?,
-            alias_exact: o.text("aliasExact")?,
-            application_id_exact: o.text("applicationIdExact")?,
-            application_id_is_null: o.flag("applicationIdIsNull")?,
-            sub_account: o.text("subAccount")?,
+            filters: Default::default(),
         };
+        for (i, (name, _)) in FILTERS.iter().enumerate() {
+            query.filters[i] = if i == IS_NULL {
+                o.flag(name)?
+                    .map(|b| if b { "true" } else { "false" }.to_owned())
+            } else {
+                o.text(name)?
+            };
+        }
         query.check(dialect)?;
         Ok(query)
     }
 
-    fn filters(&self) -> [(&'static str, &'static str, Option<String>); 8] {
-        [
-            (
-                "usernameContains",
-                "username__contains",
-                self.username_contains.clone(),
-            ),
-            (
-                "usernameExact",
-                "username__exact",
-                self.username_exact.clone(),
-            ),
-            (
-                "usernameStartsWith",
-                "username__startswith",
-                self.username_starts_with.clone(),
-            ),
-            (
-                "aliasContains",
-                "alias__contains",
-                self.alias_contains.clone(),
-            ),
-            ("aliasExact", "alias__exact", self.alias_exact.clone()),
-            (
-                "applicationIdExact",
-                "application_id__exact",
-                self.application_id_exact.clone(),
-            ),
-            (
-                "applicationIdIsNull",
-                "application_id__isnull",
-                self.application_id_is_null
-                    .map(|b| if b { "true" } else { "false" }.to_owned()),
-            ),
-            ("subAccount", "sub_account", self.sub_account.clone()),
-        ]
+    /// The value of a filter by its JavaScript name, as it will be sent.
+    pub fn filter(&self, name: &str) -> Option<&str> {
+        let i = FILTERS.iter().position(|(n, _)| *n == name)?;
+        self.filters[i].as_deref()
     }
 
-    /// The rules: the page size of the dialect, filters only on Vobiz, filter values
-    /// without control characters, a numeric application id, a non-empty sub-account.
-    pub fn check(&self, dialect: Dialect) -> Result<()> {
-        if let Some(limit) = self.limit {
-            page_size(f64::from(limit), dialect)?;
-        }
-        for (field, _, value) in self.filters() {
+    /// The rules: filters only on Vobiz, without control characters, a numeric
+    /// application id, a non-empty sub-account.
+    fn check(&self, dialect: Dialect) -> Result<()> {
+        for (i, ((field, _), value)) in FILTERS.iter().zip(&self.filters).enumerate() {
             let Some(value) = value else { continue };
-            let invalid = |why: &str| {
-                Err(
-                    Error::new(ErrorCode::InvalidQuery, format!("`{field}` {why}."))
-                        .with_field(field),
-                )
-            };
             if dialect == Dialect::Plivo {
                 return Err(Error::new(
                     ErrorCode::Unsupported,
@@ -155,22 +145,22 @@ impl ListQuery {
                          filters. Iterate with client.endpoints() and filter in your code."
                     ),
                 )
-                .with_field(field));
+                .with_field(*field));
             }
-            if value.chars().any(char::is_control) {
-                return invalid("contains control characters");
-            }
-            if value.len() > FILTER_MAX {
-                return invalid("is longer than 256 bytes");
-            }
-            if field == "applicationIdExact"
-                && (value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()))
-            {
-                return invalid("must be a numeric application id");
-            }
-            if field == "subAccount" && value.is_empty() {
-                return invalid("is empty; pass a sub-account Auth ID");
-            }
+            let why = if value.chars().any(char::is_control) {
+                "contains control characters"
+            } else if value.len() > FILTER_MAX {
+                "is longer than 256 bytes"
+            } else if i == 5 && (value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit())) {
+                "must be a numeric application id"
+            } else if i == 7 && value.is_empty() {
+                "is empty; pass a sub-account Auth ID"
+            } else {
+                continue;
+            };
+            return Err(
+                Error::new(ErrorCode::InvalidQuery, format!("`{field}` {why}.")).with_field(*field),
+            );
         }
         Ok(())
     }
@@ -195,9 +185,9 @@ impl ListQuery {
         if let Some(offset) = self.offset {
             wire.push(("offset", offset.to_string()));
         }
-        for (_, name, value) in self.filters() {
+        for ((_, name), value) in FILTERS.iter().zip(&self.filters) {
             if let Some(value) = value {
-                wire.push((name, value));
+                wire.push((name, value.clone()));
             }
         }
         wire
@@ -394,7 +384,7 @@ mod tests {
     fn at_keeps_filters() {
         let q = read(json!({"aliasContains": "desk"}), Dialect::Vobiz).unwrap();
         let page = q.at(200, 100);
-        assert_eq!(page.alias_contains.as_deref(), Some("desk"));
+        assert_eq!(page.filter("aliasContains"), Some("desk"));
         assert_eq!(
             page.to_wire()[..2],
             [("limit", "100".into()), ("offset", "200".into())]

@@ -7,10 +7,10 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::error::to_js;
-use super::host::{field, function, output, parse, promise, text};
+use super::host::{field, function, json_promise, output, parse, promise, text};
 use super::runtime::{FetchTransport, HostRuntime};
 use super::token::TokenProvider;
-use crate::client::{Client, PageWalk, Progress};
+use crate::client::{Client, Operation, PageWalk, Progress};
 use crate::config::{ClientConfig, ClientOptions};
 use crate::endpoint::{CreateEndpointRequest, UpdateEndpointRequest};
 use crate::error::{Error, ErrorCode, Result};
@@ -67,6 +67,13 @@ fn id(value: &JsValue) -> Result<String> {
     text(value, "id", ErrorCode::InvalidId)
 }
 
+impl EndpointClient {
+    /// A promise for an operation on this client's account.
+    fn call(&self, operation: Result<Operation>) -> Promise {
+        json_promise(self.inner.clone().run(operation))
+    }
+}
+
 #[wasm_bindgen]
 impl EndpointClient {
     /// Checks the options and creates a client. Throws `INVALID_CONFIG` on a bad option.
@@ -105,9 +112,11 @@ impl EndpointClient {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "ListQuery")] query: Option<JsValue>,
     ) -> Promise {
-        let client = self.inner.clone();
-        let query = ListQuery::read(field(query.unwrap_or_default()), client.config().dialect);
-        promise(async move { Ok(parse(&client.list_endpoints(&query?).await?.json)) })
+        let query = ListQuery::read(
+            field(query.unwrap_or_default()),
+            self.inner.config().dialect,
+        );
+        self.call(query.map(Operation::List))
     }
 
     /// One endpoint by id.
@@ -116,8 +125,7 @@ impl EndpointClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
     ) -> Promise {
-        let client = self.inner.clone();
-        promise(async move { Ok(parse(&client.get_endpoint(&self::id(&id)?).await?.json)) })
+        self.call(self::id(&id).map(Operation::Get))
     }
 
     /// Creates an endpoint. Every field is checked first; never retried automatically.
@@ -126,9 +134,7 @@ impl EndpointClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "CreateEndpointRequest")] fields: JsValue,
     ) -> Promise {
-        let client = self.inner.clone();
-        let fields = CreateEndpointRequest::read(field(fields));
-        promise(async move { Ok(output(&client.create_endpoint(&fields?).await?)) })
+        self.call(CreateEndpointRequest::read(field(fields)).map(Operation::Create))
     }
 
     /// Changes an endpoint's password, alias or application.
@@ -138,12 +144,8 @@ impl EndpointClient {
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "UpdateEndpointRequest")] fields: JsValue,
     ) -> Promise {
-        let client = self.inner.clone();
         let fields = UpdateEndpointRequest::read(field(fields));
-        promise(async move {
-            client.update_endpoint(&self::id(&id)?, &fields?).await?;
-            Ok(JsValue::UNDEFINED)
-        })
+        self.call(self::id(&id).and_then(|id| Ok(Operation::Update(id, fields?))))
     }
 
     /// Deletes an endpoint.
@@ -152,11 +154,7 @@ impl EndpointClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
     ) -> Promise {
-        let client = self.inner.clone();
-        promise(async move {
-            client.delete_endpoint(&self::id(&id)?).await?;
-            Ok(JsValue::UNDEFINED)
-        })
+        self.call(self::id(&id).map(Operation::Delete))
     }
 
     /// Sets a strong random password (from `crypto.getRandomValues`) and returns it with
@@ -166,8 +164,7 @@ impl EndpointClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
     ) -> Promise {
-        let client = self.inner.clone();
-        promise(async move { Ok(output(&client.rotate_password(&self::id(&id)?).await?)) })
+        self.call(self::id(&id).map(Operation::Rotate))
     }
 
     /// Every matching endpoint across pages, for `for await`. After the first page, up to
@@ -247,9 +244,10 @@ impl EndpointClient {
             JsValue,
         >,
     ) -> Promise {
-        let client = self.inner.clone();
-        let request = CreateTokenRequest::read(field(request.unwrap_or_default()));
-        promise(async move { Ok(output(&client.create_token(&request?).await?.0)) })
+        self.call(
+            CreateTokenRequest::read(field(request.unwrap_or_default()))
+                .map(Operation::CreateToken),
+        )
     }
 
     /// A `TokenProvider` that gets its tokens from the JWT API through this client (direct

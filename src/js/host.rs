@@ -108,6 +108,19 @@ pub fn parse(json: &str) -> JsValue {
     js_sys::JSON::parse(json).unwrap_or(JsValue::NULL)
 }
 
+/// A promise for the JSON text `future` gives (empty text resolves to `undefined`), or
+/// its `EndpointLoginError`.
+pub fn json_promise(future: crate::task::LocalBoxFuture<'static, Result<String>>) -> Promise {
+    promise(async move {
+        let json = future.await?;
+        Ok(if json.is_empty() {
+            JsValue::UNDEFINED
+        } else {
+            parse(&json)
+        })
+    })
+}
+
 /// A promise for `future`: it resolves with the value or rejects with an
 /// `EndpointLoginError`.
 pub fn promise<F>(future: F) -> Promise

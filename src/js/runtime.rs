@@ -129,13 +129,14 @@ impl FetchTransport {
 }
 
 fn origin_of(url: &str) -> &str {
-    match url.find("://") {
-        Some(i) => {
-            let rest = &url[i + 3..];
-            &url[..i + 3 + rest.find('/').unwrap_or(rest.len())]
-        }
-        None => "this page's origin",
-    }
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return "this page's origin";
+    };
+    let host = rest.split('/').next().unwrap_or(rest);
+    &url[..url.len() - rest.len() + host.len()]
 }
 
 impl Transport for FetchTransport {

@@ -517,38 +517,53 @@ impl<'a> Value<'a> {
     }
 }
 
-/// The exact integer a JSON number denotes, if it is one within `i64`.
+/// The exact integer a JSON number denotes, if it is one within `i64` (the text was
+/// checked against the JSON grammar when it was read).
 fn integer(text: &str) -> Option<i64> {
-    let (negative, rest) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (mantissa, exponent) = match rest.find(['e', 'E']) {
-        Some(i) => (&rest[..i], rest[i + 1..].parse::<i32>().ok()?),
-        None => (rest, 0),
-    };
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    // Digits of the mantissa without the point, and where the point really sits.
-    let fraction = fraction.trim_end_matches('0');
-    let mut shift = exponent.checked_sub(i32::try_from(fraction.len()).ok()?)?;
-    let mut digits = whole.trim_start_matches('0').to_owned();
-    digits.push_str(fraction);
-    if digits.is_empty() {
-        return Some(0);
+    let mut bytes = text.bytes().peekable();
+    let negative = bytes.next_if_eq(&b'-').is_some();
+    // The digits as one integer, and how many of them follow the point. Zeros after the
+    // point are only counted once a non-zero digit follows them.
+    let (mut value, mut fraction_digits, mut zeros, mut in_fraction) = (0i64, 0i64, 0i64, false);
+    let mut exponent = 0i64;
+    while let Some(b) = bytes.next() {
+        match b {
+            b'.' => in_fraction = true,
+            b'e' | b'E' => {
+                let sign = match bytes.next_if(|b| *b == b'-' || *b == b'+') {
+                    Some(b'-') => -1,
+                    _ => 1,
+                };
+                for d in bytes.by_ref() {
+                    exponent = (exponent * 10 + i64::from(d - b'0')).min(1_000);
+                }
+                exponent *= sign;
+            }
+            b'0' if in_fraction => zeros += 1,
+            digit => {
+                let scale = if in_fraction { zeros + 1 } else { 1 };
+                for _ in 0..scale {
+                    value = value.checked_mul(10)?;
+                }
+                value = value.checked_add(i64::from(digit - b'0'))?;
+                if in_fraction {
+                    fraction_digits += scale;
+                    zeros = 0;
+                }
+            }
+        }
+    }
+    let mut shift = exponent - fraction_digits;
+    while shift > 0 {
+        value = value.checked_mul(10)?;
+        shift -= 1;
     }
     while shift < 0 {
-        digits = digits.strip_suffix('0')?.to_owned();
+        if value % 10 != 0 {
+            return None;
+        }
+        value /= 10;
         shift += 1;
-    }
-    if digits.len() + shift as usize > 19 {
-        return None;
-    }
-    let mut value: i64 = 0;
-    for b in digits.bytes() {
-        value = value.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
-    }
-    for _ in 0..shift {
-        value = value.checked_mul(10)?;
     }
     Some(if negative { -value } else { value })
 }
