@@ -91,6 +91,11 @@ const MEMBERS: [(&str, &str, Kind); 20] = [
     ("updated_at", "updatedAt", Kind::Text),
 ];
 
+/// The names of a normalised endpoint's members, in order (for tests of the declarations).
+pub fn member_names() -> impl Iterator<Item = &'static str> {
+    MEMBERS.iter().map(|(_, name, _)| *name)
+}
+
 /// The application, as the platform sent it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum App<'a> {

@@ -5,10 +5,10 @@
 
 use endpoint_login::js::client::EndpointClient;
 use gloo_net::http::Request;
-use js_sys::{Array, Reflect};
+use js_sys::{Array, Promise, Reflect};
 use serde_json::{json, Value};
-use tsify::Ts;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::RequestCredentials;
 
@@ -100,7 +100,11 @@ fn client_with(dialect: &str, extra: Value) -> EndpointClient {
     for (k, v) in extra.as_object().unwrap() {
         config[k] = v.clone();
     }
-    EndpointClient::new(Ts::new_unchecked(js(config))).unwrap()
+    EndpointClient::new(js(config)).unwrap()
+}
+
+async fn settle(promise: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise).await
 }
 
 fn client(dialect: &str) -> EndpointClient {
@@ -114,7 +118,7 @@ fn no_retry(dialect: &str) -> EndpointClient {
 async fn control(method: &str, path: &str, body: Option<Value>) -> Value {
     let url = format!("{SANDBOX}{path}");
     let request = match (method, body) {
-        ("POST", Some(body)) => Request::post(&url).json(&body).unwrap(),
+        ("POST", Some(body)) => json_post(&url, &body),
         ("POST", None) => Request::post(&url).build().unwrap(),
         ("DELETE", _) => Request::delete(&url).build().unwrap(),
         _ => Request::get(&url).build().unwrap(),
@@ -127,6 +131,13 @@ async fn control(method: &str, path: &str, body: Option<Value>) -> Value {
         response.status()
     );
     serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+fn json_post(url: &str, body: &Value) -> Request {
+    Request::post(url)
+        .header("Content-Type", "application/json")
+        .body(JsValue::from_str(&body.to_string()))
+        .unwrap()
 }
 
 async fn reset(seed: u32) {
@@ -184,12 +195,10 @@ fn md5(text: &str) -> String {
         .collect()
 }
 
-fn assert_code<T>(result: Result<T, endpoint_login::Error>, code: &str) -> JsValue {
-    let error = JsValue::from(
-        result
-            .err()
-            .unwrap_or_else(|| panic!("expected {code}, got success")),
-    );
+fn assert_code<T>(result: Result<T, JsValue>, code: &str) -> JsValue {
+    let error = result
+        .err()
+        .unwrap_or_else(|| panic!("expected {code}, got success"));
     assert_eq!(
         prop(&error, "name").as_string().as_deref(),
         Some("EndpointLoginError")
@@ -215,7 +224,7 @@ fn assert_js_code(error: &JsValue, code: &str) {
 #[wasm_bindgen_test]
 async fn lists_a_page() {
     reset(1000).await;
-    let page: JsValue = client("plivo").list_endpoints(None).await.unwrap().into();
+    let page: JsValue = settle(client("plivo").list_endpoints(None)).await.unwrap();
     let meta = prop(&page, "meta");
     assert_eq!(
         rust(&meta),
@@ -237,13 +246,11 @@ async fn lists_a_page() {
 async fn every_method(dialect: &str, username: &str) {
     reset(5).await;
     let c = client(dialect);
-    let created: JsValue = c
-        .create_endpoint(Ts::new_unchecked(js(
-            json!({"username": username, "password": "first-pass", "alias": "desk-1"}),
-        )))
-        .await
-        .unwrap()
-        .into();
+    let created: JsValue = settle(c.create_endpoint(js(
+        json!({"username": username, "password": "first-pass", "alias": "desk-1"}),
+    )))
+    .await
+    .unwrap();
     let created = rust(&created);
     let id = created["endpointId"].as_str().unwrap().to_owned();
     let login = created["username"].as_str().unwrap().to_owned();
@@ -256,16 +263,19 @@ async fn every_method(dialect: &str, username: &str) {
     }
     assert_eq!(created["alias"], "desk-1");
 
-    let got = rust(&c.get_endpoint(id.clone()).await.unwrap().into());
+    let got = rust(
+        &settle(c.get_endpoint(JsValue::from_str(&id)))
+            .await
+            .unwrap(),
+    );
     assert_eq!(got["username"], json!(login));
     assert_eq!(got["sipRegistered"], false);
     assert!(got.get("password").is_none(), "the MD5 hash is not exposed");
 
     let page = rust(
-        &c.list_endpoints(Some(Ts::new_unchecked(js(json!({"limit": 20})))))
+        &settle(c.list_endpoints(Some(js(json!({"limit": 20})))))
             .await
-            .unwrap()
-            .into(),
+            .unwrap(),
     );
     assert_eq!(page["meta"]["totalCount"], 6);
     assert!(page["objects"]
@@ -274,10 +284,13 @@ async fn every_method(dialect: &str, username: &str) {
         .iter()
         .any(|e| e["endpointId"] == json!(id)));
 
-    c.update_endpoint(id.clone(), Ts::new_unchecked(js(json!({"alias": "desk-2", "appId": if dialect == "plivo" { "33406267401237901" } else { "12345678" }}))))
-        .await
+    settle(c.update_endpoint(JsValue::from_str(&id), js(json!({"alias": "desk-2", "appId": if dialect == "plivo" { "33406267401237901" } else { "12345678" }})))).await
         .unwrap();
-    let got = rust(&c.get_endpoint(id.clone()).await.unwrap().into());
+    let got = rust(
+        &settle(c.get_endpoint(JsValue::from_str(&id)))
+            .await
+            .unwrap(),
+    );
     assert_eq!(got["alias"], "desk-2");
     assert_eq!(
         got["application"]["appId"],
@@ -288,7 +301,11 @@ async fn every_method(dialect: &str, username: &str) {
         }
     );
 
-    let rotated = rust(&c.rotate_password(id.clone()).await.unwrap().into());
+    let rotated = rust(
+        &settle(c.rotate_password(JsValue::from_str(&id)))
+            .await
+            .unwrap(),
+    );
     assert_eq!(rotated["username"], json!(login));
     let password = rotated["password"].as_str().unwrap();
     assert_eq!(password.len(), 24);
@@ -299,11 +316,20 @@ async fn every_method(dialect: &str, username: &str) {
             "the new password is set"
         );
     }
-    let second = rust(&c.rotate_password(id.clone()).await.unwrap().into());
+    let second = rust(
+        &settle(c.rotate_password(JsValue::from_str(&id)))
+            .await
+            .unwrap(),
+    );
     assert_ne!(second["password"], rotated["password"]);
 
-    c.delete_endpoint(id.clone()).await.unwrap();
-    assert_code(c.get_endpoint(id).await, "NOT_FOUND");
+    settle(c.delete_endpoint(JsValue::from_str(&id)))
+        .await
+        .unwrap();
+    assert_code(
+        settle(c.get_endpoint(JsValue::from_str(&id))).await,
+        "NOT_FOUND",
+    );
 }
 
 #[wasm_bindgen_test]
@@ -321,13 +347,8 @@ async fn vobiz_filters_reach_the_platform() {
     reset(1000).await;
     control("DELETE", "/__sandbox/requests", None).await;
     let c = client("vobiz");
-    let query = json!({"limit": 100, "aliasContains": "desk", "applicationIdIsnull": true, "usernameStartswith": "b"});
-    let page = rust(
-        &c.list_endpoints(Some(Ts::new_unchecked(js(query))))
-            .await
-            .unwrap()
-            .into(),
-    );
+    let query = json!({"limit": 100, "aliasContains": "desk", "applicationIdIsNull": true, "usernameStartsWith": "b"});
+    let page = rust(&settle(c.list_endpoints(Some(js(query)))).await.unwrap());
     let objects = page["objects"].as_array().unwrap();
     assert!(!objects.is_empty());
     for e in objects {
@@ -379,8 +400,8 @@ async fn breaking_out_of_the_iterator_stops_fetching() {
     assert_eq!(ids.length(), 25);
     let at_break = prop(&fetches, "started").as_f64().unwrap();
     assert!(
-        at_break <= 1.0 + 4.0 + 1.0,
-        "the first page and at most a window of prefetches: {at_break}"
+        at_break <= 1.0 + 6.0,
+        "the first page and at most a window of 6 prefetches: {at_break}"
     );
     // Once what was in flight has settled (answered or aborted), a walk still running would
     // start its next page; a cancelled one starts nothing.
@@ -419,7 +440,7 @@ async fn summary_counts_all_pages_with_progress() {
 async fn http_failures_have_their_codes() {
     reset(5).await;
     let wrong = client_with("plivo", json!({"authToken": "wrong-token"}));
-    let e = assert_code(wrong.list_endpoints(None).await, "UNAUTHORIZED");
+    let e = assert_code(settle(wrong.list_endpoints(None)).await, "UNAUTHORIZED");
     assert_eq!(prop(&e, "status").as_f64(), Some(401.0));
     assert!(
         !prop(&e, "message")
@@ -430,7 +451,7 @@ async fn http_failures_have_their_codes() {
     );
 
     let e = assert_code(
-        client("vobiz").get_endpoint("999".into()).await,
+        settle(client("vobiz").get_endpoint("999".into())).await,
         "NOT_FOUND",
     );
     assert!(
@@ -443,18 +464,17 @@ async fn http_failures_have_their_codes() {
 
     let vobiz = client("vobiz");
     let fields = json!({"username": "dupe1", "password": "hunter22", "alias": "a"});
-    vobiz
-        .create_endpoint(Ts::new_unchecked(js(fields.clone())))
+    settle(vobiz.create_endpoint(js(fields.clone())))
         .await
         .unwrap();
-    let e = assert_code(
-        vobiz.create_endpoint(Ts::new_unchecked(js(fields))).await,
-        "CONFLICT",
-    );
+    let e = assert_code(settle(vobiz.create_endpoint(js(fields))).await, "CONFLICT");
     assert_eq!(prop(&e, "field").as_string().as_deref(), Some("username"));
 
     fault(json!({"status": 429, "retryAfter": 30})).await;
-    let e = assert_code(client("plivo").list_endpoints(None).await, "RATE_LIMITED");
+    let e = assert_code(
+        settle(client("plivo").list_endpoints(None)).await,
+        "RATE_LIMITED",
+    );
     assert_eq!(
         prop(&e, "retryAfter").as_f64(),
         Some(30.0),
@@ -462,7 +482,10 @@ async fn http_failures_have_their_codes() {
     );
 
     fault(json!({"status": 500})).await;
-    let e = assert_code(no_retry("plivo").list_endpoints(None).await, "SERVER_ERROR");
+    let e = assert_code(
+        settle(no_retry("plivo").list_endpoints(None)).await,
+        "SERVER_ERROR",
+    );
     assert_eq!(prop(&e, "status").as_f64(), Some(500.0));
 }
 
@@ -471,14 +494,14 @@ async fn reads_are_retried_and_writes_are_not() {
     reset(5).await;
     control("DELETE", "/__sandbox/requests", None).await;
     fault(json!({"method": "GET", "status": 503, "times": 2})).await;
-    let page = rust(&client("vobiz").list_endpoints(None).await.unwrap().into());
+    let page = rust(&settle(client("vobiz").list_endpoints(None)).await.unwrap());
     assert_eq!(page["meta"]["totalCount"], 5);
     assert_eq!(requests().await.len(), 3, "two failures, then the answer");
 
     fault(json!({"status": 429, "retryAfter": 1})).await;
     control("DELETE", "/__sandbox/requests", None).await;
     let started = js_sys::Date::now();
-    client("plivo").list_endpoints(None).await.unwrap();
+    settle(client("plivo").list_endpoints(None)).await.unwrap();
     assert!(
         js_sys::Date::now() - started >= 990.0,
         "Retry-After is honoured"
@@ -489,9 +512,7 @@ async fn reads_are_retried_and_writes_are_not() {
     fault(json!({"method": "POST", "status": 503})).await;
     let fields = json!({"username": "once", "password": "hunter22", "alias": "a"});
     assert_code(
-        client("vobiz")
-            .create_endpoint(Ts::new_unchecked(js(fields)))
-            .await,
+        settle(client("vobiz").create_endpoint(js(fields))).await,
         "SERVER_ERROR",
     );
     assert_eq!(requests().await.len(), 1, "a create is never retried");
@@ -505,7 +526,7 @@ async fn slow_answers_time_out() {
         "plivo",
         json!({"timeoutMs": 300, "retry": {"maxRetries": 0}}),
     );
-    let e = assert_code(c.list_endpoints(None).await, "TIMEOUT");
+    let e = assert_code(settle(c.list_endpoints(None)).await, "TIMEOUT");
     assert!(prop(&e, "message").as_string().unwrap().contains("300 ms"));
 }
 
@@ -513,29 +534,42 @@ async fn slow_answers_time_out() {
 async fn hostile_responses_are_typed_errors() {
     reset(5).await;
     fault(json!({"body": "<!doctype html><h1>Maintenance</h1>"})).await;
-    let e = assert_code(no_retry("plivo").list_endpoints(None).await, "BAD_RESPONSE");
+    let e = assert_code(
+        settle(no_retry("plivo").list_endpoints(None)).await,
+        "BAD_RESPONSE",
+    );
     assert!(prop(&e, "message").as_string().unwrap().contains("HTML"));
     fault(json!({"body": "{\"api_id\": \"x\", \"meta\": {\"limit\"", "contentType": "application/json"})).await;
-    let e = assert_code(no_retry("vobiz").list_endpoints(None).await, "BAD_RESPONSE");
+    let e = assert_code(
+        settle(no_retry("vobiz").list_endpoints(None)).await,
+        "BAD_RESPONSE",
+    );
     assert!(prop(&e, "message")
         .as_string()
         .unwrap()
         .contains("truncated"));
     fault(json!({"body": "{\"objects\": 5, \"meta\": null}", "contentType": "application/json"}))
         .await;
-    assert_code(no_retry("vobiz").list_endpoints(None).await, "BAD_RESPONSE");
-    // Chromium itself resends a request once or twice when a reused connection closes
-    // without an answer, so the rule closes a few in a row.
-    fault(json!({"close": true, "times": 5})).await;
-    assert_code(no_retry("plivo").list_endpoints(None).await, "NETWORK");
+    assert_code(
+        settle(no_retry("vobiz").list_endpoints(None)).await,
+        "BAD_RESPONSE",
+    );
+    // Chromium itself resends a request when a reused connection closes without an answer
+    // (how often is its own business), so every attempt is dropped until the rule is cleared.
+    fault(json!({"close": true, "times": 1000})).await;
+    assert_code(
+        settle(no_retry("plivo").list_endpoints(None)).await,
+        "NETWORK",
+    );
+    control("DELETE", "/__sandbox/faults", None).await;
 }
 
 #[wasm_bindgen_test]
 async fn backend_mode_uses_the_session_cookie_and_no_secret() {
     reset(7).await;
-    let backend = EndpointClient::new(Ts::new_unchecked(js(json!({
+    let backend = EndpointClient::new(js(json!({
         "dialect": "vobiz", "authId": AUTH_ID, "baseUrl": format!("{SANDBOX}/backend"), "retry": {"maxRetries": 0}
-    }))))
+    })))
     .unwrap();
     assert!(!backend.is_direct());
     Request::delete(&format!("{SANDBOX}/backend/session"))
@@ -543,25 +577,20 @@ async fn backend_mode_uses_the_session_cookie_and_no_secret() {
         .send()
         .await
         .unwrap();
-    assert_code(backend.list_endpoints(None).await, "UNAUTHORIZED");
+    assert_code(settle(backend.list_endpoints(None)).await, "UNAUTHORIZED");
     let signed_in = Request::post(&format!("{SANDBOX}/backend/session"))
         .credentials(RequestCredentials::Include)
-        .json(&json!({"user": "alice"}))
+        .header("Content-Type", "application/json")
+        .body(JsValue::from_str(r#"{"user": "alice"}"#))
         .unwrap()
         .send()
         .await
         .unwrap();
     assert!(signed_in.ok());
-    let page = rust(&backend.list_endpoints(None).await.unwrap().into());
+    let page = rust(&settle(backend.list_endpoints(None)).await.unwrap());
     assert_eq!(page["meta"]["totalCount"], 7);
     let fields = json!({"username": "viabackend", "password": "hunter22", "alias": "b"});
-    let created = rust(
-        &backend
-            .create_endpoint(Ts::new_unchecked(js(fields)))
-            .await
-            .unwrap()
-            .into(),
-    );
+    let created = rust(&settle(backend.create_endpoint(js(fields))).await.unwrap());
     assert_eq!(created["username"], "viabackend");
 }
 
@@ -583,7 +612,8 @@ async fn invalid_queries_are_refused_before_sending() {
 
 // ---- tokens ---------------------------------------------------------------------------
 
-use endpoint_login::js::token::{decode_access_token, verify_access_token, TokenProvider};
+use endpoint_login::js::server::verify_access_token;
+use endpoint_login::js::token::{decode_access_token, TokenProvider};
 
 #[wasm_bindgen(inline_js = r#"
 export async function concurrentTokens(provider, n) {
@@ -622,11 +652,9 @@ async fn create_token_in_direct_mode() {
     let request = json!({"sub": "alice", "ttlSeconds": 600, "incoming": true});
     let before = unix_now();
     let issued = rust(
-        &client("plivo")
-            .create_token(Some(Ts::new_unchecked(js(request))))
+        &settle(client("plivo").create_token(Some(js(request))))
             .await
-            .unwrap()
-            .into(),
+            .unwrap(),
     );
     let after = unix_now() + 1.0;
     let token = issued["token"].as_str().unwrap();
@@ -641,11 +669,7 @@ async fn create_token_in_direct_mode() {
         issued["claims"]["per"],
         json!({"voice": {"incomingAllow": true, "outgoingAllow": true}})
     );
-    let decoded = rust(
-        &decode_access_token(JsValue::from_str(token))
-            .unwrap()
-            .into(),
-    );
+    let decoded = rust(&decode_access_token(JsValue::from_str(token)).unwrap());
     assert_eq!(
         decoded["header"],
         json!({"alg": "HS256", "cty": "plivo;v=1", "typ": "JWT"})
@@ -669,14 +693,16 @@ async fn create_token_refuses_before_sending() {
         (json!({"exp": unix_now() * 1000.0}), "INVALID_TIMESTAMP"),
     ] {
         let e = assert_code(
-            c.create_token(Some(Ts::new_unchecked(js(request.clone()))))
-                .await,
+            settle(c.create_token(Some(js(request.clone())))).await,
             code,
         );
         assert!(prop(&e, "message").as_string().is_some(), "{request}");
     }
     assert_eq!(token_requests().await, 0, "nothing was sent");
-    let e = assert_code(client("vobiz").create_token(None).await, "UNSUPPORTED");
+    let e = assert_code(
+        settle(client("vobiz").create_token(None)).await,
+        "UNSUPPORTED",
+    );
     assert!(prop(&e, "message")
         .as_string()
         .unwrap()
@@ -688,10 +714,7 @@ fn provider(options: Value, extra: &[(&str, JsValue)]) -> JsValue {
     for (k, v) in extra {
         let _ = Reflect::set(&options, &JsValue::from_str(k), v);
     }
-    TokenProvider::new(options)
-        .map_err(JsValue::from)
-        .unwrap()
-        .into()
+    TokenProvider::new(options).unwrap().into()
 }
 
 async fn get_token(provider: &JsValue) -> Result<String, JsValue> {
@@ -712,11 +735,12 @@ fn dispose(provider: &JsValue) {
 async fn a_client_provider_shares_one_request_among_100_callers() {
     reset(5).await;
     control("DELETE", "/__sandbox/requests", None).await;
-    let c: JsValue = client("plivo").into();
-    let p = provider(
-        json!({"request": {"sub": "alice", "ttlSeconds": 900}}),
-        &[("client", c)],
-    );
+    let p: JsValue = client("plivo")
+        .token_provider(Some(js(
+            json!({"request": {"sub": "alice", "ttlSeconds": 900}}),
+        )))
+        .unwrap()
+        .into();
     let started = js_sys::Date::now();
     let tokens = Array::from(&concurrent_tokens(&p, 100).await.unwrap());
     let took_ms = js_sys::Date::now() - started;
@@ -759,11 +783,12 @@ async fn a_provider_recovers_from_injected_503s() {
     reset(5).await;
     control("DELETE", "/__sandbox/requests", None).await;
     fault(json!({"path": "/JWT/Token/", "status": 503, "times": 2})).await;
-    let c: JsValue = client("plivo").into();
-    let p = provider(
-        json!({"retry": {"baseDelayMs": 50, "maxDelayMs": 500}}),
-        &[("client", c)],
-    );
+    let p: JsValue = client("plivo")
+        .token_provider(Some(js(
+            json!({"retry": {"baseDelayMs": 50, "maxDelayMs": 500}}),
+        )))
+        .unwrap()
+        .into();
     let events = record_events(&p);
     let token = get_token(&p).await.expect("two 503s, then a token");
     assert!(decode_access_token(JsValue::from_str(&token)).is_ok());
@@ -781,11 +806,12 @@ async fn a_provider_recovers_from_injected_503s() {
 
     // With no retries left, the caller gets the cause.
     fault(json!({"path": "/JWT/Token/", "status": 503, "times": 5})).await;
-    let c: JsValue = client("plivo").into();
-    let p = provider(
-        json!({"retry": {"maxRetries": 1, "baseDelayMs": 50}}),
-        &[("client", c)],
-    );
+    let p: JsValue = client("plivo")
+        .token_provider(Some(js(
+            json!({"retry": {"maxRetries": 1, "baseDelayMs": 50}}),
+        )))
+        .unwrap()
+        .into();
     let events = record_events(&p);
     let e = get_token(&p).await.unwrap_err();
     assert_js_code(&e, "SERVER_ERROR");
@@ -808,7 +834,8 @@ async fn a_token_url_provider_uses_the_session_cookie() {
     control("DELETE", "/__sandbox/requests", None).await;
     let signed_in = Request::post(&format!("{SANDBOX}/backend/session"))
         .credentials(RequestCredentials::Include)
-        .json(&json!({"user": "carol"}))
+        .header("Content-Type", "application/json")
+        .body(JsValue::from_str(r#"{"user": "carol"}"#))
         .unwrap()
         .send()
         .await
@@ -819,12 +846,7 @@ async fn a_token_url_provider_uses_the_session_cookie() {
         &[],
     );
     let token = get_token(&p).await.unwrap();
-    let claims = rust(
-        &decode_access_token(JsValue::from_str(&token))
-            .unwrap()
-            .into(),
-    )["claims"]
-        .clone();
+    let claims = rust(&decode_access_token(JsValue::from_str(&token)).unwrap())["claims"].clone();
     assert_eq!(claims["sub"], "carol", "minted for the signed-in user");
     assert!(verify_access_token(JsValue::from_str(&token), AUTH_TOKEN.into(), None).is_ok());
     dispose(&p);
@@ -844,7 +866,7 @@ async fn a_token_url_provider_uses_the_session_cookie() {
 #[wasm_bindgen_test]
 async fn a_fetch_token_provider_takes_any_callback() {
     reset(5).await;
-    let issued = rust(&client("plivo").create_token(None).await.unwrap().into());
+    let issued = rust(&settle(client("plivo").create_token(None)).await.unwrap());
     let token = issued["token"].as_str().unwrap().to_owned();
     let callback = js_sys::Function::new_with_args("token", "return () => Promise.resolve(token)")
         .call1(&JsValue::UNDEFINED, &JsValue::from_str(&token))

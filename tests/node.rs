@@ -1,11 +1,16 @@
 #![cfg(target_arch = "wasm32")]
-//! Boundary conversions in Node: errors, argument checks and results as JavaScript sees
-//! them. No network: everything here fails or succeeds before a request is sent.
+//! The boundary in Node: errors, argument checks and results as JavaScript sees them, and
+//! the declarations generated from the Rust definitions. No network is needed: where a
+//! request would go, nothing listens.
 
-use endpoint_login::js::client::EndpointClient;
-use endpoint_login::js::error::is_endpoint_login_error;
-use js_sys::Reflect;
+use endpoint_login::js::client::{validate_endpoint_fields, EndpointClient};
+use endpoint_login::js::error::{is_endpoint_login_error, ERROR_TS};
+use endpoint_login::js::server::verify_access_token;
+use endpoint_login::js::token::{decode_access_token, validate_token_lifetime, TokenProvider};
+use endpoint_login::ErrorCode;
+use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 #[wasm_bindgen(inline_js = r#"
@@ -17,11 +22,35 @@ export async function closedPortUrl() {
   await new Promise((resolve) => server.close(resolve));
   return `http://127.0.0.1:${port}`;
 }
+export function signedToken(claims) {
+  // These tests only decode, so the signature is 32 zero bytes.
+  const b64 = (s) => Buffer.from(s).toString("base64url");
+  return b64('{"alg":"HS256","cty":"plivo;v=1","typ":"JWT"}') + "." + b64(JSON.stringify(claims)) + "." + b64("\0".repeat(32));
+}
+export function counter() {
+  const state = { calls: 0 };
+  state.fetch = () => { state.calls += 1; return new Promise((resolve) => setTimeout(() => resolve(state.token), 20)); };
+  return state;
+}
+export async function concurrently(provider, n) {
+  return Promise.all(Array.from({ length: n }, () => provider.getAccessToken()));
+}
+export function withFunction(object, key, f) {
+  object[key] = f;
+  return object;
+}
 "#)]
 extern "C" {
     /// The URL of a loopback port that was bound and closed: nothing listens there.
     #[wasm_bindgen(js_name = closedPortUrl)]
     async fn closed_port_url() -> JsValue;
+    #[wasm_bindgen(js_name = signedToken)]
+    fn signed_token(claims: &JsValue) -> String;
+    fn counter() -> JsValue;
+    #[wasm_bindgen(catch)]
+    async fn concurrently(provider: &JsValue, n: u32) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = withFunction)]
+    fn with_function(object: &JsValue, key: &str, f: &JsValue) -> JsValue;
 }
 
 async fn unreachable_base_url() -> String {
@@ -37,7 +66,11 @@ fn object(json: &str) -> JsValue {
 }
 
 fn client(json: &str) -> Result<EndpointClient, JsValue> {
-    EndpointClient::new(tsify::Ts::new_unchecked(object(json))).map_err(JsValue::from)
+    EndpointClient::new(object(json))
+}
+
+async fn settle(promise: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise).await
 }
 
 fn assert_error(error: &JsValue, code: &str) {
@@ -55,30 +88,40 @@ fn assert_error(error: &JsValue, code: &str) {
     assert!(is_endpoint_login_error(error));
 }
 
+fn message(error: &JsValue) -> String {
+    prop(error, "message").as_string().unwrap()
+}
+
 #[wasm_bindgen_test]
 fn bad_configs_throw_typed_errors() {
     for (json, field) in [
         (
             r#"{"dialect":"twilio","authId":"MA1","authToken":"t"}"#,
-            None,
+            "dialect",
         ),
         (
             r#"{"dialect":"plivo","authId":"","authToken":"t"}"#,
-            Some("authId"),
+            "authId",
         ),
-        (r#"{"dialect":"plivo","authId":"MA1"}"#, Some("baseUrl")),
+        (r#"{"dialect":"plivo","authId":"MA1"}"#, "baseUrl"),
         (
             r#"{"dialect":"plivo","authId":"MA1","authToken":"t","timeoutMs":-5}"#,
-            Some("timeoutMs"),
+            "timeoutMs",
         ),
         (
             r#"{"dialect":"plivo","authId":"MA1","authtoken":"t","baseUrl":"/x"}"#,
-            None,
+            "authtoken",
         ),
+        (
+            r#"{"dialect":"plivo","authId":"MA1","authToken":"t","retry":{"maxRetries":99}}"#,
+            "retry.maxRetries",
+        ),
+        ("[]", ""),
+        ("null", ""),
     ] {
         let error = client(json).err().expect(json);
         assert_error(&error, "INVALID_CONFIG");
-        if let Some(field) = field {
+        if !field.is_empty() {
             assert_eq!(
                 prop(&error, "field").as_string().as_deref(),
                 Some(field),
@@ -90,23 +133,18 @@ fn bad_configs_throw_typed_errors() {
         .err()
         .unwrap();
     assert!(
-        prop(&typo, "message")
-            .as_string()
-            .unwrap()
-            .contains("authtoken"),
-        "the typo is named"
+        message(&typo).contains("Did you mean `authToken`?"),
+        "{}",
+        message(&typo)
     );
 }
 
 #[wasm_bindgen_test]
-fn error_messages_never_carry_the_token() {
+fn messages_never_carry_secrets() {
     let error = client(r#"{"dialect":"vobiz","authId":"MA1","authToken":"top secret"}"#)
         .err()
         .unwrap();
-    assert!(!prop(&error, "message")
-        .as_string()
-        .unwrap()
-        .contains("secret"));
+    assert!(!message(&error).contains("secret"));
 }
 
 #[wasm_bindgen_test]
@@ -122,6 +160,16 @@ fn the_type_guard_rejects_lookalikes() {
     assert!(!is_endpoint_login_error(&fake), "no code");
     let _ = Reflect::set(&fake, &"code".into(), &"NOT_A_CODE".into());
     assert!(!is_endpoint_login_error(&fake), "unknown code");
+}
+
+#[wasm_bindgen_test]
+fn the_error_type_declares_every_code() {
+    for code in ErrorCode::ALL {
+        assert!(
+            ERROR_TS.contains(&format!("\"{}\"", code.as_str())),
+            "{code}"
+        );
+    }
 }
 
 #[wasm_bindgen_test]
@@ -147,7 +195,6 @@ async fn invalid_input_rejects_before_any_request() {
         r#"{{"dialect":"plivo","authId":"MA1","authToken":"t","baseUrl":"{base}"}}"#
     ))
     .unwrap();
-    let create = |json: &str| c.create_endpoint(tsify::Ts::new_unchecked(object(json)));
     let cases = [
         (
             r#"{"username":"1abc","password":"secret","alias":"a"}"#,
@@ -169,52 +216,38 @@ async fn invalid_input_rejects_before_any_request() {
             r#"{"username":"abc","password":"secret","alias":"a","allowVideo":true}"#,
             "UNSUPPORTED",
         ),
+        (
+            r#"{"username":"abc","password":918273645,"alias":"a"}"#,
+            "INVALID_ARGUMENT",
+        ),
     ];
     for (json, code) in cases {
-        let error = create(json).await.err().map(JsValue::from).expect(json);
+        let error = settle(c.create_endpoint(object(json)))
+            .await
+            .expect_err(json);
+        assert_error(&error, code);
+        assert!(!message(&error).contains("918273645"), "no value echoed");
+    }
+    for (query, code) in [
+        (r#"{"limit":21}"#, "INVALID_QUERY"),
+        (r#"{"limit":"20"}"#, "INVALID_QUERY"),
+        (r#"{"aliasContains":"x"}"#, "UNSUPPORTED"),
+    ] {
+        let error = settle(c.list_endpoints(Some(object(query))))
+            .await
+            .expect_err(query);
         assert_error(&error, code);
     }
-    let query = |json: &str| c.list_endpoints(Some(tsify::Ts::new_unchecked(object(json))));
-    assert_error(
-        &query(r#"{"limit":21}"#)
-            .await
-            .err()
-            .map(JsValue::from)
-            .unwrap(),
-        "INVALID_QUERY",
-    );
-    assert_error(
-        &query(r#"{"limit":"20"}"#)
-            .await
-            .err()
-            .map(JsValue::from)
-            .unwrap(),
-        "INVALID_QUERY",
-    );
-    assert_error(
-        &query(r#"{"aliasContains":"x"}"#)
-            .await
-            .err()
-            .map(JsValue::from)
-            .unwrap(),
-        "UNSUPPORTED",
-    );
-    assert_error(
-        &c.get_endpoint(String::new())
-            .await
-            .err()
-            .map(JsValue::from)
-            .unwrap(),
-        "INVALID_ID",
-    );
-    assert_error(
-        &c.get_endpoint("../x".into())
-            .await
-            .err()
-            .map(JsValue::from)
-            .unwrap(),
-        "INVALID_ID",
-    );
+    for id in [
+        JsValue::from_str(""),
+        JsValue::from_str("../x"),
+        JsValue::from(5),
+    ] {
+        let error = settle(c.get_endpoint(id)).await.unwrap_err();
+        assert_error(&error, "INVALID_ID");
+    }
+    let error = c.endpoints(Some(object(r#"{"limit":0}"#))).err().unwrap();
+    assert_error(&error, "INVALID_QUERY");
 }
 
 #[wasm_bindgen_test]
@@ -224,63 +257,71 @@ async fn unreachable_hosts_are_network_errors() {
         r#"{{"dialect":"plivo","authId":"MA1","authToken":"t","baseUrl":"{base}","retry":{{"maxRetries":0}}}}"#
     ))
     .unwrap();
-    let error = JsValue::from(c.get_endpoint("1".into()).await.err().unwrap());
+    let error = settle(c.get_endpoint("1".into())).await.unwrap_err();
     assert_error(&error, "NETWORK");
-    assert!(prop(&error, "message").as_string().unwrap().contains(&base));
+    assert!(message(&error).contains(&base));
+}
+
+#[wasm_bindgen_test]
+async fn freeing_a_client_during_a_call_lets_the_call_settle() {
+    let base = unreachable_base_url().await;
+    let c = client(&format!(
+        r#"{{"dialect":"vobiz","authId":"MA1","authToken":"t","baseUrl":"{base}","retry":{{"maxRetries":0}}}}"#
+    ))
+    .unwrap();
+    let pending = c.list_endpoints(None);
+    let also = c.get_endpoint("7".into());
+    drop(c); // what `client.free()` does
+    assert_error(&settle(pending).await.unwrap_err(), "NETWORK");
+    assert_error(&settle(also).await.unwrap_err(), "NETWORK");
+}
+
+#[wasm_bindgen_test]
+fn live_form_validation_reports_every_problem() {
+    let problems =
+        validate_endpoint_fields(object(r#"{"username":"1x","password":"abc","alias":"ok"}"#))
+            .unwrap();
+    let list: Vec<JsValue> = js_sys::Array::from(&problems).iter().collect();
+    let codes: Vec<String> = list
+        .iter()
+        .map(|p| prop(p, "code").as_string().unwrap())
+        .collect();
+    assert_eq!(codes, ["INVALID_USERNAME", "INVALID_PASSWORD"]);
+    assert_eq!(
+        prop(&list[1], "field").as_string().as_deref(),
+        Some("password")
+    );
+    assert!(!message(&list[1]).contains("abc"));
+    let none = validate_endpoint_fields(object(r#"{"username":"alice"}"#)).unwrap();
+    assert_eq!(js_sys::Array::from(&none).length(), 0);
+    assert_error(
+        &validate_endpoint_fields(JsValue::from(3)).unwrap_err(),
+        "INVALID_ARGUMENT",
+    );
 }
 
 // ---- tokens -------------------------------------------------------------------------
-
-use endpoint_login::js::token::{
-    decode_access_token, validate_token_lifetime, verify_access_token, TokenProvider,
-};
-
-#[wasm_bindgen(inline_js = r#"
-export function signedToken(claims) {
-  // Built by the sandbox's rules would need a key; these tests only decode, so the
-  // signature is 32 zero bytes.
-  const b64 = (s) => Buffer.from(s).toString("base64url");
-  return b64('{"alg":"HS256","cty":"plivo;v=1","typ":"JWT"}') + "." + b64(JSON.stringify(claims)) + "." + b64("\0".repeat(32));
-}
-export function counter() {
-  const state = { calls: 0 };
-  state.fetch = () => { state.calls += 1; return new Promise((resolve) => setTimeout(() => resolve(state.token), 20)); };
-  return state;
-}
-export async function concurrently(provider, n) {
-  return Promise.all(Array.from({ length: n }, () => provider.getAccessToken()));
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = signedToken)]
-    fn signed_token(claims: &JsValue) -> String;
-    fn counter() -> JsValue;
-    #[wasm_bindgen(catch)]
-    async fn concurrently(provider: &JsValue, n: u32) -> Result<JsValue, JsValue>;
-}
 
 fn now() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
 }
 
-fn lifetime(json: String) -> Result<JsValue, JsValue> {
-    validate_token_lifetime(tsify::Ts::new_unchecked(object(&json)))
-        .map(JsValue::from)
-        .map_err(JsValue::from)
+fn lifetime(json: &str) -> Result<JsValue, JsValue> {
+    validate_token_lifetime(object(json))
 }
 
 #[wasm_bindgen_test]
 fn validate_token_lifetime_codes() {
     let exp = now() + 600;
     let before = now();
-    let ok = lifetime(format!(r#"{{"exp":{exp}}}"#)).unwrap();
+    let ok = lifetime(&format!(r#"{{"exp":{exp}}}"#)).unwrap();
     let after = now();
     let seconds = prop(&ok, "lifetimeSeconds").as_f64().unwrap() as i64;
     assert!(
         (exp - after..=exp - before).contains(&seconds),
         "exp minus the clock at the call: {seconds}"
     );
-    let fixed = lifetime(r#"{"exp":1800000180,"now":1800000000}"#.into()).unwrap();
+    let fixed = lifetime(r#"{"exp":1800000180,"now":1800000000}"#).unwrap();
     assert_eq!(prop(&fixed, "lifetimeSeconds").as_f64(), Some(180.0));
     for (json, code) in [
         (r#"{"exp":1800000179,"now":1800000000}"#, "EXP_OUT_OF_RANGE"),
@@ -295,13 +336,9 @@ fn validate_token_lifetime_codes() {
         (r#"{"exp":-1}"#, "INVALID_TIMESTAMP"),
         (r#"{"expires":1}"#, "INVALID_ARGUMENT"),
     ] {
-        assert_error(&lifetime(json.into()).unwrap_err(), code);
+        assert_error(&lifetime(json).unwrap_err(), code);
     }
-    let e = lifetime(r#"{"exp":1800000600000}"#.into()).unwrap_err();
-    assert!(prop(&e, "message")
-        .as_string()
-        .unwrap()
-        .contains("milliseconds"));
+    assert!(message(&lifetime(r#"{"exp":1800000600000}"#).unwrap_err()).contains("milliseconds"));
 }
 
 #[wasm_bindgen_test]
@@ -312,12 +349,11 @@ fn decode_and_verify_at_the_boundary() {
         now() - 60
     ));
     let token = signed_token(&claims);
-    let decoded: JsValue = decode_access_token(JsValue::from_str(&token))
-        .unwrap()
-        .into();
-    let header = prop(&decoded, "header");
+    let decoded = decode_access_token(JsValue::from_str(&token)).unwrap();
     assert_eq!(
-        prop(&header, "cty").as_string().as_deref(),
+        prop(&prop(&decoded, "header"), "cty")
+            .as_string()
+            .as_deref(),
         Some("plivo;v=1")
     );
     let per = prop(&prop(&decoded, "claims"), "per");
@@ -327,74 +363,102 @@ fn decode_and_verify_at_the_boundary() {
         "camelCase grants"
     );
     assert_error(
-        &JsValue::from(decode_access_token(JsValue::from(42)).unwrap_err()),
+        &decode_access_token(JsValue::from(42)).unwrap_err(),
         "MALFORMED_TOKEN",
     );
     assert_error(
-        &JsValue::from(decode_access_token("a.b".into()).unwrap_err()),
+        &decode_access_token("a.b".into()).unwrap_err(),
         "MALFORMED_TOKEN",
     );
-    let e = JsValue::from(
-        verify_access_token(JsValue::from_str(&token), "key".into(), None).unwrap_err(),
+    let huge = JsValue::from_str(&"a".repeat(1 << 20));
+    let e = decode_access_token(huge).unwrap_err();
+    assert_error(&e, "MALFORMED_TOKEN");
+    assert!(
+        message(&e).contains("1048576 characters"),
+        "{}",
+        message(&e)
     );
+    let e = verify_access_token(JsValue::from_str(&token), "key".into(), None).unwrap_err();
     assert_error(&e, "INVALID_SIGNATURE");
+    let e = verify_access_token(JsValue::from_str(&token), "".into(), None).unwrap_err();
+    assert_error(&e, "INVALID_ARGUMENT");
+    let e = verify_access_token(
+        JsValue::from_str(&token),
+        "key".into(),
+        Some(object(r#"{"leeway":5}"#)),
+    )
+    .unwrap_err();
+    assert_error(&e, "INVALID_ARGUMENT");
 }
 
 fn provider(options: JsValue) -> Result<TokenProvider, JsValue> {
-    TokenProvider::new(options).map_err(JsValue::from)
+    TokenProvider::new(options)
 }
 
 #[wasm_bindgen_test]
-fn token_provider_options_are_checked() {
-    let fetch = js_sys::Function::new_no_args("return Promise.resolve('x')");
-    let with = |json: &str| {
-        let options = object(json);
-        let _ = Reflect::set(&options, &"fetchToken".into(), &fetch);
-        options
-    };
+fn provider_options_are_checked() {
     for (options, field) in [
-        (object("{}"), "client"),
-        (with(r#"{"tokenUrl":"/token"}"#), "client"),
-        (object(r#"{"tokenUrl":"token.json"}"#), "tokenUrl"),
-        (object(r#"{"fetchToken":"x"}"#), "fetchToken"),
-        (object(r#"{"client":{}}"#), "client"),
+        ("{}", "tokenUrl"),
         (
-            with(r#"{"refreshMarginSeconds":-1}"#),
+            r#"{"tokenUrl":"/t","refreshMarginSeconds":-1}"#,
             "refreshMarginSeconds",
         ),
-        (with(r#"{"onevent":1}"#), "onevent"),
-        (with(r#"{"request":{}}"#), "request"),
+        (r#"{"tokenUrl":"ftp://x"}"#, "tokenUrl"),
+        (
+            r#"{"tokenUrl":"/t","retry":{"maxRetries":"3"}}"#,
+            "retry.maxRetries",
+        ),
+        (r#"{"tokenUrl":"/t","colour":"red"}"#, "colour"),
+        (r#"{"tokenUrl":"/t","timeoutMs":0}"#, "timeoutMs"),
     ] {
-        let e = provider(options).err().expect("refused");
+        let e = provider(object(options)).err().expect(options);
         assert_error(&e, "INVALID_CONFIG");
-        assert_eq!(prop(&e, "field").as_string().as_deref(), Some(field));
+        assert_eq!(
+            prop(&e, "field").as_string().as_deref(),
+            Some(field),
+            "{options}"
+        );
     }
-    let backend = client(r#"{"dialect":"plivo","authId":"MA1","baseUrl":"/voice"}"#).unwrap();
-    let options = object("{}");
-    let _ = Reflect::set(&options, &"client".into(), &JsValue::from(backend));
-    let e = provider(options).err().unwrap();
+    let e = provider(object(r#"{"client":{}}"#)).err().unwrap();
     assert!(
-        prop(&e, "message")
-            .as_string()
-            .unwrap()
-            .contains("tokenUrl"),
+        message(&e).contains("client.tokenProvider"),
+        "{}",
+        message(&e)
+    );
+    let e = provider(with_function(
+        &object(r#"{"tokenUrl":"/t"}"#),
+        "fetchToken",
+        &js_sys::Function::new_no_args(""),
+    ))
+    .err()
+    .unwrap();
+    assert!(message(&e).contains("exactly one"), "{}", message(&e));
+}
+
+#[wasm_bindgen_test]
+fn client_providers_come_from_direct_mode_clients() {
+    let backend = client(r#"{"dialect":"plivo","authId":"MA1","baseUrl":"/voice"}"#).unwrap();
+    let e = backend.token_provider(None).err().unwrap();
+    assert!(
+        message(&e).contains("tokenUrl"),
         "backend-mode clients are pointed to tokenUrl"
     );
     let direct = client(
         r#"{"dialect":"plivo","authId":"MA1","authToken":"t","baseUrl":"https://api.example"}"#,
     )
     .unwrap();
-    let direct: JsValue = direct.into();
-    let options = object(r#"{"request":{"ttlSeconds":90000}}"#);
-    let _ = Reflect::set(&options, &"client".into(), &direct);
-    assert_error(&provider(options).err().unwrap(), "EXP_OUT_OF_RANGE");
-    let options = object("{}");
-    let _ = Reflect::set(&options, &"client".into(), &direct);
-    assert!(
-        provider(options).is_ok(),
-        "the client stays usable after being handed over"
-    );
-    assert!(prop(&direct, "isDirect").as_bool().unwrap());
+    let e = direct
+        .token_provider(Some(object(r#"{"request":{"ttlSeconds":90000}}"#)))
+        .err()
+        .unwrap();
+    assert_error(&e, "EXP_OUT_OF_RANGE");
+    assert!(direct.token_provider(None).is_ok());
+    assert!(direct
+        .token_provider(Some(object(
+            r#"{"request":{"sub":"alice"},"refreshMarginSeconds":30}"#
+        )))
+        .is_ok());
+    assert!(direct.is_direct(), "the client stays usable");
 }
 
 #[wasm_bindgen_test]
@@ -410,10 +474,14 @@ async fn the_provider_shares_one_fetch_and_validates_tokens() {
         &"token".into(),
         &JsValue::from_str(&signed_token(&claims)),
     );
-    let options = object("{}");
-    let _ = Reflect::set(&options, &"fetchToken".into(), &prop(&state, "fetch"));
-    let provider: JsValue = provider(options).unwrap().into();
-    let tokens = js_sys::Array::from(&concurrently(&provider, 100).await.unwrap());
+    let p = provider(with_function(
+        &object("{}"),
+        "fetchToken",
+        &prop(&state, "fetch"),
+    ))
+    .unwrap();
+    let p: JsValue = p.into();
+    let tokens = js_sys::Array::from(&concurrently(&p, 100).await.unwrap());
     assert_eq!(tokens.length(), 100);
     assert_eq!(
         prop(&state, "calls").as_f64(),
@@ -421,24 +489,76 @@ async fn the_provider_shares_one_fetch_and_validates_tokens() {
         "100 callers, one fetch"
     );
     let _ = Reflect::set(&state, &"token".into(), &JsValue::from_str("garbage"));
-    let refresh = js_sys::Function::from(prop(&provider, "refresh"));
-    let e = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(
-        refresh.call0(&provider).unwrap(),
-    ))
-    .await
-    .unwrap_err();
-    assert_error(&e, "MALFORMED_TOKEN");
-    let get = js_sys::Function::from(prop(&provider, "getAccessToken"));
-    let still =
-        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(get.call0(&provider).unwrap()))
-            .await
-            .unwrap();
-    assert_eq!(still, tokens.get(0), "the still-valid token is kept");
-    let dispose = js_sys::Function::from(prop(&provider, "dispose"));
-    dispose.call0(&provider).unwrap();
-    let e =
-        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(get.call0(&provider).unwrap()))
-            .await
-            .unwrap_err();
-    assert_error(&e, "DISPOSED");
+    let call = |name: &str| {
+        let f = js_sys::Function::from(prop(&p, name));
+        Promise::from(f.call0(&p).unwrap())
+    };
+    assert_error(
+        &settle(call("refresh")).await.unwrap_err(),
+        "MALFORMED_TOKEN",
+    );
+    assert_eq!(
+        settle(call("getAccessToken")).await.unwrap(),
+        tokens.get(0),
+        "the still-valid token is kept"
+    );
+    js_sys::Function::from(prop(&p, "dispose"))
+        .call0(&p)
+        .unwrap();
+    assert_error(
+        &settle(call("getAccessToken")).await.unwrap_err(),
+        "DISPOSED",
+    );
+}
+
+// ---- declarations -------------------------------------------------------------------
+
+/// The member names a generated TypeScript interface declares.
+fn declared(decl: &str) -> Vec<String> {
+    decl.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("/**") && !l.starts_with('*') && !l.starts_with("export"))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, _)| name.trim_end_matches('?').to_owned())
+        .filter(|name| !name.is_empty() && !name.contains(' '))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn declarations_name_exactly_what_the_library_reads_and_writes() {
+    use endpoint_login::client::Progress;
+    use endpoint_login::config::ClientOptions;
+    use endpoint_login::endpoint::{
+        member_names, CreateEndpointRequest, Endpoint, UpdateEndpointRequest,
+    };
+    use endpoint_login::js::server::{VerifyOptions, VERIFY_FIELDS};
+    use endpoint_login::query::{declaration, ListQuery};
+    use endpoint_login::retry::RetryOptions;
+    use endpoint_login::token::provider::{
+        ClientTokenProviderOptions, TokenProviderOptions, CLIENT_PROVIDER_FIELDS, PROVIDER_FIELDS,
+    };
+    use endpoint_login::token::time::TokenLifetimeInput;
+    use endpoint_login::token::CreateTokenRequest;
+    use tsify::Tsify;
+    let read: [(&str, &[&str]); 10] = [
+        (ClientOptions::DECL, ClientOptions::FIELDS),
+        (RetryOptions::DECL, RetryOptions::FIELDS),
+        (declaration::ListQuery::DECL, ListQuery::FIELDS),
+        (CreateEndpointRequest::DECL, CreateEndpointRequest::FIELDS),
+        (UpdateEndpointRequest::DECL, UpdateEndpointRequest::FIELDS),
+        (CreateTokenRequest::DECL, CreateTokenRequest::FIELDS),
+        (TokenLifetimeInput::DECL, TokenLifetimeInput::FIELDS),
+        (TokenProviderOptions::DECL, PROVIDER_FIELDS),
+        (ClientTokenProviderOptions::DECL, CLIENT_PROVIDER_FIELDS),
+        (VerifyOptions::DECL, VERIFY_FIELDS),
+    ];
+    for (decl, fields) in read {
+        let mut declared = declared(decl);
+        let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+        declared.sort();
+        fields.sort();
+        assert_eq!(declared, fields, "{decl}");
+    }
+    assert_eq!(declared(Endpoint::DECL), member_names().collect::<Vec<_>>());
+    assert_eq!(declared(Progress::DECL), ["loaded", "total"]);
 }

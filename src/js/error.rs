@@ -10,8 +10,10 @@ use crate::error::{Error, ErrorCode};
 /// The `name` of every error the library throws.
 pub const ERROR_NAME: &str = "EndpointLoginError";
 
-/// The TypeScript of the error type (checked against [`ErrorCode::ALL`] by the tests).
 #[wasm_bindgen(typescript_custom_section)]
+const ERROR_SECTION: &str = ERROR_TS;
+
+/// The TypeScript of the error type (checked against [`ErrorCode::ALL`] by the tests).
 pub const ERROR_TS: &str = r#"
 /** Every code an `EndpointLoginError` can carry. */
 export type EndpointLoginErrorCode =

@@ -10,6 +10,9 @@ use crate::fields::{Field, Options};
 use crate::token::decode;
 use crate::token::time::seconds;
 
+/// The fields of `verifyAccessToken`'s options, as JavaScript spells them.
+pub const VERIFY_FIELDS: &[&str] = &["now", "leewaySeconds"];
+
 /// Options of `verifyAccessToken`.
 #[cfg(feature = "typescript")]
 #[derive(tsify::Tsify)]
@@ -39,7 +42,7 @@ pub fn verify_access_token(
         field(options.unwrap_or_default()),
         "verify options",
         ErrorCode::InvalidArgument,
-        &["now", "leewaySeconds"],
+        VERIFY_FIELDS,
     )?;
     let (now, leeway) = match &options {
         None => (unix_now(), 60),

@@ -4,7 +4,10 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, stat } from "node:fs/promises";
-import init, { EndpointClient, isEndpointLoginError } from "endpoint-login";
+import init, * as pages from "endpoint-login";
+import initServer, * as server from "endpoint-login/server";
+
+const { EndpointClient, isEndpointLoginError } = pages;
 
 const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
 const ACCOUNT = { authId: "MASANDBOXACCOUNT0001", authToken: "sandbox_auth_token_0123456789abcdef" };
@@ -13,6 +16,8 @@ before(async () => {
   // In a browser `await init()` fetches the .wasm next to the module; Node reads it.
   const wasm = new URL(import.meta.resolve("endpoint-login/endpoint_login_bg.wasm"));
   await init({ module_or_path: await readFile(wasm) });
+  const serverWasm = new URL(import.meta.resolve("endpoint-login/server/endpoint_login_bg.wasm"));
+  await initServer({ module_or_path: await readFile(serverWasm) });
 });
 
 test("package.json describes an ES module with types", async () => {
@@ -20,9 +25,10 @@ test("package.json describes an ES module with types", async () => {
   assert.equal(manifest.name, "endpoint-login");
   assert.equal(manifest.type, "module");
   assert.equal(manifest.exports["."].types, "./endpoint_login.d.ts");
-  assert.ok(manifest.sideEffects.includes("./snippets/*"));
+  assert.equal(manifest.exports["./server"].types, "./server/endpoint_login.d.ts");
+  assert.equal(manifest.sideEffects, false);
   const dir = new URL(".", import.meta.resolve("endpoint-login"));
-  for (const file of ["endpoint_login.js", "endpoint_login.d.ts", "endpoint_login_bg.wasm", "README.md"]) {
+  for (const file of ["endpoint_login.js", "endpoint_login.d.ts", "endpoint_login_bg.wasm", "README.md", "server/endpoint_login.js", "server/endpoint_login_bg.wasm"]) {
     assert.ok((await stat(new URL(file, dir))).size > 0, file);
   }
 });
@@ -52,3 +58,22 @@ test("errors are typed", async () => {
   await assert.rejects(client.getEndpoint("404404"), (e) => isEndpointLoginError(e) && e.code === "NOT_FOUND" && e.status === 404);
   assert.equal(isEndpointLoginError(new Error("plain")), false);
 });
+
+test("server-only functions are in endpoint-login/server, not in the pages' module", async () => {
+  assert.equal(pages.verifyAccessToken, undefined, "pages never get a function that needs the Auth Token");
+  const client = new server.EndpointClient({ dialect: "plivo", ...ACCOUNT, baseUrl: SANDBOX });
+  const { token } = await client.createToken({ sub: "alice", ttlSeconds: 600 });
+  const verified = server.verifyAccessToken(token, ACCOUNT.authToken);
+  assert.equal(verified.claims.sub, "alice");
+  assert.throws(() => server.verifyAccessToken(token, "another-key"), (e) => server.isEndpointLoginError(e) && e.code === "INVALID_SIGNATURE");
+  assert.ok(server.isEndpointLoginError(tryDecode()), "one error type across modules");
+});
+
+function tryDecode() {
+  try {
+    pages.decodeAccessToken("not a token");
+  } catch (e) {
+    return e;
+  }
+  return null;
+}

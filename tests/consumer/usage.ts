@@ -1,6 +1,9 @@
 // Type-level checks of the installed package with `tsc --noEmit --strict` (the README's
 // examples are checked verbatim beside this file, in readme/). Compiled, never run.
 import init, { EndpointClient, TokenProvider, isEndpointLoginError } from "endpoint-login";
+import { verifyAccessToken } from "endpoint-login/server";
+// @ts-expect-error pages' module has no function that needs the Auth Token
+import { verifyAccessToken as notInPages } from "endpoint-login";
 import type {
   ClientOptions,
   CreatedEndpoint,
@@ -67,4 +70,17 @@ export function events(provider: TokenProvider): void {
   provider.addEventListener("tokenExpired", () => {});
   // @ts-expect-error a tokenWillExpire event has no claims
   provider.addEventListener("tokenWillExpire", (event) => event.claims);
+}
+
+export function server(token: string): string {
+  void notInPages;
+  return verifyAccessToken(token, "auth-token", { leewaySeconds: 30 }).claims.iss;
+}
+
+export function tokenProviders(client: EndpointClient): TokenProvider[] {
+  const fromUrl = new TokenProvider({ tokenUrl: "/voice/token", refreshMarginSeconds: 120 });
+  const fromClient = client.tokenProvider({ request: { sub: "alice", ttlSeconds: 600 } });
+  // @ts-expect-error request goes with client.tokenProvider, not the constructor
+  const wrong = new TokenProvider({ request: { sub: "alice" } });
+  return [fromUrl, fromClient, wrong];
 }

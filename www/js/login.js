@@ -30,7 +30,7 @@ function marginOption() {
 /** The provider for the current mode: the JWT API through the client, or the token URL. */
 function makeProvider() {
   const common = { ...marginOption(), onEvent: log };
-  if (state.mode === "direct") return new TokenProvider({ ...common, client: state.client, request: tokenChoices() });
+  if (state.mode === "direct") return state.client.tokenProvider({ ...common, request: tokenChoices() });
   return new TokenProvider({ ...common, tokenUrl: tokenUrl() });
 }
 
@@ -82,7 +82,7 @@ function renderSnippet() {
     if (state.mode === "direct") {
       lines.push(
         "// Development: the JWT API through a direct-mode EndpointClient.",
-        `const provider = new TokenProvider({\n  client,\n  request: ${JSON.stringify(tokenChoices(), null, 2).replaceAll("\n", "\n  ")},${marginLine}\n});`,
+        `const provider = client.tokenProvider({\n  request: ${JSON.stringify(tokenChoices(), null, 2).replaceAll("\n", "\n  ")},${marginLine}\n});`,
       );
     } else {
       lines.push(

@@ -21,6 +21,35 @@ fn manifest_field(field: &str) -> Result<String> {
         .map_or_else(|| fail(format!("Cargo.toml has no `{field}`")), Ok)
 }
 
+/// The largest download a page may have: the browser module's wasm and its JS glue,
+/// gzip -9. `cargo xtask test` fails above it.
+pub const SIZE_LIMIT: u64 = 88_000;
+
+/// One module of the package: the one pages load, or the one servers load.
+pub struct Module {
+    /// For messages.
+    pub name: &'static str,
+    /// Cargo features it is built with.
+    pub features: &'static str,
+    /// Its folder under `pkg/` (`""` for the package root).
+    pub folder: &'static str,
+}
+
+/// The module pages load (`endpoint-login`).
+pub const BROWSER: Module = Module {
+    name: "endpoint-login",
+    features: "typescript",
+    folder: "",
+};
+
+/// The module for servers (`endpoint-login/server`): everything, plus what needs the
+/// account's Auth Token.
+pub const SERVER: Module = Module {
+    name: "endpoint-login/server",
+    features: "typescript,server",
+    folder: "server",
+};
+
 /// The package.json of the npm package.
 pub fn package_json() -> Result<String> {
     let version = manifest_field("version")?;
@@ -44,20 +73,23 @@ pub fn package_json() -> Result<String> {
       "types": "./{OUT_NAME}.d.ts",
       "default": "./{OUT_NAME}.js"
     }},
+    "./server": {{
+      "types": "./server/{OUT_NAME}.d.ts",
+      "default": "./server/{OUT_NAME}.js"
+    }},
     "./{OUT_NAME}_bg.wasm": "./{OUT_NAME}_bg.wasm",
+    "./server/{OUT_NAME}_bg.wasm": "./server/{OUT_NAME}_bg.wasm",
     "./package.json": "./package.json"
   }},
   "files": [
     "{OUT_NAME}.js",
     "{OUT_NAME}.d.ts",
     "{OUT_NAME}_bg.wasm",
-    "{OUT_NAME}_bg.wasm.d.ts",
     "snippets/",
+    "server/",
     "README.md"
   ],
-  "sideEffects": [
-    "./snippets/*"
-  ]
+  "sideEffects": false
 }}
 "#
     ))
@@ -68,12 +100,44 @@ pub fn dir() -> PathBuf {
     root().join("pkg")
 }
 
-/// Builds `pkg/` in release mode and returns the size of the optimised wasm.
-pub fn build() -> Result<u64> {
-    tools::wasm_target()?;
-    tools::wasm_bindgen_cli()?;
-    tools::npm_tools()?;
-    eprintln!("==> building the npm package into pkg/");
+/// What a page downloads: the browser module's wasm and glue, gzip -9.
+#[derive(Debug, Clone, Copy)]
+pub struct Download {
+    /// The wasm, gzip -9.
+    pub wasm: u64,
+    /// The JS glue, gzip -9.
+    pub glue: u64,
+}
+
+impl Download {
+    /// Both together.
+    pub fn total(self) -> u64 {
+        self.wasm + self.glue
+    }
+}
+
+/// gzip -9 sizes of files, measured with Node's zlib (Node is required anyway).
+fn gzip_sizes(files: &[PathBuf]) -> Result<Vec<u64>> {
+    let mut command = cmd("node");
+    command.arg("-e").arg(
+        "const { readFileSync } = require('node:fs'); const { gzipSync } = require('node:zlib');\
+         for (const f of process.argv.slice(1)) console.log(gzipSync(readFileSync(f), { level: 9 }).length);",
+    );
+    command.args(files);
+    let out = crate::util::output(&mut command)
+        .ok_or_else(|| crate::util::Failure("could not measure gzip sizes with node".into()))?;
+    out.lines()
+        .map(|l| {
+            l.trim()
+                .parse::<u64>()
+                .map_err(|e| crate::util::Failure(e.to_string()))
+        })
+        .collect()
+}
+
+/// Builds one module into its folder of `pkg/`.
+fn build_module(module: &Module) -> Result<PathBuf> {
+    eprintln!("==> building {} into pkg/{}", module.name, module.folder);
     run(cmd("cargo").args([
         "build",
         "--package",
@@ -81,31 +145,87 @@ pub fn build() -> Result<u64> {
         "--lib",
         "--release",
         "--features",
-        "typescript",
+        module.features,
         "--target",
         WASM_TARGET,
     ]))?;
-    let pkg = dir();
-    if pkg.exists() {
-        fs::remove_dir_all(&pkg)?;
-    }
+    let out = dir().join(module.folder);
     let wasm = target_dir().join(format!("{WASM_TARGET}/release/{OUT_NAME}.wasm"));
     run(cmd("wasm-bindgen")
         .args(["--target", "web", "--out-name", OUT_NAME, "--out-dir"])
-        .arg(&pkg)
+        .arg(&out)
         .arg(&wasm))?;
-    let declarations = pkg.join(format!("{OUT_NAME}.d.ts"));
+    if module.folder.is_empty() {
+        // A copy with names, for the size report.
+        let named = target_dir().join("size");
+        run(cmd("wasm-bindgen")
+            .args([
+                "--target",
+                "web",
+                "--keep-debug",
+                "--out-name",
+                OUT_NAME,
+                "--out-dir",
+            ])
+            .arg(&named)
+            .arg(&wasm))?;
+        let bg = named.join(format!("{OUT_NAME}_bg.wasm"));
+        run(cmd("wasm-opt")
+            .args(["-Oz", "--debuginfo"])
+            .arg(&bg)
+            .arg("-o")
+            .arg(&bg))?;
+    }
+    let declarations = out.join(format!("{OUT_NAME}.d.ts"));
     fs::write(
         &declarations,
         tighten_declarations(&fs::read_to_string(&declarations)?),
     )?;
-    let bg = pkg.join(format!("{OUT_NAME}_bg.wasm"));
+    let bg = out.join(format!("{OUT_NAME}_bg.wasm"));
     run(cmd("wasm-opt").arg("-Oz").arg(&bg).arg("-o").arg(&bg))?;
+    // The glue is shipped minified (its documentation is in the .d.ts).
+    let glue = out.join(format!("{OUT_NAME}.js"));
+    run(cmd("terser")
+        .arg(&glue)
+        .args(["--module", "--compress", "--mangle", "--output"])
+        .arg(&glue))?;
+    let _ = fs::remove_file(out.join(format!("{OUT_NAME}_bg.wasm.d.ts")));
+    Ok(out)
+}
+
+/// Builds `pkg/` (both modules, release, wasm-opt -Oz, minified glue), prints what a page
+/// downloads and where its bytes go, and returns that download.
+pub fn build() -> Result<Download> {
+    tools::wasm_target()?;
+    tools::wasm_bindgen_cli()?;
+    tools::npm_tools()?;
+    tools::twiggy()?;
+    let pkg = dir();
+    if pkg.exists() {
+        fs::remove_dir_all(&pkg)?;
+    }
+    build_module(&SERVER)?;
+    let browser = build_module(&BROWSER)?;
     fs::write(pkg.join("package.json"), package_json()?)?;
     fs::copy(root().join("README.md"), pkg.join("README.md"))?;
-    let size = fs::metadata(&bg)?.len();
-    eprintln!("    pkg/{OUT_NAME}_bg.wasm: {size} bytes");
-    Ok(size)
+    let sizes = gzip_sizes(&[
+        browser.join(format!("{OUT_NAME}_bg.wasm")),
+        browser.join(format!("{OUT_NAME}.js")),
+    ])?;
+    let download = Download {
+        wasm: sizes[0],
+        glue: sizes[1],
+    };
+    eprintln!(
+        "    a page downloads {} B gzip -9: wasm {} B + glue {} B (limit {SIZE_LIMIT} B)",
+        download.total(),
+        download.wasm,
+        download.glue
+    );
+    let named = target_dir().join(format!("size/{OUT_NAME}_bg.wasm"));
+    eprintln!("    where the wasm's bytes go (twiggy top, before gzip):");
+    run(cmd("twiggy").args(["top", "-n", "12"]).arg(&named))?;
+    Ok(download)
 }
 
 /// Packs `pkg/` with npm into `npm/endpoint-login.tgz` in the target folder.

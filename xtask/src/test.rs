@@ -74,6 +74,7 @@ fn wasm_test(test: &str) -> Command {
             "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
             "wasm-bindgen-test-runner",
         )
+        .args(["--features", "server,typescript"])
         .env("WASM_BINDGEN_TEST_TIMEOUT", "180");
     command
 }
@@ -153,6 +154,7 @@ fn stages(run: &mut Run) -> Result {
         "--package",
         "endpoint-login",
         "--all-targets",
+        "--all-features",
         "--target",
         WASM_TARGET,
         "--",

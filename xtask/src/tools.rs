@@ -75,6 +75,26 @@ pub fn wasm_bindgen_cli() -> Result {
         .arg("--force"))
 }
 
+/// The twiggy version `cargo xtask build` reports sizes with.
+const TWIGGY_VERSION: &str = "0.8.0";
+
+/// Installs twiggy (the size profiler) into the tools folder unless it is there.
+pub fn twiggy() -> Result {
+    let found = output(cmd("twiggy").arg("--version")).unwrap_or_default();
+    if found.contains(TWIGGY_VERSION) {
+        return Ok(());
+    }
+    let tools = target_dir().join("tools");
+    eprintln!(
+        "==> installing twiggy {TWIGGY_VERSION} into {} (about a minute, once)",
+        tools.display()
+    );
+    run(cmd("cargo")
+        .args(["install", "twiggy", "--version", TWIGGY_VERSION, "--root"])
+        .arg(&tools)
+        .arg("--force"))
+}
+
 fn npm_tools_installed(root: &Path) -> bool {
     let installed = root.join("node_modules/.package-lock.json");
     let lock = root.join("package-lock.json");
