@@ -29,6 +29,9 @@ use crate::{password, validate};
 /// connections to one host.
 pub const PAGE_CONCURRENCY: usize = 6;
 
+/// Pages a walk holds at most: those in flight and those answered, waiting their turn.
+pub const PAGES_AHEAD: usize = PAGE_CONCURRENCY + 2;
+
 /// Sends one HTTP attempt. Failures are `NETWORK`, `TIMEOUT` or `ABORTED`; any status,
 /// including 4xx and 5xx, is a response. Dropping the future cancels the request.
 pub trait Transport {
@@ -437,47 +440,58 @@ impl<T: Transport + 'static, R: Runtime + 'static> PageWalk<T, R> {
         }
     }
 
+    /// Keeps up to [`PAGE_CONCURRENCY`] requests in flight (answered pages waiting for
+    /// their turn do not count, up to [`PAGES_AHEAD`] in all) and yields the pages in order.
     fn poll_rest(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<PageRead>>> {
-        let mut started = Vec::new();
-        if let WalkState::Rest {
-            offsets,
-            step,
-            window,
-        } = &mut self.state
-        {
-            while window.len() + started.len() < PAGE_CONCURRENCY {
-                match offsets.next() {
-                    Some(offset) => started.push((offset, *step)),
-                    None => break,
+        loop {
+            let mut started = Vec::new();
+            if let WalkState::Rest {
+                offsets,
+                step,
+                window,
+            } = &mut self.state
+            {
+                let pending = window
+                    .iter()
+                    .filter(|slot| matches!(slot, Slot::Pending(_)))
+                    .count();
+                let room = PAGE_CONCURRENCY
+                    .saturating_sub(pending)
+                    .min(PAGES_AHEAD.saturating_sub(window.len()));
+                started.extend(offsets.take(room).map(|offset| (offset, *step)));
+            }
+            let started: Vec<_> = started.into_iter().map(|(o, s)| self.fetch(o, s)).collect();
+            let WalkState::Rest { window, .. } = &mut self.state else {
+                return Poll::Ready(None);
+            };
+            window.extend(started.into_iter().map(Slot::Pending));
+            let mut answered = false;
+            for slot in window.iter_mut() {
+                if let Slot::Pending(future) = slot {
+                    if let Poll::Ready(result) = future.as_mut().poll(cx) {
+                        *slot = Slot::Ready(result);
+                        answered = true;
+                    }
                 }
             }
-        }
-        let started: Vec<_> = started.into_iter().map(|(o, s)| self.fetch(o, s)).collect();
-        let WalkState::Rest { window, .. } = &mut self.state else {
-            return Poll::Ready(None);
-        };
-        window.extend(started.into_iter().map(Slot::Pending));
-        for slot in window.iter_mut() {
-            if let Slot::Pending(future) = slot {
-                if let Poll::Ready(result) = future.as_mut().poll(cx) {
-                    *slot = Slot::Ready(result);
+            match window.pop_front() {
+                None => {
+                    self.state = WalkState::Done;
+                    return Poll::Ready(None);
                 }
-            }
-        }
-        match window.pop_front() {
-            None => {
-                self.state = WalkState::Done;
-                Poll::Ready(None)
-            }
-            Some(Slot::Ready(Ok(page))) => Poll::Ready(Some(Ok(page))),
-            Some(Slot::Ready(Err(error))) => {
-                // Whatever else is in flight is dropped, which cancels it.
-                self.state = WalkState::Done;
-                Poll::Ready(Some(Err(error)))
-            }
-            Some(pending) => {
-                window.push_front(pending);
-                Poll::Pending
+                Some(Slot::Ready(Ok(page))) => return Poll::Ready(Some(Ok(page))),
+                Some(Slot::Ready(Err(error))) => {
+                    // Whatever else is in flight is dropped, which cancels it.
+                    self.state = WalkState::Done;
+                    return Poll::Ready(Some(Err(error)));
+                }
+                Some(pending) => {
+                    window.push_front(pending);
+                    // An answer freed a place: start the next request at once.
+                    if !answered {
+                        return Poll::Pending;
+                    }
+                }
             }
         }
     }

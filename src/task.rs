@@ -129,6 +129,89 @@ pub fn abortable<F: Future>(
     })
 }
 
+/// A bounded queue from one task to another: the sender waits while it is full, the
+/// receiver while it is empty; after [`Channel::close`] the receiver gets what is left,
+/// then `None`.
+pub struct Channel<T> {
+    state: Rc<ChannelState<T>>,
+}
+
+struct ChannelState<T> {
+    items: RefCell<std::collections::VecDeque<T>>,
+    capacity: usize,
+    closed: Cell<bool>,
+    sender: RefCell<Option<Waker>>,
+    receiver: RefCell<Option<Waker>>,
+}
+
+impl<T> Clone for Channel<T> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl<T> Channel<T> {
+    /// A channel holding at most `capacity` items.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            state: Rc::new(ChannelState {
+                items: RefCell::new(std::collections::VecDeque::new()),
+                capacity: capacity.max(1),
+                closed: Cell::new(false),
+                sender: RefCell::new(None),
+                receiver: RefCell::new(None),
+            }),
+        }
+    }
+
+    /// Sends `item`, once there is room.
+    pub async fn send(&self, item: T) {
+        let state = &self.state;
+        std::future::poll_fn(|cx| {
+            if state.items.borrow().len() < state.capacity {
+                Poll::Ready(())
+            } else {
+                *state.sender.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await;
+        state.items.borrow_mut().push_back(item);
+        if let Some(waker) = state.receiver.take() {
+            waker.wake();
+        }
+    }
+
+    /// No more items will be sent.
+    pub fn close(&self) {
+        self.state.closed.set(true);
+        if let Some(waker) = self.state.receiver.take() {
+            waker.wake();
+        }
+    }
+
+    /// The next item, or `None` once the channel is closed and empty.
+    pub async fn receive(&self) -> Option<T> {
+        let state = &self.state;
+        std::future::poll_fn(|cx| {
+            if let Some(item) = state.items.borrow_mut().pop_front() {
+                if let Some(waker) = state.sender.take() {
+                    waker.wake();
+                }
+                return Poll::Ready(Some(item));
+            }
+            if state.closed.get() {
+                return Poll::Ready(None);
+            }
+            *state.receiver.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +246,35 @@ mod tests {
             futures_executor::block_on(shared.wait()),
             7,
             "a late waiter too"
+        );
+    }
+
+    #[test]
+    fn a_channel_carries_items_in_order_and_holds_the_sender_when_full() {
+        let mut pool = LocalPool::new();
+        let channel: Channel<u32> = Channel::new(2);
+        let sent = Rc::new(Cell::new(0));
+        let (tx, count) = (channel.clone(), sent.clone());
+        spawn(&pool.spawner(), async move {
+            for i in 0..5 {
+                tx.send(i).await;
+                count.set(count.get() + 1);
+            }
+            tx.close();
+        });
+        pool.run_until_stalled();
+        assert_eq!(sent.get(), 2, "the sender waits while the channel is full");
+        let mut received = Vec::new();
+        pool.run_until(async {
+            while let Some(item) = channel.receive().await {
+                received.push(item);
+            }
+        });
+        assert_eq!(received, [0, 1, 2, 3, 4]);
+        assert_eq!(
+            futures_executor::block_on(channel.receive()),
+            None,
+            "closed and empty"
         );
     }
 

@@ -1,6 +1,5 @@
 //! `EndpointClient`: the JavaScript face of [`crate::client::Client`].
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::Promise;
@@ -12,10 +11,11 @@ use super::runtime::{FetchTransport, HostRuntime};
 use super::token::TokenProvider;
 use crate::client::{Client, Operation, PageWalk, Progress};
 use crate::config::{ClientConfig, ClientOptions};
-use crate::endpoint::{CreateEndpointRequest, UpdateEndpointRequest};
+use crate::endpoint::{CreateEndpointRequest, PageRead, UpdateEndpointRequest};
 use crate::error::{Error, ErrorCode, Result};
 use crate::fields::Options;
 use crate::query::ListQuery;
+use crate::task::{abortable, AbortHandle, Channel};
 use crate::token::CreateTokenRequest;
 
 pub(crate) type HostClient = Client<FetchTransport, HostRuntime>;
@@ -179,10 +179,9 @@ impl EndpointClient {
             field(query.unwrap_or_default()),
             self.inner.config().dialect,
         )?;
-        let pages = EndpointPages {
-            walk: Rc::new(RefCell::new(Some(self.inner.clone().pages(&query)))),
-        };
-        Ok(endpoints_of(pages))
+        Ok(endpoints_of(EndpointPages::start(
+            self.inner.clone().pages(&query),
+        )))
     }
 
     /// Counts total, registered and unregistered endpoints over all pages.
@@ -263,26 +262,52 @@ impl EndpointClient {
     }
 }
 
-/// The pages of a walk, handed to the iterator's generator one at a time.
+/// The pages of a walk, handed to the iterator's generator one at a time. A task of its
+/// own drives the walk, so that a page is read as soon as it is answered and the next
+/// request starts at once, whatever the loop is doing; freeing the object (the
+/// generator's `finally`, or the garbage collector) ends that task, which cancels the
+/// requests in flight.
 #[wasm_bindgen(skip_typescript)]
 pub struct EndpointPages {
-    walk: Rc<RefCell<Option<PageWalk<FetchTransport, HostRuntime>>>>,
+    pages: Channel<Result<PageRead>>,
+    pump: AbortHandle,
+}
+
+impl EndpointPages {
+    fn start(mut walk: PageWalk<FetchTransport, HostRuntime>) -> Self {
+        let pages = Channel::new(1);
+        let pump = AbortHandle::default();
+        let sender = pages.clone();
+        let task = abortable(
+            async move {
+                while let Some(page) = walk.next_page().await {
+                    sender.send(page).await;
+                }
+                sender.close();
+            },
+            &pump,
+        );
+        wasm_bindgen_futures::spawn_local(async move {
+            task.await;
+        });
+        Self { pages, pump }
+    }
+}
+
+impl Drop for EndpointPages {
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
 }
 
 #[wasm_bindgen]
 impl EndpointPages {
     /// The endpoints of the next page, or `undefined` after the last.
     pub fn next(&self) -> Promise {
-        let state = self.walk.clone();
+        let pages = self.pages.clone();
         promise(async move {
-            let Some(mut walk) = state.borrow_mut().take() else {
-                return Ok(JsValue::UNDEFINED);
-            };
-            match walk.next_page().await {
-                Some(Ok(page)) => {
-                    *state.borrow_mut() = Some(walk);
-                    Ok(parse(&page.json[page.objects.clone()]))
-                }
+            match pages.receive().await {
+                Some(Ok(page)) => Ok(parse(&page.json[page.objects.clone()])),
                 Some(Err(error)) => Err(error),
                 None => Ok(JsValue::UNDEFINED),
             }

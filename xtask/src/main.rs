@@ -21,7 +21,8 @@ Tasks:
   page-tests [--repeat N]
                     build pkg/ and the sandbox, then run the page tests N times in a row
   build             build pkg/ only
-  bench             print benchmark figures (sandbox listing; see README)
+  bench             benchmark figures in headless Chromium against plain-JavaScript peers;
+                    rewrites BENCHMARKS.md and the README's table
   sandbox [args]    build and run the sandbox with its own flags (see `sandbox --help`)
 ";
 
@@ -47,8 +48,9 @@ fn demo(args: &[String]) -> Result {
     sandbox_exec(&["--port".to_owned(), port])
 }
 
-/// Prints benchmark figures: the sandbox's listing, then the library against plain
-/// JavaScript peers in Node, against a release sandbox seeded with 10,000 endpoints.
+/// Prints benchmark figures: the sandbox's own listing, then the library against
+/// plain-JavaScript peers in headless Chromium, against a release sandbox seeded with
+/// 10,000 endpoints, writing BENCHMARKS.md and the README's table.
 fn bench() -> Result {
     util::run(cmd("cargo").args([
         "bench",
@@ -58,15 +60,41 @@ fn bench() -> Result {
         "listing",
     ]))?;
     pkg::build()?;
+    tools::chromium()?;
+    let page = bench_page()?;
     util::run(cmd("cargo").args(["build", "--release", "--package", "endpoint-sandbox"]))?;
     let binary = util::target_dir().join("release/endpoint-sandbox");
-    let server = sandbox::Sandbox::start(&binary, &["--seed", "10000"])?;
-    eprintln!("==> library benchmarks in Node against {}", server.url);
+    let www = page.to_string_lossy().into_owned();
+    let server = sandbox::Sandbox::start(&binary, &["--seed", "10000", "--www", &www])?;
+    eprintln!(
+        "==> library benchmarks in headless Chromium against {}",
+        server.url
+    );
     util::run(
         cmd("node")
-            .arg("bench/library.bench.mjs")
-            .env("SANDBOX_URL", &server.url),
+            .arg("bench/chromium.bench.mjs")
+            .env("SANDBOX_URL", &server.url)
+            .env("CHROMIUM", tools::CHROMIUM),
     )
+}
+
+/// The benchmark page with the peers' browser builds beside it, in the target folder.
+fn bench_page() -> Result<std::path::PathBuf> {
+    let root = util::root();
+    let page = util::target_dir().join("bench-page");
+    if page.exists() {
+        std::fs::remove_dir_all(&page)?;
+    }
+    util::copy_dir(&root.join("bench/page"), &page)?;
+    util::copy_dir(
+        &root.join("node_modules/jose/dist/webapi"),
+        &page.join("peers/jose"),
+    )?;
+    std::fs::copy(
+        root.join("node_modules/jwt-decode/build/esm/index.js"),
+        page.join("peers/jwt-decode.js"),
+    )?;
+    Ok(page)
 }
 
 /// `--repeat N` (default 1).

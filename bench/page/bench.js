@@ -1,0 +1,160 @@
+// The benchmarks, run in the page: the library against plain-JavaScript peers in the same
+// page. Each `run*` function returns raw samples; bench/chromium.bench.mjs drives the page,
+// interleaves the runs and computes medians, extremes and ratios.
+import init, { EndpointClient, TokenProvider, decodeAccessToken } from "/pkg/endpoint_login.js";
+import { decodeJwt, decodeProtectedHeader } from "/peers/jose/index.js";
+import { jwtDecode } from "/peers/jwt-decode.js";
+
+const ACCOUNT = { authId: "MASANDBOXACCOUNT0001", authToken: "sandbox_auth_token_0123456789abcdef" };
+const VOBIZ_HEADERS = { "X-Auth-ID": ACCOUNT.authId, "X-Auth-Token": ACCOUNT.authToken };
+const PAGE = 100;
+
+let wasm;
+let token;
+let vobiz;
+let total;
+
+/** Loads the package (start-up is measured separately, in fresh pages). */
+export async function setUp() {
+  wasm = await init();
+  const plivo = new EndpointClient({ dialect: "plivo", ...ACCOUNT, baseUrl: location.origin });
+  ({ token } = await plivo.createToken({ sub: "alice260101000000", ttlSeconds: 3600, incoming: true }));
+  vobiz = new EndpointClient({ dialect: "vobiz", ...ACCOUNT, baseUrl: location.origin });
+  total = (await vobiz.listEndpoints({ limit: 1 })).meta.totalCount;
+  return { total, tokenLength: token.length };
+}
+
+/** Start-up in this fresh page: instantiate the module from its bytes, then a first call. */
+export async function startUp() {
+  const bytes = await (await fetch("/pkg/endpoint_login_bg.wasm")).arrayBuffer();
+  const first = sampleToken();
+  const started = performance.now();
+  await init({ module_or_path: bytes });
+  decodeAccessToken(first);
+  return performance.now() - started;
+}
+
+function sampleToken() {
+  const b64 = (s) => btoa(s).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+  const now = Math.floor(Date.now() / 1000);
+  return `${b64('{"alg":"HS256","cty":"plivo;v=1","typ":"JWT"}')}.${b64(JSON.stringify({ iss: "MA1", nbf: now - 60, exp: now + 600 }))}.${b64("s".repeat(32))}`;
+}
+
+// The checks decodeAccessToken makes, done on a peer's result.
+function check(header, claims) {
+  if (header.alg !== "HS256" || (header.cty !== undefined && header.cty !== "plivo;v=1")) throw new Error("header");
+  if (typeof claims.iss !== "string" || !Number.isSafeInteger(claims.nbf) || !Number.isSafeInteger(claims.exp)) throw new Error("claims");
+  if ((claims.sub !== undefined && typeof claims.sub !== "string") || (claims.app !== undefined && typeof claims.app !== "string")) throw new Error("claims");
+  const voice = claims.per?.voice ?? {};
+  if (voice.incoming_allow !== undefined && typeof voice.incoming_allow !== "boolean") throw new Error("grants");
+  if (voice.outgoing_allow !== undefined && typeof voice.outgoing_allow !== "boolean") throw new Error("grants");
+  return claims;
+}
+
+/** Decodes per second over `ms` milliseconds. */
+function rate(decode, ms) {
+  for (let i = 0; i < 2000; i++) decode(); // warm-up
+  let count = 0;
+  const started = performance.now();
+  let elapsed = 0;
+  while (elapsed < ms) {
+    for (let i = 0; i < 500; i++) decode();
+    count += 500;
+    elapsed = performance.now() - started;
+  }
+  return (count / elapsed) * 1000;
+}
+
+export function decodeRates(ms) {
+  return {
+    library: rate(() => decodeAccessToken(token), ms),
+    jose: rate(() => check(decodeProtectedHeader(token), decodeJwt(token)), ms),
+    jwtDecode: rate(() => check(jwtDecode(token, { header: true }), jwtDecode(token)), ms),
+  };
+}
+
+function pageUrl(offset) {
+  return `${location.origin}/api/v1/Account/${ACCOUNT.authId}/Endpoint/?limit=${PAGE}&offset=${offset}`;
+}
+
+async function sequential() {
+  let n = 0;
+  for (let offset = 0; offset < total; offset += PAGE) {
+    const page = await (await fetch(pageUrl(offset), { headers: VOBIZ_HEADERS })).json();
+    n += page.objects.length;
+  }
+  return n;
+}
+
+async function pool(width) {
+  let next = 0;
+  let n = 0;
+  async function worker() {
+    while (next < total) {
+      const offset = next;
+      next += PAGE;
+      const page = await (await fetch(pageUrl(offset), { headers: VOBIZ_HEADERS })).json();
+      n += page.objects.length;
+    }
+  }
+  await Promise.all(Array.from({ length: width }, worker));
+  return n;
+}
+
+async function library() {
+  let n = 0;
+  for await (const endpoint of vobiz.endpoints({ limit: PAGE })) if (typeof endpoint.sipRegistered === "boolean") n++;
+  return n;
+}
+
+const walks = { library, sequential, pool6: () => pool(6) };
+
+/** One timed walk over every endpoint. */
+export async function walk(name) {
+  const started = performance.now();
+  const n = await walks[name]();
+  const ms = performance.now() - started;
+  if (n !== total) throw new Error(`${name} walked ${n} of ${total}`);
+  return ms;
+}
+
+/** The wasm memory after the walks, in bytes. */
+export function wasmMemory() {
+  return wasm.memory.buffer.byteLength;
+}
+
+/** Cached getAccessToken() calls per second (peer: awaiting a resolved promise). */
+export async function cachedTokens(ms) {
+  const provider = new TokenProvider({ fetchToken: () => Promise.resolve(token) });
+  await provider.getAccessToken();
+  const measure = async (get) => {
+    let count = 0;
+    const started = performance.now();
+    while (performance.now() - started < ms) {
+      for (let i = 0; i < 200; i++) await get();
+      count += 200;
+    }
+    return (count / (performance.now() - started)) * 1000;
+  };
+  const cached = Promise.resolve(token);
+  const result = { library: await measure(() => provider.getAccessToken()), peer: await measure(() => cached) };
+  provider.dispose();
+  return result;
+}
+
+/** 1,000 concurrent getAccessToken() calls on a cold provider: the JWT API requests made. */
+export async function coldTokens() {
+  await fetch("/__sandbox/requests", { method: "DELETE" });
+  const client = new EndpointClient({ dialect: "plivo", ...ACCOUNT, baseUrl: location.origin });
+  const provider = client.tokenProvider({ request: { sub: "alice260101000000", ttlSeconds: 3600 } });
+  const started = performance.now();
+  const tokens = await Promise.all(Array.from({ length: 1000 }, () => provider.getAccessToken()));
+  const ms = performance.now() - started;
+  provider.dispose();
+  const log = await (await fetch("/__sandbox/requests")).json();
+  return {
+    ms,
+    distinct: new Set(tokens).size,
+    requests: log.requests.filter((r) => r.path.includes("/JWT/Token/")).length,
+  };
+}
