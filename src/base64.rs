@@ -23,16 +23,17 @@ pub fn encode(bytes: &[u8]) -> String {
     out
 }
 
-fn url_value(c: u8) -> Option<u32> {
-    Some(u32::from(match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'-' => 62,
-        b'_' => 63,
-        _ => return None,
-    }))
-}
+/// The value of each base64url character; 64 for every other byte.
+const URL_VALUES: [u8; 256] = {
+    let mut table = [64u8; 256];
+    let mut i = 0;
+    while i < 64 {
+        let c = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[i];
+        table[c as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// Why a text is not base64url.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,28 +45,42 @@ pub enum DecodeError {
 }
 
 /// Decodes base64url without padding (RFC 4648 §5), strictly: the only text that
-/// decodes is the text an encoder writes.
-pub fn decode_url(text: &str) -> Result<Vec<u8>, DecodeError> {
-    let bytes = text.as_bytes();
-    if let Some(at) = bytes.iter().position(|&c| url_value(c).is_none()) {
-        return Err(DecodeError::Character(at));
-    }
-    if bytes.len() % 4 == 1 {
-        return Err(DecodeError::Length);
-    }
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
+/// decodes is the text an encoder writes. The bytes are appended to `out`.
+pub fn decode_url_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    let value = |at: usize, c: u8| match URL_VALUES[usize::from(c)] {
+        64 => Err(DecodeError::Character(at)),
+        v => Ok(u32::from(v)),
+    };
+    let mut chunks = text.chunks_exact(4);
+    out.reserve(text.len() / 4 * 3 + 2);
+    for (i, chunk) in chunks.by_ref().enumerate() {
         let mut n = 0;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= url_value(c).unwrap_or(0) << (18 - 6 * i);
+        for (j, &c) in chunk.iter().enumerate() {
+            n = n << 6 | value(i * 4 + j, c)?;
         }
-        let whole = chunk.len() - 1;
-        // The bits below the last whole byte must be zero in a canonical encoding.
-        if n & ((1 << (24 - 8 * whole)) - 1) != 0 && chunk.len() < 4 {
-            return Err(DecodeError::Length);
-        }
-        out.extend(n.to_be_bytes()[1..=whole].iter());
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
     }
+    let rest = chunks.remainder();
+    let at = text.len() - rest.len();
+    let mut n = 0;
+    for (j, &c) in rest.iter().enumerate() {
+        n = n << 6 | value(at + j, c)?;
+    }
+    match rest.len() {
+        0 => {}
+        // Two characters carry one byte and four bits that must be zero.
+        2 if n & 0xF == 0 => out.push((n >> 4) as u8),
+        // Three carry two bytes and two zero bits.
+        3 if n & 0x3 == 0 => out.extend_from_slice(&[(n >> 10) as u8, (n >> 2) as u8]),
+        _ => return Err(DecodeError::Length),
+    }
+    Ok(())
+}
+
+/// [`decode_url_into`] a new vector.
+pub fn decode_url(text: &str) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::new();
+    decode_url_into(text.as_bytes(), &mut out)?;
     Ok(out)
 }
 

@@ -82,7 +82,7 @@ fn bad_shape(request: &ApiRequest, response: &ApiResponse, (fault, what): ShapeE
     let mut error = bad_body(request, response, fault);
     if fault.is_none() {
         error.message.pop();
-        error.message.push_str(&format!(": {what}."));
+        error.message.push_str(&text!(": ", what, "."));
     }
     error
 }
@@ -119,15 +119,15 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
     }
 
     fn endpoints_path(&self) -> String {
-        format!(
-            "{}Endpoint/",
-            self.dialect().account_path(&self.config.auth_id)
+        text!(
+            self.dialect().account_path(&self.config.auth_id),
+            "Endpoint/"
         )
     }
 
     fn endpoint_path(&self, id: &str) -> Result<String> {
         validate::id("id", id)?;
-        Ok(format!("{}{id}/", self.endpoints_path()))
+        Ok(text!(self.endpoints_path(), id, "/"))
     }
 
     fn app_field(&self) -> &'static str {
@@ -314,9 +314,9 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
         let now = (self.server_now_ms() / 1000.0).floor() as i64;
         let mut api = ApiRequest::new(
             Method::Post,
-            format!(
-                "{}JWT/Token/",
-                self.dialect().account_path(&self.config.auth_id)
+            text!(
+                self.dialect().account_path(&self.config.auth_id),
+                "JWT/Token/"
             ),
         );
         api.body = Some(request.to_body(&self.config.auth_id, now)?);
@@ -336,9 +336,9 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
             received_at_ms: received,
         };
         let issued = IssuedToken::from_fetched(&fetched).map_err(|e| {
-            Error::bad_response(format!(
-                "The JWT API returned a token the SDK would not accept: {}",
-                e.message
+            Error::bad_response(text!(
+                "The JWT API returned a token the SDK would not accept: ",
+                &e.message
             ))
         })?;
         Ok((issued, fetched))

@@ -59,8 +59,8 @@ impl Dialect {
     /// The path prefix of an account's resources, ending in `/`.
     pub fn account_path(self, auth_id: &str) -> String {
         match self {
-            Self::Plivo => format!("/v1/Account/{auth_id}/"),
-            Self::Vobiz => format!("/api/v1/Account/{auth_id}/"),
+            Self::Plivo => text!("/v1/Account/", auth_id, "/"),
+            Self::Vobiz => text!("/api/v1/Account/", auth_id, "/"),
         }
     }
 
@@ -126,16 +126,16 @@ impl ClientOptions {
             Field::Text(name) => Dialect::parse(&name).ok_or_else(|| {
                 Error::config(
                     "dialect",
-                    format!(
-                        "{} is not a dialect; use \"plivo\" or \"vobiz\"",
-                        quoted(&name)
+                    &text!(
+                        quoted(&name),
+                        " is not a dialect; use \"plivo\" or \"vobiz\""
                     ),
                 )
             })?,
             other => {
                 return Err(Error::config(
                     "dialect",
-                    format!("expected \"plivo\" or \"vobiz\", got {}", other.kind()),
+                    &text!("expected \"plivo\" or \"vobiz\", got ", other.kind()),
                 ))
             }
         };
@@ -286,11 +286,12 @@ fn check_auth_id(auth_id: &str) -> Result<String> {
             "authId",
             match auth_id.is_empty() {
                 true => "it is empty; pass the account's Auth ID".to_owned(),
-                false => format!(
-                    "{} is not an Auth ID (letters, digits, `_` and `-`, up to 64)",
-                    quoted(auth_id)
+                false => text!(
+                    quoted(auth_id),
+                    " is not an Auth ID (letters, digits, `_` and `-`, up to 64)"
                 ),
-            },
+            }
+            .as_str(),
         )
     })?;
     Ok(auth_id.to_owned())
@@ -303,7 +304,7 @@ fn check_base_url(url: &str) -> Result<String> {
 
 /// The rule of [`check_base_url`], for the option `field`.
 fn check_url(field: &str, url: &str) -> Result<String> {
-    let fail = |why: &str| Err(Error::config(field, format!("{} {why}", quoted(url))));
+    let fail = |why: &str| Err(Error::config(field, &text!(quoted(url), " ", why)));
     if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return fail("must not contain a query, a fragment or white space");
     }
@@ -335,7 +336,7 @@ fn check_url(field: &str, url: &str) -> Result<String> {
 /// is not.
 pub fn check_token_url(url: &str) -> Result<String> {
     let (base, _) = url.split_once('?').unwrap_or((url, ""));
-    let fail = |why: &str| Err(Error::config("tokenUrl", format!("{} {why}", quoted(base))));
+    let fail = |why: &str| Err(Error::config("tokenUrl", &text!(quoted(base), " ", why)));
     if url.contains('#') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return fail("must not contain a fragment or white space");
     }
@@ -363,10 +364,10 @@ fn check_secure_transport(base_url: &str) -> Result<()> {
     } else {
         Err(Error::config(
             "baseUrl",
-            format!(
-                "{} is plain http: the account token would cross the network in \
-                 clear text; use https (plain http is allowed only for localhost)",
-                quoted(base_url)
+            &text!(
+                quoted(base_url),
+                " is plain http: the account token would cross the network in \
+                 clear text; use https (plain http is allowed only for localhost)"
             ),
         ))
     }

@@ -320,7 +320,7 @@ fn text<'a>(name: &str, value: Event<'a>) -> std::result::Result<Option<Text<'a>
         Event::Number(n) => Ok(Some(Text::Digits(n))),
         Event::Bool(b) => Ok(Some(Text::Bool(b))),
         Event::Null => Ok(None),
-        Event::Object | Event::Array => Err(shape(format!("`{name}` is not a string"))),
+        Event::Object | Event::Array => Err(shape(text!("`", name, "` is not a string"))),
     }
 }
 
@@ -340,7 +340,7 @@ fn flag(name: &str, value: Event<'_>) -> std::result::Result<Option<bool>, Shape
         }
         Event::Number(n) => Ok(Some(Value::Number(n).as_integer() != Some(0))),
         Event::Null => Ok(None),
-        Event::Object | Event::Array => Err(shape(format!("`{name}` is not a boolean"))),
+        Event::Object | Event::Array => Err(shape(text!("`", name, "` is not a boolean"))),
     }
 }
 
@@ -411,7 +411,7 @@ fn read_endpoint<'a>(
         .filter(|id| !id.text().is_empty())
         .ok_or_else(|| shape("an endpoint has no `endpoint_id`".into()))?;
     if values.text(1).is_none() {
-        return Err(shape(format!("endpoint {} has no `username`", id.text())));
+        return Err(shape(text!("endpoint ", id.text(), " has no `username`")));
     }
     Ok(values)
 }
@@ -440,8 +440,8 @@ fn count(name: &str, value: Event<'_>) -> std::result::Result<u32, ShapeError> {
         Event::Number(n) => Value::Number(n)
             .as_integer()
             .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| shape(format!("`meta.{name}` is not a count ({n})"))),
-        _ => Err(shape(format!("`meta.{name}` is not a number"))),
+            .ok_or_else(|| shape(text!("`meta.", name, "` is not a count (", n, ")"))),
+        _ => Err(shape(text!("`meta.", name, "` is not a number"))),
     }
 }
 
@@ -503,7 +503,7 @@ pub fn read_page(body: &str) -> std::result::Result<PageRead, ShapeError> {
     let count = count_read.ok_or_else(|| shape("it has no `objects`".into()))?;
     let mut counts = [0; 3];
     for ((name, _), (value, slot)) in META_COUNTS.iter().zip(meta.counts.iter().zip(&mut counts)) {
-        *slot = value.ok_or_else(|| shape(format!("`meta.{name}` is missing")))?;
+        *slot = value.ok_or_else(|| shape(text!("`meta.", name, "` is missing")))?;
     }
     let mut out = JsonOut::with_capacity(body.len() + 128);
     out.open_object().name("apiId");
@@ -803,8 +803,10 @@ fn require_vobiz(vobiz: bool, field: &str) -> Result<()> {
     }
     Err(Error::new(
         ErrorCode::Unsupported,
-        format!(
-            "`{field}` is a Vobiz option; Plivo endpoints take username, password, alias and appId."
+        text!(
+            "`",
+            field,
+            "` is a Vobiz option; Plivo endpoints take username, password, alias and appId."
         ),
     )
     .with_field(field))

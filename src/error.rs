@@ -225,32 +225,32 @@ impl Error {
     }
 
     /// A bad configuration value.
-    pub fn config(field: &str, message: impl fmt::Display) -> Self {
+    pub fn config(field: &str, message: &str) -> Self {
         Self::new(
             ErrorCode::InvalidConfig,
-            format!("Invalid config `{field}`: {message}"),
+            text!("Invalid config `", field, "`: ", message),
         )
         .with_field(field)
     }
 
     /// An argument of the wrong shape.
-    pub fn argument(what: &str, message: impl fmt::Display) -> Self {
+    pub fn argument(what: &str, message: &str) -> Self {
         Self::new(
             ErrorCode::InvalidArgument,
-            format!("Invalid {what}: {message}"),
+            text!("Invalid ", what, ": ", message),
         )
     }
 
     /// A response that does not match what the platform documents.
-    pub fn bad_response(message: impl fmt::Display) -> Self {
-        Self::new(ErrorCode::BadResponse, message.to_string())
+    pub fn bad_response(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadResponse, message)
     }
 
     /// A malformed access token, naming the part (`header`, `claims`, `signature`, `token`).
-    pub fn malformed_token(part: &str, reason: impl fmt::Display) -> Self {
+    pub fn malformed_token(part: &str, reason: &str) -> Self {
         Self::new(
             ErrorCode::MalformedToken,
-            format!("Malformed access token ({part}): {reason}"),
+            text!("Malformed access token (", part, "): ", reason),
         )
         .with_field(part)
     }
@@ -259,7 +259,7 @@ impl Error {
     pub fn disposed(what: &str) -> Self {
         Self::new(
             ErrorCode::Disposed,
-            format!("This {what} was disposed; create a new one."),
+            text!("This ", what, " was disposed; create a new one."),
         )
     }
 
@@ -301,13 +301,9 @@ impl std::error::Error for Error {}
 /// `text` in double quotes for a message, escaped as JSON would, and cut after 40
 /// characters so that a hostile value cannot flood a message. Never used on secrets.
 pub fn quoted(text: &str) -> String {
-    const SHOWN: usize = 40;
-    let mut out = String::with_capacity(text.len().min(SHOWN * 2) + 2);
-    let cut = text.char_indices().nth(SHOWN).map(|(i, _)| i);
-    crate::json::write_string(&mut out, &text[..cut.unwrap_or(text.len())]);
-    if cut.is_some() {
-        out.insert(out.len() - 1, '…');
-    }
+    let shown = crate::text::shorten(text, 40);
+    let mut out = String::with_capacity(shown.len() + 2);
+    crate::json::write_string(&mut out, &shown);
     out
 }
 

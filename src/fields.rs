@@ -87,7 +87,13 @@ impl<O: Host> Options<O> {
             }
             other => Err(Error::new(
                 code,
-                format!("Invalid {what}: expected an object, got {}.", other.kind()),
+                text!(
+                    "Invalid ",
+                    what,
+                    ": expected an object, got ",
+                    other.kind(),
+                    "."
+                ),
             )),
         }
     }
@@ -98,23 +104,29 @@ impl<O: Host> Options<O> {
         Self::optional(value, what, code, known)?.ok_or_else(|| {
             Error::new(
                 code,
-                format!("Invalid {what}: expected an object, got {kind}."),
+                text!("Invalid ", what, ": expected an object, got ", kind, "."),
             )
         })
     }
 
     fn path(&self, name: &str) -> String {
-        format!("{}{name}", self.path)
+        text!(&self.path, name)
     }
 
     fn wrong_kind(&self, name: &str, expected: &str, found: &Field<O>) -> Error {
         let path = self.path(name);
         Error::new(
             self.code,
-            format!(
-                "Invalid {}: `{path}` must be {expected}, not {}.",
-                self.what,
-                found.kind()
+            text!(
+                "Invalid ",
+                &self.what,
+                ": `",
+                &path,
+                "` must be ",
+                expected,
+                ", not ",
+                found.kind(),
+                "."
             ),
         )
         .with_field(path)
@@ -170,7 +182,7 @@ impl<O: Host> Options<O> {
     /// A nested options object (`retry: { ... }`).
     pub fn nested(&self, name: &str, known: &[&str]) -> Result<Option<Options<O>>> {
         let path = self.path(name);
-        let what = format!("{} `{path}`", self.what);
+        let what = text!(&self.what, " `", &path, "`");
         let nested = Options::optional(self.object.field(name), &what, self.code, known).map_err(
             |e| match e.field {
                 Some(_) => e,
@@ -178,7 +190,7 @@ impl<O: Host> Options<O> {
             },
         )?;
         Ok(nested.map(|o| Options {
-            path: format!("{path}."),
+            path: text!(path, "."),
             ..o
         }))
     }
@@ -194,14 +206,21 @@ pub fn check_known(what: &str, present: &[String], known: &[&str], code: ErrorCo
     let hint = known
         .iter()
         .find(|k| squash(k) == squash(unknown))
-        .map(|k| format!(" Did you mean `{k}`?"))
+        .map(|k| text!(" Did you mean `", k, "`?"))
         .unwrap_or_default();
     let shown = crate::error::quoted(unknown);
     Err(Error::new(
         code,
-        format!(
-            "Invalid {what}: unknown field {shown}.{hint} Known fields: {}.",
-            known.join(", ")
+        text!(
+            "Invalid ",
+            what,
+            ": unknown field ",
+            shown,
+            ".",
+            hint,
+            " Known fields: ",
+            known.join(", "),
+            "."
         ),
     )
     .with_field(unknown.clone()))

@@ -69,15 +69,15 @@ impl ApiRequest {
     /// The full URL under `base_url`.
     pub fn url(&self, base_url: &str) -> String {
         if self.query.is_empty() {
-            format!("{base_url}{}", self.path)
+            text!(base_url, &self.path)
         } else {
-            format!("{base_url}{}?{}", self.path, encode(&self.query))
+            text!(base_url, &self.path, "?", encode(&self.query))
         }
     }
 
     /// `METHOD /path`, for messages. Contains no secret.
     pub fn describe(&self) -> String {
-        format!("{} {}", self.method.as_str(), self.path)
+        text!(self.method.as_str(), " ", &self.path)
     }
 
     /// Only reads are retried automatically.
@@ -94,10 +94,10 @@ pub fn auth_headers(config: &ClientConfig) -> Vec<(&'static str, String)> {
     };
     match config.dialect {
         Dialect::Plivo => {
-            let pair = format!("{}:{}", config.auth_id, token.expose());
+            let pair = text!(&config.auth_id, ":", token.expose());
             vec![(
                 "Authorization",
-                format!("Basic {}", crate::base64::encode(pair.as_bytes())),
+                text!("Basic ", crate::base64::encode(pair.as_bytes())),
             )]
         }
         Dialect::Vobiz => vec![
@@ -143,7 +143,7 @@ pub fn status_error(request: &ApiRequest, response: &ApiResponse, now_ms: f64) -
     let code = ErrorCode::for_status(status);
     let body = response.text().map(json::parse);
     let detail = match &body {
-        Some(Ok(value)) => error_detail(value).map(|d| format!(": {d}")),
+        Some(Ok(value)) => error_detail(value).map(|d| text!(": ", d)),
         _ => None,
     }
     .unwrap_or_else(|| match response.text() {
@@ -167,7 +167,7 @@ pub fn status_error(request: &ApiRequest, response: &ApiResponse, now_ms: f64) -
         ErrorCode::NotFound => "Check the endpoint id and the authId.".to_owned(),
         ErrorCode::Conflict => "The username is taken; choose another.".to_owned(),
         ErrorCode::RateLimited => match retry_after {
-            Some(s) => format!("Too many requests; try again in {s} s."),
+            Some(s) => text!("Too many requests; try again in ", s, " s."),
             None => "Too many requests; slow down and try again.".to_owned(),
         },
         ErrorCode::ServerError => "The platform failed; try again later.".to_owned(),
@@ -175,9 +175,13 @@ pub fn status_error(request: &ApiRequest, response: &ApiResponse, now_ms: f64) -
     };
     let mut error = Error::new(
         code,
-        format!(
-            "{} failed with HTTP {status}{detail}. {advice}",
-            request.describe()
+        text!(
+            request.describe(),
+            " failed with HTTP ",
+            status,
+            detail,
+            ". ",
+            advice
         ),
     )
     .with_status(status);
@@ -240,12 +244,8 @@ fn words(value: Option<&Value>) -> Option<String> {
 }
 
 /// Keeps platform text to a sensible length: 300 characters.
-fn tidy(mut text: String) -> String {
-    if let Some((cut, _)) = text.char_indices().nth(300) {
-        text.truncate(cut);
-        text.push('…');
-    }
-    text
+fn tidy(text: String) -> String {
+    crate::text::shorten(&text, 300)
 }
 
 /// The human part of any of the platforms' error bodies:
@@ -308,10 +308,13 @@ pub fn bad_body(request: &ApiRequest, response: &ApiResponse, problem: Option<Js
             None => "JSON of an unexpected shape".to_owned(),
         },
     };
-    Error::bad_response(format!(
-        "{} answered HTTP {} with {why}.",
+    Error::bad_response(text!(
         request.describe(),
-        response.status
+        " answered HTTP ",
+        response.status,
+        " with ",
+        why,
+        "."
     ))
     .with_status(response.status)
 }

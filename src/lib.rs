@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+#[macro_use]
+pub mod text;
+
 pub mod base64;
 pub mod client;
 pub mod clock;

@@ -140,8 +140,10 @@ impl ListQuery {
             if dialect == Dialect::Plivo {
                 return Err(Error::new(
                     ErrorCode::Unsupported,
-                    format!(
-                        "`{field}` is a Vobiz filter; the Plivo API lists endpoints without \
+                    text!(
+                        "`",
+                        field,
+                        "` is a Vobiz filter; the Plivo API lists endpoints without \
                          filters. Iterate with client.endpoints() and filter in your code."
                     ),
                 )
@@ -159,7 +161,8 @@ impl ListQuery {
                 continue;
             };
             return Err(
-                Error::new(ErrorCode::InvalidQuery, format!("`{field}` {why}.")).with_field(*field),
+                Error::new(ErrorCode::InvalidQuery, text!("`", field, "` ", why, "."))
+                    .with_field(*field),
             );
         }
         Ok(())
@@ -180,10 +183,10 @@ impl ListQuery {
     pub fn to_wire(&self) -> WireQuery {
         let mut wire = WireQuery::new();
         if let Some(limit) = self.limit {
-            wire.push(("limit", limit.to_string()));
+            wire.push(("limit", crate::text::integer(limit.into())));
         }
         if let Some(offset) = self.offset {
-            wire.push(("offset", offset.to_string()));
+            wire.push(("offset", crate::text::integer(offset.into())));
         }
         for ((_, name), value) in FILTERS.iter().zip(&self.filters) {
             if let Some(value) = value {
@@ -211,10 +214,14 @@ fn page_size(limit: f64, dialect: Dialect) -> Result<u32> {
         .map_err(|_| {
             Error::new(
                 ErrorCode::InvalidQuery,
-                format!(
-                    "`limit` must be a whole number from 1 to {max} on {}; got {}.",
+                text!(
+                    "`limit` must be a whole number from 1 to ",
+                    max,
+                    " on ",
                     dialect.platform(),
-                    validate::describe_number(limit)
+                    "; got ",
+                    validate::describe_number(limit),
+                    "."
                 ),
             )
             .with_field("limit")

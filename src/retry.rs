@@ -85,10 +85,13 @@ impl RetryPolicy {
         if policy.base_delay_ms > policy.max_delay_ms {
             return Err(Error::new(
                 ErrorCode::InvalidConfig,
-                format!(
-                    "`retry.baseDelayMs` ({}) is above `retry.maxDelayMs` ({}); the first wait \
-                     cannot be longer than the longest.",
-                    policy.base_delay_ms, policy.max_delay_ms
+                text!(
+                    "`retry.baseDelayMs` (",
+                    policy.base_delay_ms,
+                    ") is above `retry.maxDelayMs` (",
+                    policy.max_delay_ms,
+                    "); the first wait \
+                     cannot be longer than the longest."
                 ),
             )
             .with_field("retry.baseDelayMs"));

@@ -29,9 +29,9 @@ fn first_refused(value: &str, allowed: impl Fn(char) -> bool) -> Option<String> 
     let shown = match c {
         ' ' => "a space".to_owned(),
         c if c.is_control() => "a control character".to_owned(),
-        c => format!("'{c}'"),
+        c => text!("'", c, "'"),
     };
-    Some(format!("{shown} at position {}", i + 1))
+    Some(text!(shown, " at position ", i + 1))
 }
 
 /// Checks a username for a new endpoint.
@@ -39,23 +39,28 @@ pub fn username(value: &str) -> Result<()> {
     let fail = |why: String| {
         Err(Error::new(
             ErrorCode::InvalidUsername,
-            format!(
-                "Invalid username {}: {why}. Use 1-{USERNAME_MAX} letters and digits, \
-                 starting with a letter.",
-                quoted(value)
+            text!(
+                "Invalid username ",
+                quoted(value),
+                ": ",
+                why,
+                ". Use 1-",
+                USERNAME_MAX,
+                " letters and digits, \
+                 starting with a letter."
             ),
         )
         .with_field("username"))
     };
-    let count = value.chars().count();
+    let count = crate::text::char_count(value);
     if count == 0 {
         return fail("it is empty".into());
     }
     if count > USERNAME_MAX {
-        return fail(format!("it has {count} characters"));
+        return fail(text!("it has ", count, " characters"));
     }
     if let Some(refused) = first_refused(value, |c| c.is_ascii_alphanumeric()) {
-        return fail(format!("{refused} is not a letter or digit"));
+        return fail(text!(refused, " is not a letter or digit"));
     }
     if !value.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return fail("it starts with a digit".into());
@@ -65,14 +70,18 @@ pub fn username(value: &str) -> Result<()> {
 
 /// Checks a new password. The message never contains the password.
 pub fn password(value: &str) -> Result<()> {
-    let count = value.chars().count();
+    let count = crate::text::char_count(value);
     let why = if count < PASSWORD_MIN {
-        format!(
-            "it has {count} character{}; use at least {PASSWORD_MIN}",
-            if count == 1 { "" } else { "s" }
+        text!(
+            "it has ",
+            count,
+            " character",
+            if count == 1 { "" } else { "s" },
+            "; use at least ",
+            PASSWORD_MIN
         )
     } else if count > PASSWORD_MAX {
-        format!("it has {count} characters; use at most {PASSWORD_MAX}")
+        text!("it has ", count, " characters; use at most ", PASSWORD_MAX)
     } else if value.chars().any(char::is_control) {
         "it contains control characters".to_owned()
     } else {
@@ -80,7 +89,7 @@ pub fn password(value: &str) -> Result<()> {
     };
     Err(Error::new(
         ErrorCode::InvalidPassword,
-        format!("Invalid password: {why}."),
+        text!("Invalid password: ", why, "."),
     )
     .with_field("password"))
 }
@@ -90,9 +99,12 @@ pub fn alias(value: &str) -> Result<()> {
     let fail = |why: String| {
         Err(Error::new(
             ErrorCode::InvalidAlias,
-            format!(
-                "Invalid alias {}: {why}. Use letters, digits, hyphens and underscores.",
-                quoted(value)
+            text!(
+                "Invalid alias ",
+                quoted(value),
+                ": ",
+                why,
+                ". Use letters, digits, hyphens and underscores."
             ),
         )
         .with_field("alias"))
@@ -100,13 +112,13 @@ pub fn alias(value: &str) -> Result<()> {
     if value.is_empty() {
         return fail("it is empty".into());
     }
-    if value.chars().count() > ID_MAX {
-        return fail(format!("it is longer than {ID_MAX} characters"));
+    if crate::text::char_count(value) > ID_MAX {
+        return fail(text!("it is longer than ", ID_MAX, " characters"));
     }
     if let Some(refused) =
         first_refused(value, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return fail(format!("{refused} is not allowed"));
+        return fail(text!(refused, " is not allowed"));
     }
     Ok(())
 }
@@ -115,20 +127,22 @@ pub fn alias(value: &str) -> Result<()> {
 /// letters, digits, `-` and `_` only, so that nothing can change the path it goes into.
 pub fn id(field: &str, value: &str) -> Result<()> {
     let fail = |why: String| {
-        Err(Error::new(ErrorCode::InvalidId, format!("`{field}` {why}.")).with_field(field))
+        Err(Error::new(ErrorCode::InvalidId, text!("`", field, "` ", why, ".")).with_field(field))
     };
     if value.is_empty() {
         return fail("is empty; pass the id as a string".into());
     }
-    if value.chars().count() > ID_MAX {
-        return fail(format!("is longer than {ID_MAX} characters"));
+    if crate::text::char_count(value) > ID_MAX {
+        return fail(text!("is longer than ", ID_MAX, " characters"));
     }
     if let Some(refused) =
         first_refused(value, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return fail(format!(
-            "{} is not an id: {refused} is not a letter, digit, `-` or `_`",
-            quoted(value)
+        return fail(text!(
+            quoted(value),
+            " is not an id: ",
+            refused,
+            " is not a letter, digit, `-` or `_`"
         ));
     }
     Ok(())
@@ -144,7 +158,7 @@ pub fn describe_number(value: f64) -> String {
     } else if value.fract() != 0.0 {
         "a number with a fraction".into()
     } else if value.abs() < 1e15 {
-        format!("{}", value as i64)
+        text!(value as i64)
     } else if value < 0.0 {
         "a negative number too large to use".into()
     } else {
@@ -161,9 +175,16 @@ pub fn whole(code: ErrorCode, field: &str, value: f64, min: i64, max: i64) -> Re
     }
     Err(Error::new(
         code,
-        format!(
-            "`{field}` must be a whole number from {min} to {max}; got {}.",
-            describe_number(value)
+        text!(
+            "`",
+            field,
+            "` must be a whole number from ",
+            min,
+            " to ",
+            max,
+            "; got ",
+            describe_number(value),
+            "."
         ),
     )
     .with_field(field))

@@ -220,8 +220,8 @@ impl EndpointClient {
             match thrown {
                 Some(e) => Err(Error::new(
                     ErrorCode::InvalidArgument,
-                    format!(
-                        "onProgress threw: {}",
+                    text!(
+                        "onProgress threw: ",
                         js_sys::Error::from(e)
                             .message()
                             .as_string()
@@ -341,7 +341,7 @@ pub fn validate_endpoint_fields(
         other => {
             return Err(to_js(&Error::argument(
                 "endpoint fields",
-                format!("expected an object, got {}", other.kind()),
+                &text!("expected an object, got ", other.kind()),
             )))
         }
     };
@@ -353,7 +353,7 @@ pub fn validate_endpoint_fields(
             Field::Text(text) => Some(text),
             other => {
                 problems.push(
-                    Error::argument(name, format!("expected a string, not {}", other.kind()))
+                    Error::argument(name, &text!("expected a string, not ", other.kind()))
                         .with_field(name),
                 );
                 None

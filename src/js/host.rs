@@ -75,9 +75,14 @@ pub fn function(
         .map_err(|other| {
             Error::new(
                 code,
-                format!(
-                    "Invalid {what}: `{name}` must be a function, not {}.",
-                    field(other).kind()
+                text!(
+                    "Invalid ",
+                    what,
+                    ": `",
+                    name,
+                    "` must be a function, not ",
+                    field(other).kind(),
+                    "."
                 ),
             )
             .with_field(name)
@@ -89,9 +94,12 @@ pub fn text(value: &JsValue, what: &str, code: ErrorCode) -> Result<String> {
     value.as_string().ok_or_else(|| {
         Error::new(
             code,
-            format!(
-                "`{what}` must be a string, not {}.",
-                field(value.clone()).kind()
+            text!(
+                "`",
+                what,
+                "` must be a string, not ",
+                field(value.clone()).kind(),
+                "."
             ),
         )
         .with_field(what)

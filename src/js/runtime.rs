@@ -119,12 +119,25 @@ impl FetchTransport {
         built.map_err(|e| {
             Error::new(
                 ErrorCode::InvalidConfig,
-                format!(
-                    "Could not build {}: {e}. Check baseUrl.",
-                    request.describe()
+                text!(
+                    "Could not build ",
+                    request.describe(),
+                    ": ",
+                    describe(&e),
+                    ". Check baseUrl."
                 ),
             )
         })
+    }
+}
+
+/// What a fetch failure says, for messages.
+fn describe(error: &gloo_net::Error) -> &str {
+    match error {
+        gloo_net::Error::JsError(js) => &js.message,
+        gloo_net::Error::GlooError(text) => text,
+        #[allow(unreachable_patterns)]
+        _ => "an unexpected failure",
     }
 }
 
@@ -136,7 +149,8 @@ fn origin_of(url: &str) -> &str {
         return "this page's origin";
     };
     let host = rest.split('/').next().unwrap_or(rest);
-    &url[..url.len() - rest.len() + host.len()]
+    url.get(..url.len() - rest.len() + host.len())
+        .unwrap_or(url)
 }
 
 impl Transport for FetchTransport {
@@ -168,21 +182,27 @@ impl FetchTransport {
             if timed_out.get() {
                 Error::new(
                     ErrorCode::Timeout,
-                    format!(
-                        "{what}: no answer within {} ms. Try again, or raise timeoutMs.",
-                        self.timeout_ms
+                    text!(
+                        &what,
+                        ": no answer within ",
+                        self.timeout_ms,
+                        " ms. Try again, or raise timeoutMs."
                     ),
                 )
             } else if matches!(&e, gloo_net::Error::JsError(js) if js.name == "AbortError") {
-                Error::new(ErrorCode::Aborted, format!("{what} was cancelled."))
+                Error::new(ErrorCode::Aborted, text!(what, " was cancelled."))
             } else {
                 let url = request.url(&self.base_url);
                 Error::new(
                     ErrorCode::Network,
-                    format!(
-                        "{what}: could not reach {} ({e}). Check baseUrl and the network, and that \
-                         the server allows this page's origin (CORS).",
-                        origin_of(&url)
+                    text!(
+                        what,
+                        ": could not reach ",
+                        origin_of(&url),
+                        " (",
+                        describe(&e),
+                        "). Check baseUrl and the network, and that \
+                         the server allows this page's origin (CORS)."
                     ),
                 )
             }

@@ -65,14 +65,19 @@ pub(crate) fn token_arg(value: &JsValue) -> Result<String> {
     let Some(text) = value.dyn_ref::<JsString>() else {
         return Err(Error::malformed_token(
             "token",
-            format!("expected a string, got {}", field(value.clone()).kind()),
+            &text!("expected a string, got ", field(value.clone()).kind()),
         ));
     };
     let length = text.length() as usize;
     if length > MAX_TOKEN_LENGTH {
         return Err(Error::malformed_token(
             "token",
-            format!("it is {length} characters long; tokens are at most {MAX_TOKEN_LENGTH}"),
+            &text!(
+                "it is ",
+                length,
+                " characters long; tokens are at most ",
+                MAX_TOKEN_LENGTH
+            ),
         ));
     }
     Ok(String::from(text))
@@ -127,7 +132,7 @@ fn callback_error(value: &JsValue) -> Error {
         .unwrap_or_else(|| field(value.clone()).kind().to_owned());
     Error::new(
         ErrorCode::TokenSourceFailed,
-        format!("fetchToken failed: {what}"),
+        text!("fetchToken failed: ", what),
     )
 }
 
@@ -151,7 +156,7 @@ impl TokenSource for HostSource {
                     let response = transport.send(&request).await?;
                     let received = js_sys::Date::now();
                     let in_url = |mut e: Error| {
-                        e.message = format!("tokenUrl {shown}: {}", e.message);
+                        e.message = text!("tokenUrl ", &shown, ": ", &e.message);
                         e
                     };
                     let value = success_json(&request, &response, received).map_err(in_url)?;
@@ -185,9 +190,10 @@ impl TokenSource for HostSource {
                     let token = value.as_string().ok_or_else(|| {
                         Error::new(
                             ErrorCode::TokenSourceFailed,
-                            format!(
-                                "fetchToken resolved to {}, not a token string.",
-                                field(value.clone()).kind()
+                            text!(
+                                "fetchToken resolved to ",
+                                field(value.clone()).kind(),
+                                ", not a token string."
                             ),
                         )
                     })?;
@@ -353,9 +359,9 @@ impl TokenProvider {
             (url, callback) => {
                 return Err(to_js(&Error::config(
                     "tokenUrl",
-                    format!(
+                    &text!(
                         "give exactly one token source, tokenUrl or fetchToken (or use \
-                         client.tokenProvider()); got {}",
+                         client.tokenProvider()); got ",
                         u8::from(url.is_some()) + u8::from(callback.is_some())
                     ),
                 )))
@@ -408,9 +414,10 @@ impl TokenProvider {
         let (Some(kind), Ok(listener)) = (kind, listener.dyn_into::<Function>()) else {
             return Err(to_js(&Error::argument(
                 "addEventListener",
-                format!(
-                    "pass an event type ({}) and a function",
-                    TokenEvent::KINDS.join(", ")
+                &text!(
+                    "pass an event type (",
+                    TokenEvent::KINDS.join(", "),
+                    ") and a function"
                 ),
             )));
         };

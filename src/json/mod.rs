@@ -128,6 +128,20 @@ pub enum Event<'a> {
     Array,
 }
 
+impl Event<'_> {
+    /// What kind of value this is, for messages: "a string", "null", ...
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Null => "null",
+            Self::Bool(_) => "a boolean",
+            Self::Number(_) => "a number",
+            Self::String(_) => "a string",
+            Self::Array => "an array",
+            Self::Object => "an object",
+        }
+    }
+}
+
 /// A pull reader: values are read as they come, without building a tree, so a large body
 /// is read in one pass with no allocation.
 pub struct Reader<'a> {
@@ -519,7 +533,7 @@ impl<'a> Value<'a> {
 
 /// The exact integer a JSON number denotes, if it is one within `i64` (the text was
 /// checked against the JSON grammar when it was read).
-fn integer(text: &str) -> Option<i64> {
+pub fn integer(text: &str) -> Option<i64> {
     let mut bytes = text.bytes().peekable();
     let negative = bytes.next_if_eq(&b'-').is_some();
     // The digits as one integer, and how many of them follow the point. Zeros after the

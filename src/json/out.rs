@@ -30,23 +30,7 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
 
 /// Appends a whole number in decimal without the formatting machinery.
 pub fn push_integer(out: &mut String, value: i64) {
-    if value < 0 {
-        out.push('-');
-    }
-    let mut digits = [0u8; 20];
-    let mut n = value.unsigned_abs();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
+    crate::text::put_integer(out, value < 0, value.unsigned_abs());
 }
 
 /// JSON text being written, by hand (`open_object`, `name`, ...) or by serde.

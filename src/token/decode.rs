@@ -12,7 +12,7 @@ use jwt_compact::{Algorithm, AlgorithmSignature};
 
 use super::time::MAX_SAFE_INTEGER;
 use crate::error::{Error, ErrorCode, Result};
-use crate::json::{self, Value};
+use crate::json::{self, Event, JsonOut, Reader, Str};
 
 /// The only content type a Plivo token carries.
 pub const PLIVO_CONTENT_TYPE: &str = "plivo;v=1";
@@ -80,32 +80,52 @@ pub struct DecodedAccessToken {
     pub claims: AccessTokenClaims,
 }
 
-/// A token split into its parts and checked, ready for the signature check.
-#[derive(Debug, Clone)]
-pub struct ParsedToken<'t> {
-    /// Header and claims.
-    pub decoded: DecodedAccessToken,
-    /// `header.claims` exactly as in the token: what the signature covers.
-    pub signing_input: &'t str,
-    /// The raw signature.
-    pub signature: Vec<u8>,
-}
-
-fn malformed(part: &str, reason: impl std::fmt::Display) -> Error {
+fn malformed(part: &str, reason: &str) -> Error {
     Error::malformed_token(part, reason)
 }
 
-fn decode_part(part: &str, text: &str) -> Result<Vec<u8>> {
+/// A token's header and claims decoded from base64url (one buffer, no copies after), and
+/// the text its signature covers.
+pub struct TokenText<'t> {
+    json: String,
+    header_end: usize,
+    /// `header.claims` exactly as in the token: what the signature covers.
+    pub signing_input: &'t str,
+    /// The signature part, base64url (checked).
+    pub signature: &'t str,
+}
+
+/// A decoded token, borrowing its strings from a [`TokenText`]: strings are JSON string
+/// contents as they came (escapes intact), so they are copied to JSON output as they are.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenView<'a> {
+    alg: Str<'a>,
+    cty: Option<Str<'a>>,
+    typ: Option<Str<'a>>,
+    iss: Str<'a>,
+    sub: Option<Str<'a>>,
+    app: Option<Str<'a>>,
+    /// Not before, Unix seconds.
+    pub nbf: i64,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    incoming_allow: bool,
+    outgoing_allow: bool,
+}
+
+/// Appends one base64url part, decoded, to `out`; the message names the part.
+fn decode_part(part: &str, text: &str, out: &mut Vec<u8>) -> Result<()> {
     if text.is_empty() {
         return Err(malformed(part, "it is empty"));
     }
-    crate::base64::decode_url(text).map_err(|e| match e {
-        crate::base64::DecodeError::Character(at) => match text.as_bytes()[at] {
-            c if c.is_ascii_graphic() => malformed(
+    crate::base64::decode_url_into(text.as_bytes(), out).map_err(|e| match e {
+        crate::base64::DecodeError::Character(at) => match text.as_bytes().get(at) {
+            Some(&c) if c.is_ascii_graphic() => malformed(
                 part,
-                format!(
-                    "'{}' is not base64url (A-Z a-z 0-9 - _, no padding)",
-                    char::from(c)
+                &text!(
+                    "'",
+                    char::from(c),
+                    "' is not base64url (A-Z a-z 0-9 - _, no padding)"
                 ),
             ),
             _ => malformed(part, "it has a character that is not base64url"),
@@ -114,134 +134,9 @@ fn decode_part(part: &str, text: &str) -> Result<Vec<u8>> {
     })
 }
 
-fn json_object<'b>(part: &str, bytes: &'b [u8]) -> Result<Value<'b>> {
-    let text = std::str::from_utf8(bytes).map_err(|_| malformed(part, "it is not UTF-8 text"))?;
-    match json::parse(text) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(other) => Err(malformed(
-            part,
-            format!("it is JSON {}, not an object", other.kind()),
-        )),
-        Err(_) => Err(malformed(part, "it is not JSON")),
-    }
-}
-
-fn optional_string(map: &Value, part: &str, name: &str) -> Result<Option<String>> {
-    match map.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.text().into_owned())),
-        Some(other) => Err(malformed(
-            part,
-            format!("`{name}` must be a string, not {}", other.kind()),
-        )),
-    }
-}
-
-fn time_claim(map: &Value, name: &str) -> Result<i64> {
-    let value = map
-        .get(name)
-        .ok_or_else(|| malformed("claims", format!("`{name}` is missing")))?;
-    let Value::Number(_) = value else {
-        return Err(malformed(
-            "claims",
-            format!("`{name}` must be a number, not {}", value.kind()),
-        ));
-    };
-    value
-        .as_integer()
-        .filter(|n| (0..=MAX_SAFE_INTEGER as i64).contains(n))
-        .ok_or_else(|| {
-            malformed(
-                "claims",
-                format!("`{name}` must be whole Unix seconds, 0 or more"),
-            )
-        })
-}
-
-fn grant(voice: Option<&Value>, name: &str) -> Result<bool> {
-    match voice.and_then(|v| v.get(name)) {
-        None => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(malformed(
-            "claims",
-            format!("`per.voice.{name}` must be a boolean, not {}", other.kind()),
-        )),
-    }
-}
-
-fn header(bytes: &[u8]) -> Result<AccessTokenHeader> {
-    let map = json_object("header", bytes)?;
-    let alg = optional_string(&map, "header", "alg")?
-        .ok_or_else(|| malformed("header", "`alg` is missing"))?;
-    if alg != "HS256" {
-        return Err(malformed(
-            "header",
-            format!(
-                "`alg` is {}; access tokens are HS256",
-                crate::error::quoted(&alg)
-            ),
-        ));
-    }
-    let cty = optional_string(&map, "header", "cty")?;
-    if let Some(cty) = &cty {
-        if cty != PLIVO_CONTENT_TYPE {
-            return Err(malformed(
-                "header",
-                format!(
-                    "`cty` is {}; expected \"{PLIVO_CONTENT_TYPE}\" or none",
-                    crate::error::quoted(cty)
-                ),
-            ));
-        }
-    }
-    let typ = optional_string(&map, "header", "typ")?;
-    Ok(AccessTokenHeader { alg, cty, typ })
-}
-
-fn claims(bytes: &[u8]) -> Result<AccessTokenClaims> {
-    let map = json_object("claims", bytes)?;
-    let iss = optional_string(&map, "claims", "iss")?
-        .ok_or_else(|| malformed("claims", "`iss` is missing"))?;
-    let sub = optional_string(&map, "claims", "sub")?;
-    let app = optional_string(&map, "claims", "app")?;
-    let nbf = time_claim(&map, "nbf")?;
-    let exp = time_claim(&map, "exp")?;
-    let voice = match map.get("per") {
-        None => None,
-        Some(per @ Value::Object(_)) => match per.get("voice") {
-            None => None,
-            Some(voice @ Value::Object(_)) => Some(voice),
-            Some(other) => {
-                return Err(malformed(
-                    "claims",
-                    format!("`per.voice` must be an object, not {}", other.kind()),
-                ))
-            }
-        },
-        Some(other) => {
-            return Err(malformed(
-                "claims",
-                format!("`per` must be an object, not {}", other.kind()),
-            ))
-        }
-    };
-    Ok(AccessTokenClaims {
-        iss,
-        sub,
-        nbf,
-        exp,
-        app,
-        per: Grants {
-            voice: VoiceGrants {
-                incoming_allow: grant(voice, "incoming_allow")?,
-                outgoing_allow: grant(voice, "outgoing_allow")?,
-            },
-        },
-    })
-}
-
-/// Splits, decodes and checks a token; does not check its signature or its times.
-pub fn parse(token: &str) -> Result<ParsedToken<'_>> {
+/// Splits a token into its three parts and decodes them; the JSON is read by
+/// [`TokenText::read`].
+pub fn split(token: &str) -> Result<TokenText<'_>> {
     let token = token.trim();
     if token.is_empty() {
         return Err(malformed("token", "it is empty"));
@@ -249,37 +144,339 @@ pub fn parse(token: &str) -> Result<ParsedToken<'_>> {
     if token.len() > MAX_TOKEN_LENGTH {
         return Err(malformed(
             "token",
-            format!(
-                "it is {} characters long; tokens are at most {MAX_TOKEN_LENGTH}",
-                token.len()
+            &text!(
+                "it is ",
+                token.len(),
+                " characters long; tokens are at most ",
+                MAX_TOKEN_LENGTH
             ),
         ));
     }
-    let mut parts = token.splitn(4, '.');
-    let (Some(head), Some(body), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let mut dots = token
+        .bytes()
+        .enumerate()
+        .filter_map(|(i, b)| (b == b'.').then_some(i));
+    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
         return Err(malformed(
             "token",
-            format!(
-                "a token has 3 parts separated by dots, this one has {}",
-                token.split('.').count()
+            &text!(
+                "a token has 3 parts separated by dots, this one has ",
+                token.bytes().filter(|&b| b == b'.').count() + 1
             ),
         ));
     };
-    let header = header(&decode_part("header", head)?)?;
-    let claims = claims(&decode_part("claims", body)?)?;
-    let signature = decode_part("signature", signature)?;
-    Ok(ParsedToken {
-        decoded: DecodedAccessToken { header, claims },
-        signing_input: &token[..head.len() + 1 + body.len()],
+    // The dots are ASCII, so these are character boundaries.
+    let part = |range: std::ops::Range<usize>| token.get(range).unwrap_or_default();
+    let (head, body, signature) = (
+        part(0..first),
+        part(first + 1..second),
+        part(second + 1..token.len()),
+    );
+    let mut bytes = Vec::with_capacity((head.len() + body.len()) / 4 * 3 + 4);
+    decode_part("header", head, &mut bytes)?;
+    let header_end = bytes.len();
+    decode_part("claims", body, &mut bytes)?;
+    decode_part("signature", signature, &mut Vec::new())?;
+    let json = String::from_utf8(bytes).map_err(|e| {
+        let part = if e.utf8_error().valid_up_to() < header_end {
+            "header"
+        } else {
+            "claims"
+        };
+        malformed(part, "it is not UTF-8 text")
+    })?;
+    if !json.is_char_boundary(header_end) {
+        return Err(malformed("header", "it is not UTF-8 text"));
+    }
+    Ok(TokenText {
+        json,
+        header_end,
+        signing_input: part(0..second),
         signature,
     })
 }
 
+/// The start of a part's JSON, which must be an object.
+fn open_object<'a>(part: &str, text: &'a str) -> Result<Reader<'a>> {
+    let mut reader = Reader::new(text);
+    match reader.next_value() {
+        Ok(Event::Object) => Ok(reader),
+        Ok(other) => Err(malformed(
+            part,
+            &text!("it is JSON ", other.kind(), ", not an object"),
+        )),
+        Err(_) => Err(malformed(part, "it is not JSON")),
+    }
+}
+
+fn not_json(part: &str) -> impl Fn(json::JsonError) -> Error + '_ {
+    move |_| malformed(part, "it is not JSON")
+}
+
+/// A string member (`None` when absent); `null` and other kinds are refused.
+fn string<'a>(part: &str, name: &str, value: Option<Event<'a>>) -> Result<Option<Str<'a>>> {
+    match value {
+        None => Ok(None),
+        Some(Event::String(s)) => Ok(Some(s)),
+        Some(other) => Err(malformed(
+            part,
+            &text!("`", name, "` must be a string, not ", other.kind()),
+        )),
+    }
+}
+
+fn time_claim(name: &str, value: Option<Event<'_>>) -> Result<i64> {
+    let Some(value) = value else {
+        return Err(malformed("claims", &text!("`", name, "` is missing")));
+    };
+    let Event::Number(number) = value else {
+        return Err(malformed(
+            "claims",
+            &text!("`", name, "` must be a number, not ", value.kind()),
+        ));
+    };
+    json::integer(number)
+        .filter(|n| (0..=MAX_SAFE_INTEGER as i64).contains(n))
+        .ok_or_else(|| {
+            malformed(
+                "claims",
+                &text!("`", name, "` must be whole Unix seconds, 0 or more"),
+            )
+        })
+}
+
+/// A member that must be an object: what it is when it is not.
+enum Nested<T> {
+    Object(T),
+    Not(&'static str),
+}
+
+fn grant(name: &str, value: Option<Event<'_>>) -> Result<bool> {
+    match value {
+        None => Ok(false),
+        Some(Event::Bool(b)) => Ok(b),
+        Some(other) => Err(malformed(
+            "claims",
+            &text!(
+                "`per.voice.",
+                name,
+                "` must be a boolean, not ",
+                other.kind()
+            ),
+        )),
+    }
+}
+
+/// `per.voice`'s two grants as read (a repeated member: the last one counts, as in
+/// `JSON.parse`).
+type Voice<'a> = [Option<Event<'a>>; 2];
+
+fn read_voice<'a>(reader: &mut Reader<'a>) -> Result<Voice<'a>> {
+    let mut grants = [None, None];
+    while let Some(name) = reader.next_member().map_err(not_json("claims"))? {
+        let value = reader.next_value().map_err(not_json("claims"))?;
+        match name.plain() {
+            Some("incoming_allow") => grants[0] = Some(value),
+            Some("outgoing_allow") => grants[1] = Some(value),
+            _ => reader.skip(value).map_err(not_json("claims"))?,
+        }
+    }
+    Ok(grants)
+}
+
+fn read_per<'a>(reader: &mut Reader<'a>) -> Result<Option<Nested<Voice<'a>>>> {
+    let mut voice = None;
+    while let Some(name) = reader.next_member().map_err(not_json("claims"))? {
+        let value = reader.next_value().map_err(not_json("claims"))?;
+        if name.plain() == Some("voice") {
+            voice = Some(match value {
+                Event::Object => Nested::Object(read_voice(reader)?),
+                other => {
+                    reader.skip(other).map_err(not_json("claims"))?;
+                    Nested::Not(other.kind())
+                }
+            });
+        } else {
+            reader.skip(value).map_err(not_json("claims"))?;
+        }
+    }
+    Ok(voice)
+}
+
+impl TokenText<'_> {
+    /// Reads and checks the header and the claims.
+    pub fn read(&self) -> Result<TokenView<'_>> {
+        let (header, claims) = self.json.split_at(self.header_end);
+
+        let mut reader = open_object("header", header)?;
+        let mut members: [Option<Event<'_>>; 3] = [None; 3];
+        while let Some(name) = reader.next_member().map_err(not_json("header"))? {
+            let value = reader.next_value().map_err(not_json("header"))?;
+            match name.plain() {
+                Some("alg") => members[0] = Some(value),
+                Some("cty") => members[1] = Some(value),
+                Some("typ") => members[2] = Some(value),
+                _ => reader.skip(value).map_err(not_json("header"))?,
+            }
+        }
+        reader.finish().map_err(not_json("header"))?;
+        let alg = string("header", "alg", members[0])?
+            .ok_or_else(|| malformed("header", "`alg` is missing"))?;
+        if !alg.is("HS256") {
+            return Err(malformed(
+                "header",
+                &text!(
+                    "`alg` is ",
+                    crate::error::quoted(&alg.text()),
+                    "; access tokens are HS256"
+                ),
+            ));
+        }
+        let cty = string("header", "cty", members[1])?;
+        if let Some(cty) = cty.filter(|cty| !cty.is(PLIVO_CONTENT_TYPE)) {
+            return Err(malformed(
+                "header",
+                &text!(
+                    "`cty` is ",
+                    crate::error::quoted(&cty.text()),
+                    "; expected \"",
+                    PLIVO_CONTENT_TYPE,
+                    "\" or none"
+                ),
+            ));
+        }
+        let typ = string("header", "typ", members[2])?;
+
+        let mut reader = open_object("claims", claims)?;
+        let mut members: [Option<Event<'_>>; 5] = [None; 5];
+        let mut per = None;
+        while let Some(name) = reader.next_member().map_err(not_json("claims"))? {
+            let value = reader.next_value().map_err(not_json("claims"))?;
+            let slot = match name.plain() {
+                Some("iss") => 0,
+                Some("sub") => 1,
+                Some("app") => 2,
+                Some("nbf") => 3,
+                Some("exp") => 4,
+                Some("per") => {
+                    per = Some(match value {
+                        Event::Object => Nested::Object(read_per(&mut reader)?),
+                        other => {
+                            reader.skip(other).map_err(not_json("claims"))?;
+                            Nested::Not(other.kind())
+                        }
+                    });
+                    continue;
+                }
+                _ => {
+                    reader.skip(value).map_err(not_json("claims"))?;
+                    continue;
+                }
+            };
+            members[slot] = Some(value);
+        }
+        reader.finish().map_err(not_json("claims"))?;
+        let iss = string("claims", "iss", members[0])?
+            .ok_or_else(|| malformed("claims", "`iss` is missing"))?;
+        let sub = string("claims", "sub", members[1])?;
+        let app = string("claims", "app", members[2])?;
+        let nbf = time_claim("nbf", members[3])?;
+        let exp = time_claim("exp", members[4])?;
+        let voice = match per {
+            None | Some(Nested::Object(None)) => [None, None],
+            Some(Nested::Object(Some(Nested::Object(voice)))) => voice,
+            Some(Nested::Object(Some(Nested::Not(kind)))) => {
+                return Err(malformed(
+                    "claims",
+                    &text!("`per.voice` must be an object, not ", kind),
+                ))
+            }
+            Some(Nested::Not(kind)) => {
+                return Err(malformed(
+                    "claims",
+                    &text!("`per` must be an object, not ", kind),
+                ))
+            }
+        };
+        Ok(TokenView {
+            alg,
+            cty,
+            typ,
+            iss,
+            sub,
+            app,
+            nbf,
+            exp,
+            incoming_allow: grant("incoming_allow", voice[0])?,
+            outgoing_allow: grant("outgoing_allow", voice[1])?,
+        })
+    }
+}
+
+fn owned(text: Option<Str<'_>>) -> Option<String> {
+    text.map(|t| t.text().into_owned())
+}
+
+impl TokenView<'_> {
+    /// The decoded token as owned values.
+    pub fn to_decoded(&self) -> DecodedAccessToken {
+        DecodedAccessToken {
+            header: AccessTokenHeader {
+                alg: self.alg.text().into_owned(),
+                cty: owned(self.cty),
+                typ: owned(self.typ),
+            },
+            claims: AccessTokenClaims {
+                iss: self.iss.text().into_owned(),
+                sub: owned(self.sub),
+                nbf: self.nbf,
+                exp: self.exp,
+                app: owned(self.app),
+                per: Grants {
+                    voice: VoiceGrants {
+                        incoming_allow: self.incoming_allow,
+                        outgoing_allow: self.outgoing_allow,
+                    },
+                },
+            },
+        }
+    }
+
+    /// The decoded token as JSON text, in the shape of [`DecodedAccessToken`]'s
+    /// declaration, strings copied as they came.
+    pub fn to_json(&self) -> String {
+        let mut out = JsonOut::with_capacity(256);
+        let text = |out: &mut JsonOut, name: &str, value: Option<Str<'_>>| {
+            out.name(name);
+            match value {
+                Some(value) => out.raw_string(value),
+                None => out.null(),
+            };
+        };
+        out.open_object().name("header").open_object();
+        text(&mut out, "alg", Some(self.alg));
+        text(&mut out, "cty", self.cty);
+        text(&mut out, "typ", self.typ);
+        out.close_object().name("claims").open_object();
+        text(&mut out, "iss", Some(self.iss));
+        text(&mut out, "sub", self.sub);
+        out.name("nbf").integer(self.nbf);
+        out.name("exp").integer(self.exp);
+        text(&mut out, "app", self.app);
+        out.name("per").open_object().name("voice").open_object();
+        out.name("incomingAllow").bool(self.incoming_allow);
+        out.name("outgoingAllow").bool(self.outgoing_allow);
+        out.close_object()
+            .close_object()
+            .close_object()
+            .close_object();
+        out.finish()
+    }
+}
+
 /// `decodeAccessToken`: the header and claims of a token the browser SDK would accept.
 pub fn decode_access_token(token: &str) -> Result<DecodedAccessToken> {
-    parse(token).map(|p| p.decoded)
+    Ok(split(token)?.read()?.to_decoded())
 }
 
 /// `verifyAccessToken`: the HS256 signature with the account auth token, then expiry and
@@ -297,17 +494,17 @@ pub fn verify_access_token(
         )
         .with_field("authToken"));
     }
-    let parsed = parse(token)?;
-    let signature_ok = parsed.signature.len() == 32
-        && <Hs256 as Algorithm>::Signature::try_from_slice(&parsed.signature).is_ok_and(
-            |signature| {
-                Hs256.verify_signature(
-                    &signature,
-                    &Hs256Key::new(auth_token.as_bytes()),
-                    parsed.signing_input.as_bytes(),
-                )
-            },
-        );
+    let text = split(token)?;
+    let view = text.read()?;
+    let signature = crate::base64::decode_url(text.signature).unwrap_or_default();
+    let signature_ok = signature.len() == 32
+        && <Hs256 as Algorithm>::Signature::try_from_slice(&signature).is_ok_and(|signature| {
+            Hs256.verify_signature(
+                &signature,
+                &Hs256Key::new(auth_token.as_bytes()),
+                text.signing_input.as_bytes(),
+            )
+        });
     if !signature_ok {
         return Err(Error::new(
             ErrorCode::InvalidSignature,
@@ -315,28 +512,31 @@ pub fn verify_access_token(
              key, or altered.",
         ));
     }
-    let claims = &parsed.decoded.claims;
-    if now > claims.exp.saturating_add(leeway) {
+    if now > view.exp.saturating_add(leeway) {
         return Err(Error::new(
             ErrorCode::TokenExpired,
-            format!(
-                "The access token expired {} s ago (exp {}); get a new one.",
-                now - claims.exp,
-                claims.exp
+            text!(
+                "The access token expired ",
+                now - view.exp,
+                " s ago (exp ",
+                view.exp,
+                "); get a new one."
             ),
         ));
     }
-    if now.saturating_add(leeway) < claims.nbf {
+    if now.saturating_add(leeway) < view.nbf {
         return Err(Error::new(
             ErrorCode::TokenNotYetValid,
-            format!(
-                "The access token is not valid for another {} s (nbf {}); check the clock.",
-                claims.nbf - now,
-                claims.nbf
+            text!(
+                "The access token is not valid for another ",
+                view.nbf - now,
+                " s (nbf ",
+                view.nbf,
+                "); check the clock."
             ),
         ));
     }
-    Ok(parsed.decoded)
+    Ok(view.to_decoded())
 }
 
 #[cfg(test)]

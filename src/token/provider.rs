@@ -343,14 +343,16 @@ impl TokenCache {
             let seconds = (left / 1000.0).round() as i64;
             return Err(Error::new(
                 ErrorCode::TokenExpired,
-                format!(
-                    "The token source returned a token that {} (exp {}); it must hand out fresh tokens.",
+                text!(
+                    "The token source returned a token that ",
                     if seconds <= 0 {
                         format!("expired {} s ago", -seconds)
                     } else {
                         format!("expires in {seconds} s")
                     },
-                    decoded.claims.exp
+                    " (exp ",
+                    decoded.claims.exp,
+                    "); it must hand out fresh tokens."
                 ),
             ));
         }

@@ -89,8 +89,11 @@ fn check_ttl(ttl: i64, now: i64) -> Result<()> {
         .map(drop)
         .map_err(|mut e| {
             e.field = Some("ttlSeconds".into());
-            e.message =
-                format!("`ttlSeconds` must be 180 to 86400 (3 minutes to 24 hours); got {ttl}.");
+            e.message = text!(
+                "`ttlSeconds` must be 180 to 86400 (3 minutes to 24 hours); got ",
+                ttl,
+                "."
+            );
             e
         })
 }
@@ -103,11 +106,15 @@ fn text(field: &str, value: &Option<String>) -> Result<Option<String>> {
     match value {
         Some(v) if v.is_empty() => Err(invalid(
             field,
-            format!("`{field}` is empty; leave it out instead."),
+            text!("`", field, "` is empty; leave it out instead."),
         )),
         Some(v) if v.chars().any(char::is_control) || v.len() > 256 => Err(invalid(
             field,
-            format!("`{field}` must be a short string without control characters."),
+            text!(
+                "`",
+                field,
+                "` must be a short string without control characters."
+            ),
         )),
         other => Ok(other.clone()),
     }

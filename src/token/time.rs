@@ -20,24 +20,31 @@ pub fn seconds<O>(field: &str, value: &Field<O>) -> Result<i64> {
     let fail = |why: String| {
         Err(Error::new(
             ErrorCode::InvalidTimestamp,
-            format!("`{field}` must be Unix seconds (a whole number, 0 or more): {why}."),
+            text!(
+                "`",
+                field,
+                "` must be Unix seconds (a whole number, 0 or more): ",
+                why,
+                "."
+            ),
         )
         .with_field(field))
     };
     let n = match value {
         Field::Number(n) => *n,
-        other => return fail(format!("got {}", other.kind())),
+        other => return fail(text!("got ", other.kind())),
     };
     if !n.is_finite() || n < 0.0 || n.fract() != 0.0 {
-        return fail(format!("got {}", describe_number(n)));
+        return fail(text!("got ", describe_number(n)));
     }
     if n > MAX_SAFE_INTEGER {
         return fail("got a number beyond the largest safe integer".into());
     }
     if n >= LOOKS_LIKE_MILLISECONDS {
-        return fail(format!(
-            "got {}, which looks like milliseconds; divide by 1000 (Date.now() / 1000)",
-            n as i64
+        return fail(text!(
+            "got ",
+            n as i64,
+            ", which looks like milliseconds; divide by 1000 (Date.now() / 1000)"
         ));
     }
     Ok(n as i64)
@@ -103,9 +110,9 @@ pub struct TokenLifetime {
 
 fn duration(seconds: i64) -> String {
     match seconds.abs() {
-        s if s >= 3600 && s % 3600 == 0 => format!("{} h", seconds / 3600),
-        s if s >= 60 && s % 60 == 0 => format!("{} min", seconds / 60),
-        _ => format!("{seconds} s"),
+        s if s >= 3600 && s % 3600 == 0 => text!(seconds / 3600, " h"),
+        s if s >= 60 && s % 60 == 0 => text!(seconds / 60, " min"),
+        _ => text!(seconds, " s"),
     }
 }
 
@@ -116,12 +123,25 @@ pub fn validate_token_lifetime(exp: i64, nbf: Option<i64>, now: i64) -> Result<T
     if !(MIN_LIFETIME_SECONDS..=MAX_LIFETIME_SECONDS).contains(&lifetime) {
         return Err(Error::new(
             ErrorCode::ExpOutOfRange,
-            format!(
-                "`exp` must be 3 minutes to 24 hours after now ({MIN_LIFETIME_SECONDS} to \
-                 {MAX_LIFETIME_SECONDS} s, exp {} to {}); exp {exp} is {} ({lifetime} s) after now {now}.",
+            text!(
+                "`exp` must be 3 minutes to 24 hours after now (",
+                MIN_LIFETIME_SECONDS,
+                " to \
+                 ",
+                MAX_LIFETIME_SECONDS,
+                " s, exp ",
                 now + MIN_LIFETIME_SECONDS,
+                " to ",
                 now + MAX_LIFETIME_SECONDS,
+                "); exp ",
+                exp,
+                " is ",
                 duration(lifetime),
+                " (",
+                lifetime,
+                " s) after now ",
+                now,
+                "."
             ),
         )
         .with_field("exp"));
@@ -131,10 +151,17 @@ pub fn validate_token_lifetime(exp: i64, nbf: Option<i64>, now: i64) -> Result<T
         if nbf > latest {
             return Err(Error::new(
                 ErrorCode::NbfAfterExp,
-                format!(
-                    "`nbf` must be at most {latest} (3 minutes before exp {exp}) so the token is \
-                     usable for 3 minutes; nbf {nbf} leaves {} s.",
-                    (exp - nbf).max(0)
+                text!(
+                    "`nbf` must be at most ",
+                    latest,
+                    " (3 minutes before exp ",
+                    exp,
+                    ") so the token is \
+                     usable for 3 minutes; nbf ",
+                    nbf,
+                    " leaves ",
+                    (exp - nbf).max(0),
+                    " s."
                 ),
             )
             .with_field("nbf"));
