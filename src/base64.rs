@@ -44,43 +44,72 @@ pub enum DecodeError {
     Length,
 }
 
-/// Decodes base64url without padding (RFC 4648 §5), strictly: the only text that
-/// decodes is the text an encoder writes. The bytes are appended to `out`.
-pub fn decode_url_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
-    let value = |at: usize, c: u8| match URL_VALUES[usize::from(c)] {
-        64 => Err(DecodeError::Character(at)),
-        v => Ok(u32::from(v)),
-    };
-    let mut chunks = text.chunks_exact(4);
-    out.reserve(text.len() / 4 * 3 + 2);
-    for (i, chunk) in chunks.by_ref().enumerate() {
-        let mut n = 0;
-        for (j, &c) in chunk.iter().enumerate() {
-            n = n << 6 | value(i * 4 + j, c)?;
-        }
-        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
-    }
-    let rest = chunks.remainder();
-    let at = text.len() - rest.len();
-    let mut n = 0;
-    for (j, &c) in rest.iter().enumerate() {
-        n = n << 6 | value(at + j, c)?;
-    }
-    match rest.len() {
-        0 => {}
-        // Two characters carry one byte and four bits that must be zero.
-        2 if n & 0xF == 0 => out.push((n >> 4) as u8),
-        // Three carry two bytes and two zero bits.
-        3 if n & 0x3 == 0 => out.extend_from_slice(&[(n >> 10) as u8, (n >> 2) as u8]),
-        _ => return Err(DecodeError::Length),
-    }
-    Ok(())
+/// The most bytes `text_len` characters of base64 decode to.
+pub fn decoded_len(text_len: usize) -> usize {
+    text_len / 4 * 3 + 2
 }
 
-/// [`decode_url_into`] a new vector.
+/// Decodes base64url without padding (RFC 4648 §5), strictly: the only text that
+/// decodes is the text an encoder writes. Writes to the start of `out`, which must hold
+/// [`decoded_len`] bytes, and returns how many it wrote.
+pub fn decode_url_to(text: &[u8], out: &mut [u8]) -> Result<usize, DecodeError> {
+    let bad = |from: usize| {
+        let at = text
+            .iter()
+            .skip(from)
+            .position(|&c| URL_VALUES[usize::from(c)] == 64);
+        DecodeError::Character(from + at.unwrap_or(0))
+    };
+    if out.len() < decoded_len(text.len()) {
+        return Err(DecodeError::Length);
+    }
+    let whole = text.len() / 4 * 4;
+    // Plain indexing: at opt-level "z" iterator adapters keep their state in memory.
+    let (mut i, mut o) = (0, 0);
+    while i < whole {
+        let v = |k: usize| URL_VALUES[usize::from(text[i + k])];
+        let (a, b, c, d) = (v(0), v(1), v(2), v(3));
+        if (a | b | c | d) & 64 != 0 {
+            return Err(bad(i));
+        }
+        let n = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+        out[o] = (n >> 16) as u8;
+        out[o + 1] = (n >> 8) as u8;
+        out[o + 2] = n as u8;
+        i += 4;
+        o += 3;
+    }
+    let mut n = 0;
+    while i < text.len() {
+        match URL_VALUES[usize::from(text[i])] {
+            64 => return Err(bad(i)),
+            v => n = n << 6 | u32::from(v),
+        }
+        i += 1;
+    }
+    match text.len() - whole {
+        0 => {}
+        // Two characters carry one byte and four bits that must be zero.
+        2 if n & 0xF == 0 => {
+            out[o] = (n >> 4) as u8;
+            o += 1;
+        }
+        // Three carry two bytes and two zero bits.
+        3 if n & 0x3 == 0 => {
+            out[o] = (n >> 10) as u8;
+            out[o + 1] = (n >> 2) as u8;
+            o += 2;
+        }
+        _ => return Err(DecodeError::Length),
+    }
+    Ok(o)
+}
+
+/// Decodes base64url without padding into a new vector ([`decode_url_to`]).
 pub fn decode_url(text: &str) -> Result<Vec<u8>, DecodeError> {
-    let mut out = Vec::new();
-    decode_url_into(text.as_bytes(), &mut out)?;
+    let mut out = vec![0; decoded_len(text.len())];
+    let written = decode_url_to(text.as_bytes(), &mut out)?;
+    out.truncate(written);
     Ok(out)
 }
 

@@ -110,9 +110,7 @@ pub fn put_integer(out: &mut String, negative: bool, mut magnitude: u64) {
     if negative {
         out.push('-');
     }
-    for &digit in digits.get(at..).unwrap_or_default() {
-        out.push(char::from(digit));
-    }
+    out.push_str(std::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default());
 }
 
 /// Joins text and whole numbers into a `String`: `text!("got ", n, " items")`.

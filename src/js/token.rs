@@ -43,6 +43,64 @@ export interface TokenProvider {
 }
 "#;
 
+#[wasm_bindgen(inline_js = r#"
+const decoder = new TextDecoder();
+let text = "";
+let at = 0;
+// The next string of `text`, `n` UTF-16 units long; null for a negative `n`.
+function cut(n) {
+  return n < 0 ? null : text.slice(at, (at += n));
+}
+export function tokenObject(bytes, ascii, alg, cty, typ, iss, sub, app, nbf, exp, incomingAllow, outgoingAllow) {
+  // For a few dozen ASCII characters this is several times faster than TextDecoder.
+  text = ascii ? String.fromCharCode.apply(null, bytes) : decoder.decode(bytes);
+  at = 0;
+  // Properties are evaluated in order: the order the strings were joined in.
+  return {
+    header: { alg: cut(alg), cty: cut(cty), typ: cut(typ) },
+    claims: { iss: cut(iss), sub: cut(sub), nbf, exp, app: cut(app), per: { voice: { incomingAllow, outgoingAllow } } },
+  };
+}
+"#)]
+extern "C" {
+    /// The `DecodedAccessToken` object, built directly: for this hot, small output it
+    /// is faster than JSON text (see `cargo xtask bench`).
+    #[wasm_bindgen(js_name = tokenObject)]
+    fn token_object(
+        bytes: &[u8],
+        ascii: bool,
+        alg: i32,
+        cty: i32,
+        typ: i32,
+        iss: i32,
+        sub: i32,
+        app: i32,
+        nbf: f64,
+        exp: f64,
+        incoming_allow: bool,
+        outgoing_allow: bool,
+    ) -> JsValue;
+}
+
+/// A decoded token as JavaScript gets it.
+pub(crate) fn token_value(token: &decode::TokenView<'_>) -> JsValue {
+    let (text, lengths) = token.strings();
+    token_object(
+        text.as_bytes(),
+        text.is_ascii(),
+        lengths[0] as i32,
+        lengths[1] as i32,
+        lengths[2] as i32,
+        lengths[3] as i32,
+        lengths[4] as i32,
+        lengths[5] as i32,
+        token.nbf as f64,
+        token.exp as f64,
+        token.incoming_allow,
+        token.outgoing_allow,
+    )
+}
+
 /// Unix seconds now, for `now` defaults.
 pub(crate) fn unix_now() -> i64 {
     (js_sys::Date::now() / 1000.0).floor() as i64
@@ -91,7 +149,8 @@ pub(crate) fn token_arg(value: &JsValue) -> Result<String> {
 pub fn decode_access_token(
     #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
 ) -> std::result::Result<JsValue, JsValue> {
-    Ok(output(&decode::decode_access_token(&token_arg(&token)?)?))
+    let token = token_arg(&token)?;
+    Ok(token_value(&decode::split(&token)?.read()?))
 }
 
 impl Spawn for HostRuntime {

@@ -165,12 +165,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn skip_space(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
             self.at += 1;
         }
     }
 
+    #[inline(always)]
     fn peek(&self) -> Result<u8, JsonError> {
         self.bytes.get(self.at).copied().ok_or(JsonError::Truncated)
     }
@@ -371,13 +373,16 @@ impl<'a> Reader<'a> {
         let start = self.at;
         let mut escaped = false;
         loop {
-            // The common run of plain characters, in a tight loop.
-            while let Some(&b) = self.bytes.get(self.at) {
+            // The common run of plain characters, in a tight loop on locals.
+            let (bytes, mut at) = (self.bytes, self.at);
+            while at < bytes.len() {
+                let b = bytes[at];
                 if b == b'"' || b == b'\\' || b < 0x20 {
                     break;
                 }
-                self.at += 1;
+                at += 1;
             }
+            self.at = at;
             match self.peek()? {
                 b'"' => {
                     let raw = &self.text[start..self.at];
@@ -534,6 +539,13 @@ impl<'a> Value<'a> {
 /// The exact integer a JSON number denotes, if it is one within `i64` (the text was
 /// checked against the JSON grammar when it was read).
 pub fn integer(text: &str) -> Option<i64> {
+    // The common case: a few plain digits.
+    if !text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(
+            text.bytes()
+                .fold(0i64, |n, digit| n * 10 + i64::from(digit - b'0')),
+        );
+    }
     let mut bytes = text.bytes().peekable();
     let negative = bytes.next_if_eq(&b'-').is_some();
     // The digits as one integer, and how many of them follow the point. Zeros after the

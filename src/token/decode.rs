@@ -12,10 +12,12 @@ use jwt_compact::{Algorithm, AlgorithmSignature};
 
 use super::time::MAX_SAFE_INTEGER;
 use crate::error::{Error, ErrorCode, Result};
-use crate::json::{self, Event, JsonOut, Reader, Str};
+use crate::json::{self, Event, Reader, Str};
 
 /// The only content type a Plivo token carries.
 pub const PLIVO_CONTENT_TYPE: &str = "plivo;v=1";
+/// The length [`TokenView::strings`] gives an absent string.
+pub const ABSENT: u32 = u32::MAX;
 /// Longest token accepted (real tokens are about 400 characters).
 pub const MAX_TOKEN_LENGTH: usize = 8 * 1024;
 
@@ -109,35 +111,53 @@ pub struct TokenView<'a> {
     pub nbf: i64,
     /// Expiry, Unix seconds.
     pub exp: i64,
-    incoming_allow: bool,
-    outgoing_allow: bool,
+    /// May receive calls.
+    pub incoming_allow: bool,
+    /// May place calls.
+    pub outgoing_allow: bool,
 }
 
-/// Appends one base64url part, decoded, to `out`; the message names the part.
-fn decode_part(part: &str, text: &str, out: &mut Vec<u8>) -> Result<()> {
+/// Decodes one base64url part into `out` (from `at`), returning where it ends; the
+/// message names the part.
+fn decode_part(part: &str, text: &str, out: &mut [u8], at: usize) -> Result<usize> {
     if text.is_empty() {
         return Err(malformed(part, "it is empty"));
     }
-    crate::base64::decode_url_into(text.as_bytes(), out).map_err(|e| match e {
-        crate::base64::DecodeError::Character(at) => match text.as_bytes().get(at) {
-            Some(&c) if c.is_ascii_graphic() => malformed(
-                part,
-                &text!(
-                    "'",
-                    char::from(c),
-                    "' is not base64url (A-Z a-z 0-9 - _, no padding)"
+    let out = out.get_mut(at..).unwrap_or_default();
+    match crate::base64::decode_url_to(text.as_bytes(), out) {
+        Ok(written) => Ok(at + written),
+        Err(e) => Err(match e {
+            crate::base64::DecodeError::Character(at) => match text.as_bytes().get(at) {
+                Some(&c) if c.is_ascii_graphic() => malformed(
+                    part,
+                    &text!(
+                        "'",
+                        char::from(c),
+                        "' is not base64url (A-Z a-z 0-9 - _, no padding)"
+                    ),
                 ),
-            ),
-            _ => malformed(part, "it has a character that is not base64url"),
-        },
-        crate::base64::DecodeError::Length => malformed(part, "its length is not valid base64url"),
-    })
+                _ => malformed(part, "it has a character that is not base64url"),
+            },
+            crate::base64::DecodeError::Length => {
+                malformed(part, "its length is not valid base64url")
+            }
+        }),
+    }
 }
 
 /// Splits a token into its three parts and decodes them; the JSON is read by
 /// [`TokenText::read`].
 pub fn split(token: &str) -> Result<TokenText<'_>> {
-    let token = token.trim();
+    // Plain loops over the bytes: this is the hot path of `decodeAccessToken`.
+    let bytes = token.as_bytes();
+    let (mut start, mut end) = (0, bytes.len());
+    while start < end && bytes[start].is_ascii_whitespace() {
+        start += 1;
+    }
+    while end > start && bytes[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    let token = token.get(start..end).unwrap_or_default();
     if token.is_empty() {
         return Err(malformed("token", "it is empty"));
     }
@@ -152,19 +172,27 @@ pub fn split(token: &str) -> Result<TokenText<'_>> {
             ),
         ));
     }
-    let mut dots = token
-        .bytes()
-        .enumerate()
-        .filter_map(|(i, b)| (b == b'.').then_some(i));
-    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
+    let bytes = token.as_bytes();
+    let (mut dots, mut count, mut i) = ([0; 2], 0, 0);
+    while i < bytes.len() {
+        if bytes[i] == b'.' {
+            if count < 2 {
+                dots[count] = i;
+            }
+            count += 1;
+        }
+        i += 1;
+    }
+    if count != 2 {
         return Err(malformed(
             "token",
             &text!(
                 "a token has 3 parts separated by dots, this one has ",
-                token.bytes().filter(|&b| b == b'.').count() + 1
+                count + 1
             ),
         ));
-    };
+    }
+    let [first, second] = dots;
     // The dots are ASCII, so these are character boundaries.
     let part = |range: std::ops::Range<usize>| token.get(range).unwrap_or_default();
     let (head, body, signature) = (
@@ -172,11 +200,12 @@ pub fn split(token: &str) -> Result<TokenText<'_>> {
         part(first + 1..second),
         part(second + 1..token.len()),
     );
-    let mut bytes = Vec::with_capacity((head.len() + body.len()) / 4 * 3 + 4);
-    decode_part("header", head, &mut bytes)?;
-    let header_end = bytes.len();
-    decode_part("claims", body, &mut bytes)?;
-    decode_part("signature", signature, &mut Vec::new())?;
+    let mut bytes = vec![0; crate::base64::decoded_len(token.len()) + 6];
+    let header_end = decode_part("header", head, &mut bytes, 0)?;
+    let claims_end = decode_part("claims", body, &mut bytes, header_end)?;
+    // The signature is checked here and decoded again only by `verify_access_token`.
+    decode_part("signature", signature, &mut bytes, claims_end)?;
+    bytes.truncate(claims_end);
     let json = String::from_utf8(bytes).map_err(|e| {
         let part = if e.utf8_error().valid_up_to() < header_end {
             "header"
@@ -442,35 +471,28 @@ impl TokenView<'_> {
         }
     }
 
-    /// The decoded token as JSON text, in the shape of [`DecodedAccessToken`]'s
-    /// declaration, strings copied as they came.
-    pub fn to_json(&self) -> String {
-        let mut out = JsonOut::with_capacity(256);
-        let text = |out: &mut JsonOut, name: &str, value: Option<Str<'_>>| {
-            out.name(name);
-            match value {
-                Some(value) => out.raw_string(value),
-                None => out.null(),
-            };
-        };
-        out.open_object().name("header").open_object();
-        text(&mut out, "alg", Some(self.alg));
-        text(&mut out, "cty", self.cty);
-        text(&mut out, "typ", self.typ);
-        out.close_object().name("claims").open_object();
-        text(&mut out, "iss", Some(self.iss));
-        text(&mut out, "sub", self.sub);
-        out.name("nbf").integer(self.nbf);
-        out.name("exp").integer(self.exp);
-        text(&mut out, "app", self.app);
-        out.name("per").open_object().name("voice").open_object();
-        out.name("incomingAllow").bool(self.incoming_allow);
-        out.name("outgoingAllow").bool(self.outgoing_allow);
-        out.close_object()
-            .close_object()
-            .close_object()
-            .close_object();
-        out.finish()
+    /// The strings in the order of the declaration (`alg`, `cty`, `typ`, `iss`, `sub`,
+    /// `app`), escapes undone, joined, with the length of each in UTF-16 code units
+    /// ([`ABSENT`] for none): what the binding layer builds the object from.
+    pub fn strings(&self) -> (String, [u32; 6]) {
+        let mut text = String::with_capacity(64);
+        let mut lengths = [ABSENT; 6];
+        let all = [
+            Some(self.alg),
+            self.cty,
+            self.typ,
+            Some(self.iss),
+            self.sub,
+            self.app,
+        ];
+        for (value, length) in all.iter().zip(&mut lengths) {
+            if let Some(value) = value {
+                let value = value.text();
+                *length = value.encode_utf16().count() as u32;
+                text.push_str(&value);
+            }
+        }
+        (text, lengths)
     }
 }
 
