@@ -65,35 +65,38 @@ enum Kind {
     Application,
 }
 
-/// The members of an endpoint: the platform's name, the name JavaScript gets, and how
-/// each is read and written, in the order they are written. One loop reads them and one
+/// The members of an endpoint: the platform's name, the name JavaScript gets (as a JSON
+/// key with its colon, written as is), and how each is read and written, in the order
+/// they are written. One loop reads them and one
 /// writes them (`Endpoint` below is their TypeScript declaration).
 const MEMBERS: [(&str, &str, Kind); 20] = [
-    ("endpoint_id", "endpointId", Kind::Text),
-    ("username", "username", Kind::Text),
-    ("alias", "alias", Kind::TextOrEmpty),
-    ("sip_uri", "sipUri", Kind::Text),
-    ("sip_registered", "sipRegistered", Kind::FlagOrFalse),
-    ("sip_contact", "sipContact", Kind::Text),
-    ("sip_expires", "sipExpires", Kind::Text),
-    ("sip_user_agent", "sipUserAgent", Kind::Text),
-    ("application", "application", Kind::Application),
-    ("sub_account", "subAccount", Kind::Text),
-    ("resource_uri", "resourceUri", Kind::Text),
-    ("allow_voice", "allowVoice", Kind::Flag),
-    ("allow_message", "allowMessage", Kind::Flag),
-    ("allow_video", "allowVideo", Kind::Flag),
-    ("allow_same_domain", "allowSameDomain", Kind::Flag),
-    ("allow_other_domains", "allowOtherDomains", Kind::Flag),
-    ("allow_phones", "allowPhones", Kind::Flag),
-    ("allow_apps", "allowApps", Kind::Flag),
-    ("created_at", "createdAt", Kind::Text),
-    ("updated_at", "updatedAt", Kind::Text),
+    ("endpoint_id", "\"endpointId\":", Kind::Text),
+    ("username", "\"username\":", Kind::Text),
+    ("alias", "\"alias\":", Kind::TextOrEmpty),
+    ("sip_uri", "\"sipUri\":", Kind::Text),
+    ("sip_registered", "\"sipRegistered\":", Kind::FlagOrFalse),
+    ("sip_contact", "\"sipContact\":", Kind::Text),
+    ("sip_expires", "\"sipExpires\":", Kind::Text),
+    ("sip_user_agent", "\"sipUserAgent\":", Kind::Text),
+    ("application", "\"application\":", Kind::Application),
+    ("sub_account", "\"subAccount\":", Kind::Text),
+    ("resource_uri", "\"resourceUri\":", Kind::Text),
+    ("allow_voice", "\"allowVoice\":", Kind::Flag),
+    ("allow_message", "\"allowMessage\":", Kind::Flag),
+    ("allow_video", "\"allowVideo\":", Kind::Flag),
+    ("allow_same_domain", "\"allowSameDomain\":", Kind::Flag),
+    ("allow_other_domains", "\"allowOtherDomains\":", Kind::Flag),
+    ("allow_phones", "\"allowPhones\":", Kind::Flag),
+    ("allow_apps", "\"allowApps\":", Kind::Flag),
+    ("created_at", "\"createdAt\":", Kind::Text),
+    ("updated_at", "\"updatedAt\":", Kind::Text),
 ];
 
 /// The names of a normalised endpoint's members, in order (for tests of the declarations).
 pub fn member_names() -> impl Iterator<Item = &'static str> {
-    MEMBERS.iter().map(|(_, name, _)| *name)
+    MEMBERS
+        .iter()
+        .map(|(_, key, _)| key.trim_end_matches(':').trim_matches('"'))
 }
 
 /// The application, as the platform sent it.
@@ -106,17 +109,17 @@ enum App<'a> {
     },
 }
 
-/// A member's value as read.
+/// A member's value as read (the application is kept apart: it is the one large value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot<'a> {
     Text(Text<'a>),
     Flag(bool),
-    App(App<'a>),
 }
 
 /// An endpoint read from a response: its members by [`MEMBERS`] index.
 struct EndpointValues<'a> {
     slots: [Option<Slot<'a>>; 20],
+    application: Option<App<'a>>,
 }
 
 impl<'a> EndpointValues<'a> {
@@ -134,8 +137,8 @@ impl<'a> EndpointValues<'a> {
     /// Writes the normalised endpoint.
     fn write(&self, out: &mut JsonOut) {
         out.open_object();
-        for ((_, name, kind), slot) in MEMBERS.iter().zip(&self.slots) {
-            out.name(name);
+        for ((_, key, kind), slot) in MEMBERS.iter().zip(&self.slots) {
+            out.key(key);
             match (kind, slot) {
                 (Kind::TextOrEmpty, None) => {
                     out.string("");
@@ -143,6 +146,12 @@ impl<'a> EndpointValues<'a> {
                 (Kind::FlagOrFalse, None) => {
                     out.bool(false);
                 }
+                (Kind::Application, _) => match &self.application {
+                    Some(app) => write_application(out, app),
+                    None => {
+                        out.null();
+                    }
+                },
                 (_, None) => {
                     out.null();
                 }
@@ -150,7 +159,6 @@ impl<'a> EndpointValues<'a> {
                 (_, Some(Slot::Flag(b))) => {
                     out.bool(*b);
                 }
-                (_, Some(Slot::App(app))) => write_application(out, app),
             }
         }
         out.close_object();
@@ -329,6 +337,9 @@ fn text<'a>(name: &str, value: Event<'a>) -> std::result::Result<Option<Text<'a>
 fn flag(name: &str, value: Event<'_>) -> std::result::Result<Option<bool>, ShapeError> {
     match value {
         Event::Bool(b) => Ok(Some(b)),
+        // What the platforms send, without a copy.
+        Event::String(s) if s.raw() == "true" => Ok(Some(true)),
+        Event::String(s) if s.raw() == "false" => Ok(Some(false)),
         Event::String(s) => {
             let text = s.text();
             let text = text.trim();
@@ -347,17 +358,13 @@ fn flag(name: &str, value: Event<'_>) -> std::result::Result<Option<bool>, Shape
 /// `/v1/Account/MA.../Application/33406267401237901/` -> `33406267401237901`. The URI is
 /// taken as it came: a `/` escaped as `\/` counts as a `/`.
 fn app_id_from_uri(uri: Str<'_>) -> Option<Text<'_>> {
-    let raw = uri.raw();
-    let mut end = raw.len();
-    while raw[..end].ends_with('/') {
-        end -= if raw[..end].ends_with("\\/") { 2 } else { 1 };
+    let mut rest = uri.raw();
+    while let Some(shorter) = rest.strip_suffix('/') {
+        rest = shorter.strip_suffix('\\').unwrap_or(shorter);
     }
-    let start = raw[..end].rfind('/')? + 1;
-    let head = raw[..start - 1]
-        .strip_suffix('\\')
-        .unwrap_or(&raw[..start - 1]);
-    (head.ends_with("/Application") && start < end)
-        .then(|| Text::Raw(Str::checked(&raw[start..end])))
+    let (head, id) = rest.rsplit_once('/')?;
+    let head = head.strip_suffix('\\').unwrap_or(head);
+    (head.ends_with("/Application") && !id.is_empty()).then(|| Text::Raw(Str::checked(id)))
 }
 
 fn application<'a>(
@@ -388,22 +395,61 @@ fn application<'a>(
     }
 }
 
+/// The order members came in, learned from the endpoints read so far: a page lists the
+/// members of all its endpoints in the same order, so the member expected next is tried
+/// first and the table is searched only when it is not that one.
+struct Order([u8; 32]);
+
+impl Order {
+    const UNKNOWN: u8 = u8::MAX;
+
+    fn new() -> Self {
+        Self([Self::UNKNOWN; 32])
+    }
+
+    /// The index in [`MEMBERS`] of the `position`th member, called `name`.
+    #[inline(always)]
+    fn member(&mut self, position: usize, name: &str) -> Option<usize> {
+        let guess = self.0.get(position).copied().unwrap_or(Self::UNKNOWN);
+        if let Some((wire, _, _)) = MEMBERS.get(usize::from(guess)) {
+            if *wire == name {
+                return Some(usize::from(guess));
+            }
+        }
+        let found = MEMBERS.iter().position(|(wire, _, _)| *wire == name);
+        if let Some(slot) = self.0.get_mut(position) {
+            *slot = found.map_or(Self::UNKNOWN, |i| i as u8);
+        }
+        found
+    }
+}
+
 /// Reads the members of an endpoint object whose `{` was read.
 fn read_endpoint<'a>(
     reader: &mut Reader<'a>,
+    order: &mut Order,
 ) -> std::result::Result<EndpointValues<'a>, ShapeError> {
-    let mut values = EndpointValues { slots: [None; 20] };
+    let mut values = EndpointValues {
+        slots: [None; 20],
+        application: None,
+    };
+    let mut position = 0;
     while let Some(name) = reader.next_member().map_err(json_fault)? {
         let value = reader.next_value().map_err(json_fault)?;
         let name = name.text();
-        let Some(index) = MEMBERS.iter().position(|(wire, _, _)| *wire == name) else {
+        let index = order.member(position, &name);
+        position += 1;
+        let Some(index) = index else {
             reader.skip(value).map_err(json_fault)?;
             continue;
         };
         values.slots[index] = match MEMBERS[index].2 {
             Kind::Text | Kind::TextOrEmpty => text(&name, value)?.map(Slot::Text),
             Kind::Flag | Kind::FlagOrFalse => flag(&name, value)?.map(Slot::Flag),
-            Kind::Application => application(reader, value)?.map(Slot::App),
+            Kind::Application => {
+                values.application = application(reader, value)?;
+                continue;
+            }
         };
     }
     let id = values
@@ -422,7 +468,7 @@ pub fn read_endpoint_body(body: &str) -> std::result::Result<EndpointRead, Shape
     if reader.next_value().map_err(json_fault)? != Event::Object {
         return Err(shape("the body is not an object".into()));
     }
-    let endpoint = read_endpoint(&mut reader)?;
+    let endpoint = read_endpoint(&mut reader, &mut Order::new())?;
     reader.finish().map_err(json_fault)?;
     let mut out = JsonOut::with_capacity(body.len());
     endpoint.write(&mut out);
@@ -482,12 +528,12 @@ pub fn read_page(body: &str) -> std::result::Result<PageRead, ShapeError> {
                     return Err(shape("`objects` is not an array".into()));
                 }
                 objects.open_array();
-                let mut n = 0;
+                let (mut n, mut order) = (0, Order::new());
                 while reader.next_item().map_err(json_fault)? {
                     if reader.next_value().map_err(json_fault)? != Event::Object {
                         return Err(shape("an item of `objects` is not an object".into()));
                     }
-                    let endpoint = read_endpoint(&mut reader)?;
+                    let endpoint = read_endpoint(&mut reader, &mut order)?;
                     registered += u32::from(endpoint.registered());
                     n += 1;
                     endpoint.write(&mut objects);
@@ -1309,5 +1355,25 @@ mod tests {
             password: "hunter22".into(),
         };
         assert!(!format!("{creds:?}").contains("hunter22"));
+    }
+}
+
+#[cfg(test)]
+mod speed_probe {
+    #[test]
+    #[ignore]
+    fn read_page_speed() {
+        let body = std::fs::read_to_string("/tmp/pagebench/vobiz.json").unwrap();
+        let started = std::time::Instant::now();
+        let mut n = 0;
+        for _ in 0..2000 {
+            n += super::read_page(&body).unwrap().count;
+        }
+        let elapsed = started.elapsed();
+        eprintln!(
+            "{n} endpoints, {:.1} MB/s, {:.0} ns/endpoint",
+            2000.0 * body.len() as f64 / elapsed.as_secs_f64() / 1e6,
+            elapsed.as_nanos() as f64 / n as f64
+        );
     }
 }

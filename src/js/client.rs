@@ -307,7 +307,7 @@ impl EndpointPages {
         let pages = self.pages.clone();
         promise(async move {
             match pages.receive().await {
-                Some(Ok(page)) => Ok(parse(&page.json[page.objects.clone()])),
+                Some(Ok(page)) => Ok(parse(page.json.get(page.objects).unwrap_or_default())),
                 Some(Err(error)) => Err(error),
                 None => Ok(JsValue::UNDEFINED),
             }

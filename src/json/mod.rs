@@ -356,7 +356,7 @@ impl<'a> Reader<'a> {
                 return Err(self.syntax_or_truncated());
             }
         }
-        Ok(&self.text[start..self.at])
+        Ok(self.text.get(start..self.at).unwrap_or_default())
     }
 
     fn syntax_or_truncated(&self) -> JsonError {
@@ -373,8 +373,17 @@ impl<'a> Reader<'a> {
         let start = self.at;
         let mut escaped = false;
         loop {
-            // The common run of plain characters, in a tight loop on locals.
+            // The common run of plain characters: eight bytes at a time, then one by one.
             let (bytes, mut at) = (self.bytes, self.at);
+            while let Some(word) = bytes
+                .get(at..at + 8)
+                .and_then(|w| <&[u8; 8]>::try_from(w).ok())
+            {
+                if special(u64::from_le_bytes(*word)) {
+                    break;
+                }
+                at += 8;
+            }
             while at < bytes.len() {
                 let b = bytes[at];
                 if b == b'"' || b == b'\\' || b < 0x20 {
@@ -385,7 +394,7 @@ impl<'a> Reader<'a> {
             self.at = at;
             match self.peek()? {
                 b'"' => {
-                    let raw = &self.text[start..self.at];
+                    let raw = self.text.get(start..self.at).unwrap_or_default();
                     self.at += 1;
                     return Ok(Str { raw, escaped });
                 }
@@ -412,14 +421,27 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// True when one of the eight bytes of `word` ends a run of plain string characters:
+/// `"`, `\\` or a control character (the classic "has a zero byte" test, three times).
+#[inline(always)]
+fn special(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let quote = zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    quote | backslash | control != 0
+}
+
 /// Undoes the escapes of a checked string's content. A lone surrogate (which `JSON.parse`
 /// keeps) becomes U+FFFD.
 fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(i) = rest.find('\\') {
-        out.push_str(&rest[..i]);
-        let escape = &rest[i + 1..];
+        out.push_str(rest.get(..i).unwrap_or_default());
+        let escape = rest.get(i + 1..).unwrap_or_default();
         let (c, used) = match escape.as_bytes().first() {
             Some(b'b') => ('\u{8}', 1),
             Some(b'f') => ('\u{c}', 1),
@@ -608,7 +630,7 @@ pub fn write_string(out: &mut String, text: &str) {
             0x00..=0x1f => "",
             _ => continue,
         };
-        out.push_str(&text[run..i]);
+        out.push_str(text.get(run..i).unwrap_or_default());
         if escape.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.push_str("\\u00");
@@ -619,7 +641,7 @@ pub fn write_string(out: &mut String, text: &str) {
         }
         run = i + 1;
     }
-    out.push_str(&text[run..]);
+    out.push_str(text.get(run..).unwrap_or_default());
     out.push('"');
 }
 
@@ -671,6 +693,36 @@ mod tests {
         assert_eq!(text("\"ünï\""), "ünï");
         let keyed = parse(r#"{"a\u0062": 1}"#).unwrap();
         assert_eq!(keyed.get("ab").unwrap().as_integer(), Some(1));
+    }
+
+    #[test]
+    fn words_with_a_special_byte_are_found_wherever_it_is() {
+        for byte in 0..=255u8 {
+            let is_special = byte == b'"' || byte == b'\\' || byte < 0x20;
+            for at in 0..8 {
+                let mut word = [b'a'; 8];
+                word[at] = byte;
+                assert_eq!(
+                    special(u64::from_le_bytes(word)),
+                    is_special,
+                    "{byte} at {at}"
+                );
+            }
+        }
+        // Strings crossing the eight-byte steps at every offset.
+        for pad in 0..20 {
+            let body = "x".repeat(pad);
+            let text = format!(r#"["{body}", "{body}\"{body}", "{body}é"]"#);
+            let v = parse(&text).unwrap();
+            let items = v.as_array().unwrap();
+            assert_eq!(items[0].as_str().unwrap(), body);
+            assert_eq!(items[1].as_str().unwrap(), format!("{body}\"{body}"));
+            assert_eq!(items[2].as_str().unwrap(), format!("{body}é"));
+            assert!(
+                parse(&format!("[\"{body}\u{1}\"]")).is_err(),
+                "a raw control character"
+            );
+        }
     }
 
     #[test]

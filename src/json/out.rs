@@ -33,10 +33,12 @@ pub fn push_integer(out: &mut String, value: i64) {
     crate::text::put_integer(out, value < 0, value.unsigned_abs());
 }
 
-/// JSON text being written, by hand (`open_object`, `name`, ...) or by serde.
+/// JSON text being written, by hand (`open_object`, `name`, ...) or by serde. Bytes are
+/// pushed one at a time where they can be (cheaper than `String::push` of a `char`); only
+/// UTF-8 ever goes in, and [`JsonOut::finish`] checks it once.
 #[derive(Debug, Default)]
 pub struct JsonOut {
-    text: String,
+    text: Vec<u8>,
     comma: bool,
 }
 
@@ -44,19 +46,19 @@ impl JsonOut {
     /// An empty writer with room for about `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            text: String::with_capacity(capacity),
+            text: Vec::with_capacity(capacity),
             comma: false,
         }
     }
 
     /// The text written.
     pub fn finish(self) -> String {
-        self.text
+        String::from_utf8(self.text).unwrap_or_default()
     }
 
     fn separate(&mut self) {
         if self.comma {
-            self.text.push(',');
+            self.text.push(b',');
         }
         self.comma = true;
     }
@@ -64,14 +66,14 @@ impl JsonOut {
     /// Opens an object (as a value, or as the next item of an array).
     pub fn open_object(&mut self) -> &mut Self {
         self.separate();
-        self.text.push('{');
+        self.text.push(b'{');
         self.comma = false;
         self
     }
 
     /// Closes the object opened last.
     pub fn close_object(&mut self) -> &mut Self {
-        self.text.push('}');
+        self.text.push(b'}');
         self.comma = true;
         self
     }
@@ -79,14 +81,14 @@ impl JsonOut {
     /// Opens an array.
     pub fn open_array(&mut self) -> &mut Self {
         self.separate();
-        self.text.push('[');
+        self.text.push(b'[');
         self.comma = false;
         self
     }
 
     /// Closes the array opened last.
     pub fn close_array(&mut self) -> &mut Self {
-        self.text.push(']');
+        self.text.push(b']');
         self.comma = true;
         self
     }
@@ -95,9 +97,18 @@ impl JsonOut {
     /// value is written next.
     pub fn name(&mut self, name: &str) -> &mut Self {
         self.separate();
-        self.text.push('"');
-        self.text.push_str(name);
-        self.text.push_str("\":");
+        self.text.push(b'"');
+        self.text.extend_from_slice(name.as_bytes());
+        self.text.extend_from_slice(b"\":");
+        self.comma = false;
+        self
+    }
+
+    /// A member name already in JSON form with its colon (`"name":`), for tables of names
+    /// written again and again.
+    pub fn key(&mut self, key: &str) -> &mut Self {
+        self.separate();
+        self.text.extend_from_slice(key.as_bytes());
         self.comma = false;
         self
     }
@@ -105,41 +116,42 @@ impl JsonOut {
     /// A string value.
     pub fn string(&mut self, text: &str) -> &mut Self {
         self.separate();
-        write_string(&mut self.text, text);
+        let mut out = String::new();
+        write_string(&mut out, text);
+        self.text.extend_from_slice(out.as_bytes());
         self
     }
 
     /// A string value given as a checked JSON string, copied as is.
     pub fn raw_string(&mut self, raw: Str<'_>) -> &mut Self {
-        self.raw_text(raw.raw())
-    }
-
-    fn raw_text(&mut self, raw: &str) -> &mut Self {
         self.separate();
-        self.text.push('"');
-        self.text.push_str(raw);
-        self.text.push('"');
+        self.text.push(b'"');
+        self.text.extend_from_slice(raw.raw().as_bytes());
+        self.text.push(b'"');
         self
     }
 
     /// A whole number.
     pub fn integer(&mut self, value: i64) -> &mut Self {
         self.separate();
-        push_integer(&mut self.text, value);
+        let mut digits = String::new();
+        push_integer(&mut digits, value);
+        self.text.extend_from_slice(digits.as_bytes());
         self
     }
 
     /// `true` or `false`.
     pub fn bool(&mut self, value: bool) -> &mut Self {
         self.separate();
-        self.text.push_str(if value { "true" } else { "false" });
+        let word: &[u8] = if value { b"true" } else { b"false" };
+        self.text.extend_from_slice(word);
         self
     }
 
     /// `null`.
     pub fn null(&mut self) -> &mut Self {
         self.separate();
-        self.text.push_str("null");
+        self.text.extend_from_slice(b"null");
         self
     }
 }
@@ -507,12 +519,11 @@ macro_rules! only_strings {
 }
 
 only_strings!(RawCapture, |out, raw| {
-    out.raw_text(raw);
+    out.raw_string(Str::checked(raw));
 });
 only_strings!(KeyCapture, |out, key| {
-    out.separate();
-    write_string(&mut out.text, key);
-    out.text.push(':');
+    out.string(key);
+    out.text.push(b':');
     out.comma = false;
 });
 

@@ -335,7 +335,8 @@ fn read_per<'a>(reader: &mut Reader<'a>) -> Result<Option<Nested<Voice<'a>>>> {
 impl TokenText<'_> {
     /// Reads and checks the header and the claims.
     pub fn read(&self) -> Result<TokenView<'_>> {
-        let (header, claims) = self.json.split_at(self.header_end);
+        let header = self.json.get(..self.header_end).unwrap_or_default();
+        let claims = self.json.get(self.header_end..).unwrap_or_default();
 
         let mut reader = open_object("header", header)?;
         let mut members: [Option<Event<'_>>; 3] = [None; 3];
