@@ -30,7 +30,7 @@ use crate::{password, validate};
 pub const PAGE_CONCURRENCY: usize = 6;
 
 /// Pages a walk holds at most: those in flight and those answered, waiting their turn.
-pub const PAGES_AHEAD: usize = PAGE_CONCURRENCY + 2;
+pub const PAGES_AHEAD: usize = 2 * PAGE_CONCURRENCY;
 
 /// Sends one HTTP attempt. Failures are `NETWORK`, `TIMEOUT` or `ABORTED`; any status,
 /// including 4xx and 5xx, is a response. Dropping the future cancels the request.

@@ -65,31 +65,39 @@ enum Kind {
     Application,
 }
 
-/// The members of an endpoint: the platform's name, the name JavaScript gets (as a JSON
-/// key with its colon, written as is), and how each is read and written, in the order
-/// they are written. One loop reads them and one
+/// The members of an endpoint: the platform's name (in quotes, as the body has it), the
+/// name JavaScript gets (as a JSON key with its colon, written as is), and how each is
+/// read and written, in the order they are written. One loop reads them and one
 /// writes them (`Endpoint` below is their TypeScript declaration).
 const MEMBERS: [(&str, &str, Kind); 20] = [
-    ("endpoint_id", "\"endpointId\":", Kind::Text),
-    ("username", "\"username\":", Kind::Text),
-    ("alias", "\"alias\":", Kind::TextOrEmpty),
-    ("sip_uri", "\"sipUri\":", Kind::Text),
-    ("sip_registered", "\"sipRegistered\":", Kind::FlagOrFalse),
-    ("sip_contact", "\"sipContact\":", Kind::Text),
-    ("sip_expires", "\"sipExpires\":", Kind::Text),
-    ("sip_user_agent", "\"sipUserAgent\":", Kind::Text),
-    ("application", "\"application\":", Kind::Application),
-    ("sub_account", "\"subAccount\":", Kind::Text),
-    ("resource_uri", "\"resourceUri\":", Kind::Text),
-    ("allow_voice", "\"allowVoice\":", Kind::Flag),
-    ("allow_message", "\"allowMessage\":", Kind::Flag),
-    ("allow_video", "\"allowVideo\":", Kind::Flag),
-    ("allow_same_domain", "\"allowSameDomain\":", Kind::Flag),
-    ("allow_other_domains", "\"allowOtherDomains\":", Kind::Flag),
-    ("allow_phones", "\"allowPhones\":", Kind::Flag),
-    ("allow_apps", "\"allowApps\":", Kind::Flag),
-    ("created_at", "\"createdAt\":", Kind::Text),
-    ("updated_at", "\"updatedAt\":", Kind::Text),
+    ("\"endpoint_id\"", "\"endpointId\":", Kind::Text),
+    ("\"username\"", "\"username\":", Kind::Text),
+    ("\"alias\"", "\"alias\":", Kind::TextOrEmpty),
+    ("\"sip_uri\"", "\"sipUri\":", Kind::Text),
+    (
+        "\"sip_registered\"",
+        "\"sipRegistered\":",
+        Kind::FlagOrFalse,
+    ),
+    ("\"sip_contact\"", "\"sipContact\":", Kind::Text),
+    ("\"sip_expires\"", "\"sipExpires\":", Kind::Text),
+    ("\"sip_user_agent\"", "\"sipUserAgent\":", Kind::Text),
+    ("\"application\"", "\"application\":", Kind::Application),
+    ("\"sub_account\"", "\"subAccount\":", Kind::Text),
+    ("\"resource_uri\"", "\"resourceUri\":", Kind::Text),
+    ("\"allow_voice\"", "\"allowVoice\":", Kind::Flag),
+    ("\"allow_message\"", "\"allowMessage\":", Kind::Flag),
+    ("\"allow_video\"", "\"allowVideo\":", Kind::Flag),
+    ("\"allow_same_domain\"", "\"allowSameDomain\":", Kind::Flag),
+    (
+        "\"allow_other_domains\"",
+        "\"allowOtherDomains\":",
+        Kind::Flag,
+    ),
+    ("\"allow_phones\"", "\"allowPhones\":", Kind::Flag),
+    ("\"allow_apps\"", "\"allowApps\":", Kind::Flag),
+    ("\"created_at\"", "\"createdAt\":", Kind::Text),
+    ("\"updated_at\"", "\"updatedAt\":", Kind::Text),
 ];
 
 /// The names of a normalised endpoint's members, in order (for tests of the declarations).
@@ -397,7 +405,8 @@ fn application<'a>(
 
 /// The order members came in, learned from the endpoints read so far: a page lists the
 /// members of all its endpoints in the same order, so the member expected next is tried
-/// first and the table is searched only when it is not that one.
+/// first ([`Reader::next_member_is`]) and names are read and searched for only when it is
+/// not that one.
 struct Order([u8; 32]);
 
 impl Order {
@@ -407,21 +416,22 @@ impl Order {
         Self([Self::UNKNOWN; 32])
     }
 
-    /// The index in [`MEMBERS`] of the `position`th member, called `name`.
-    #[inline(always)]
-    fn member(&mut self, position: usize, name: &str) -> Option<usize> {
-        let guess = self.0.get(position).copied().unwrap_or(Self::UNKNOWN);
-        if let Some((wire, _, _)) = MEMBERS.get(usize::from(guess)) {
-            if *wire == name {
-                return Some(usize::from(guess));
-            }
-        }
-        let found = MEMBERS.iter().position(|(wire, _, _)| *wire == name);
-        if let Some(slot) = self.0.get_mut(position) {
-            *slot = found.map_or(Self::UNKNOWN, |i| i as u8);
-        }
-        found
+    /// The member expected at `position`, as an index in [`MEMBERS`].
+    fn expected(&self, position: usize) -> Option<usize> {
+        let index = usize::from(self.0.get(position).copied().unwrap_or(Self::UNKNOWN));
+        (index < MEMBERS.len()).then_some(index)
     }
+
+    fn learn(&mut self, position: usize, index: Option<usize>) {
+        if let Some(slot) = self.0.get_mut(position) {
+            *slot = index.map_or(Self::UNKNOWN, |i| i as u8);
+        }
+    }
+}
+
+/// The wire name of a member, without its quotes.
+fn wire_name(quoted: &str) -> &str {
+    quoted.get(1..quoted.len() - 1).unwrap_or_default()
 }
 
 /// Reads the members of an endpoint object whose `{` was read.
@@ -434,18 +444,38 @@ fn read_endpoint<'a>(
         application: None,
     };
     let mut position = 0;
-    while let Some(name) = reader.next_member().map_err(json_fault)? {
-        let value = reader.next_value().map_err(json_fault)?;
-        let name = name.text();
-        let index = order.member(position, &name);
-        position += 1;
-        let Some(index) = index else {
-            reader.skip(value).map_err(json_fault)?;
-            continue;
+    loop {
+        let expected = order.expected(position);
+        let index = match expected {
+            Some(i) if reader.next_member_is(MEMBERS[i].0.as_bytes()) => Some(i),
+            _ => {
+                let Some(name) = reader.next_member().map_err(json_fault)? else {
+                    break;
+                };
+                let name = name.text();
+                let found = MEMBERS
+                    .iter()
+                    .position(|(wire, _, _)| wire_name(wire) == name);
+                order.learn(position, found);
+                match found {
+                    Some(i) => Some(i),
+                    None => {
+                        let value = reader.next_value().map_err(json_fault)?;
+                        reader.skip(value).map_err(json_fault)?;
+                        position += 1;
+                        continue;
+                    }
+                }
+            }
         };
-        values.slots[index] = match MEMBERS[index].2 {
-            Kind::Text | Kind::TextOrEmpty => text(&name, value)?.map(Slot::Text),
-            Kind::Flag | Kind::FlagOrFalse => flag(&name, value)?.map(Slot::Flag),
+        position += 1;
+        let Some(index) = index else { continue };
+        let (wire, _, kind) = MEMBERS[index];
+        let name = wire_name(wire);
+        let value = reader.next_value().map_err(json_fault)?;
+        values.slots[index] = match kind {
+            Kind::Text | Kind::TextOrEmpty => text(name, value)?.map(Slot::Text),
+            Kind::Flag | Kind::FlagOrFalse => flag(name, value)?.map(Slot::Flag),
             Kind::Application => {
                 values.application = application(reader, value)?;
                 continue;
@@ -1209,6 +1239,33 @@ mod tests {
         }
         let (fault, _) = read_page(r#"{"meta":{"limit":20,"#).unwrap_err();
         assert_eq!(fault, Some(json::JsonError::Truncated));
+    }
+
+    #[test]
+    fn each_endpoint_reads_the_same_whatever_its_members_order_and_spacing() {
+        // The first endpoint teaches an order; the others break it in every way the fast
+        // path must notice: another order, spaces, an escaped name, an unknown member,
+        // fewer members, and the first order again.
+        let items = [
+            r#"{"endpoint_id":"1","username":"a","alias":"x","sip_registered":"true"}"#,
+            r#"{"username":"b","endpoint_id":"2","sip_registered":"false","alias":"y"}"#,
+            r#"{ "endpoint_id" : "3", "username":"c" , "alias":"z","sip_registered":"true" }"#,
+            r#"{"endpoint_id":"4","username":"d","alias":"w","sip_registered":"false"}"#,
+            r#"{"endpoint_id":"5","extra":{"a":[1,2]},"username":"e","alias":"v"}"#,
+            r#"{"endpoint_id":"6","username":"f"}"#,
+            r#"{"endpoint_id":"7","username":"g","alias":"u","sip_registered":"true"}"#,
+        ];
+        let body = format!(
+            r#"{{"meta":{{"limit":20,"offset":0,"total_count":7}},"objects":[{}]}}"#,
+            items.join(",")
+        );
+        let (read, value) = page(&body);
+        assert_eq!((read.count, read.registered), (7, 3));
+        for (item, got) in items.iter().zip(value["objects"].as_array().unwrap()) {
+            assert_eq!(&endpoint(item), got, "{item}");
+        }
+        assert_eq!(value["objects"][3]["username"], "d");
+        assert_eq!(value["objects"][5]["alias"], "");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 // The benchmarks, run in the page: the library against plain-JavaScript peers in the same
 // page. Each `run*` function returns raw samples; bench/chromium.bench.mjs drives the page,
 // interleaves the runs and computes medians, extremes and ratios.
-import init, { EndpointClient, TokenProvider, decodeAccessToken } from "/pkg/endpoint_login.js";
+import init, { EndpointClient, TokenProvider, decodeAccessToken, initSync } from "/pkg/endpoint_login.js";
 import { decodeJwt, decodeProtectedHeader } from "/peers/jose/index.js";
 import { jwtDecode } from "/peers/jwt-decode.js";
 
@@ -24,12 +24,17 @@ export async function setUp() {
   return { total, tokenLength: token.length };
 }
 
-/** Start-up in this fresh page: instantiate the module from its bytes, then a first call. */
-export async function startUp() {
+/**
+ * Start-up in this fresh page: compile and instantiate the module from its bytes, then a
+ * first call. `sync` uses `initSync` (`new WebAssembly.Module`), the other `await init()`
+ * (`WebAssembly.instantiate`, which waits for a task of its own).
+ */
+export async function startUp(sync) {
   const bytes = await (await fetch("/pkg/endpoint_login_bg.wasm")).arrayBuffer();
   const first = sampleToken();
   const started = performance.now();
-  await init({ module_or_path: bytes });
+  if (sync) initSync({ module: new WebAssembly.Module(bytes) });
+  else await init({ module_or_path: bytes });
   decodeAccessToken(first);
   return performance.now() - started;
 }
@@ -77,23 +82,31 @@ function pageUrl(offset) {
   return `${location.origin}/api/v1/Account/${ACCOUNT.authId}/Endpoint/?limit=${PAGE}&offset=${offset}`;
 }
 
+// The peers learn the count from the first page, as the library does (and as any code
+// that walks an account must).
+async function getPage(offset) {
+  return (await fetch(pageUrl(offset), { headers: VOBIZ_HEADERS })).json();
+}
+
 async function sequential() {
   let n = 0;
-  for (let offset = 0; offset < total; offset += PAGE) {
-    const page = await (await fetch(pageUrl(offset), { headers: VOBIZ_HEADERS })).json();
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await getPage(offset);
     n += page.objects.length;
+    if (offset + PAGE >= page.meta.total_count) return n;
   }
-  return n;
 }
 
 async function pool(width) {
-  let next = 0;
-  let n = 0;
+  const first = await getPage(0);
+  const count = first.meta.total_count;
+  let n = first.objects.length;
+  let next = PAGE;
   async function worker() {
-    while (next < total) {
+    while (next < count) {
       const offset = next;
       next += PAGE;
-      const page = await (await fetch(pageUrl(offset), { headers: VOBIZ_HEADERS })).json();
+      const page = await getPage(offset);
       n += page.objects.length;
     }
   }

@@ -30,21 +30,49 @@ export interface SummaryOptions {
 "#;
 
 // The async iterator of `client.endpoints()`: pages come from Rust one call each, the
-// items are handed out here. `break` (or an error) ends the generator, whose `finally`
-// frees the page stream, which cancels the requests in flight.
+// items are handed out here. An iterator object rather than an async generator: a
+// generator costs several promise jobs per item, this one resolves a buffered item at
+// once. Calls made while a page is on its way wait for it in order. `break` (`return()`)
+// or an error ends it and frees the page stream, which cancels the requests in flight.
 #[wasm_bindgen(inline_js = r#"
 export function endpointsOf(pages) {
-  return (async function* endpoints() {
-    try {
-      for (;;) {
-        const page = await pages.next();
-        if (page === undefined) return;
-        yield* page;
-      }
-    } finally {
+  let items = [];
+  let at = 0;
+  let done = false;
+  let loading = null;
+  const finish = () => {
+    if (!done) {
+      done = true;
+      items = [];
       pages.free();
     }
-  })();
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next() {
+      if (at < items.length) return Promise.resolve({ value: items[at++], done: false });
+      if (done) return Promise.resolve({ value: undefined, done: true });
+      loading ??= pages.next().then(
+        (page) => {
+          loading = null;
+          if (page === undefined) finish();
+          else [items, at] = [page, 0];
+        },
+        (error) => {
+          loading = null;
+          finish();
+          throw error;
+        },
+      );
+      return loading.then(() => this.next());
+    },
+    return(value) {
+      finish();
+      return Promise.resolve({ value, done: true });
+    },
+  };
 }
 "#)]
 extern "C" {

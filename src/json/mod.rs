@@ -245,6 +245,28 @@ impl<'a> Reader<'a> {
         Err(JsonError::Syntax(self.at))
     }
 
+    /// Inside an object: when the next member is `quoted` (a name in JSON form, quotes
+    /// included, without escapes) and nothing stands between it, the comma before it and
+    /// its colon, reads them and returns true; otherwise reads nothing and returns false.
+    /// A fast path for compact bodies whose member order is known: one comparison instead
+    /// of reading the name.
+    pub fn next_member_is(&mut self, quoted: &[u8]) -> bool {
+        let mut at = self.at;
+        if !self.first {
+            if self.bytes.get(at) != Some(&b',') {
+                return false;
+            }
+            at += 1;
+        }
+        let end = at + quoted.len();
+        if self.bytes.get(at..end) != Some(quoted) || self.bytes.get(end) != Some(&b':') {
+            return false;
+        }
+        self.at = end + 1;
+        self.first = false;
+        true
+    }
+
     /// Inside an object: the next member's name (its value is read next), or `None` after
     /// the closing `}`.
     pub fn next_member(&mut self) -> Result<Option<Str<'a>>, JsonError> {

@@ -21,9 +21,10 @@ fn manifest_field(field: &str) -> Result<String> {
         .map_or_else(|| fail(format!("Cargo.toml has no `{field}`")), Ok)
 }
 
-/// The largest download a page may have: the browser module's wasm and its JS glue,
-/// gzip -9. `cargo xtask test` fails above it.
-pub const SIZE_LIMIT: u64 = 88_000;
+/// The largest download a page may have: the browser module's wasm, its JS glue and
+/// snippets, gzip -9. `cargo xtask test` fails above it. A ratchet: it is lowered with
+/// every saving, towards the goal of 60,000 B (issue 11).
+pub const SIZE_LIMIT: u64 = 83_000;
 
 /// One module of the package: the one pages load, or the one servers load.
 pub struct Module {
@@ -105,8 +106,29 @@ pub fn dir() -> PathBuf {
 pub struct Download {
     /// The wasm, gzip -9.
     pub wasm: u64,
-    /// The JS glue, gzip -9.
+    /// The JS glue and its snippets, gzip -9 each.
     pub glue: u64,
+}
+
+/// The JavaScript snippets of a module's folder (`snippets/**/*.js`).
+fn snippets(folder: &std::path::Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut pending = vec![folder.join("snippets")];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|x| x == "js") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 impl Download {
@@ -190,10 +212,12 @@ fn build_module(module: &Module) -> Result<PathBuf> {
         .arg(root().join("xtask/js/minify-names.mjs"))
         .arg(&bg)
         .arg(&glue))?;
-    run(cmd("terser")
-        .arg(&glue)
-        .args(["--module", "--compress", "--mangle", "--output"])
-        .arg(&glue))?;
+    for file in std::iter::once(glue).chain(snippets(&out)?) {
+        run(cmd("terser")
+            .arg(&file)
+            .args(["--module", "--compress", "--mangle", "--output"])
+            .arg(&file))?;
+    }
     let _ = fs::remove_file(out.join(format!("{OUT_NAME}_bg.wasm.d.ts")));
     Ok(out)
 }
@@ -213,16 +237,18 @@ pub fn build() -> Result<Download> {
     let browser = build_module(&BROWSER)?;
     fs::write(pkg.join("package.json"), package_json()?)?;
     fs::copy(root().join("README.md"), pkg.join("README.md"))?;
-    let sizes = gzip_sizes(&[
+    let mut files = vec![
         browser.join(format!("{OUT_NAME}_bg.wasm")),
         browser.join(format!("{OUT_NAME}.js")),
-    ])?;
+    ];
+    files.extend(snippets(&browser)?);
+    let sizes = gzip_sizes(&files)?;
     let download = Download {
         wasm: sizes[0],
-        glue: sizes[1],
+        glue: sizes[1..].iter().sum(),
     };
     eprintln!(
-        "    a page downloads {} B gzip -9: wasm {} B + glue {} B (limit {SIZE_LIMIT} B)",
+        "    a page downloads {} B gzip -9: wasm {} B + glue and snippets {} B (limit {SIZE_LIMIT} B)",
         download.total(),
         download.wasm,
         download.glue

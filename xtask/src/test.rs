@@ -42,6 +42,26 @@ impl Run {
         }
     }
 
+    /// The size limit: what a page downloads stays within [`pkg::SIZE_LIMIT`].
+    fn size(&mut self, download: pkg::Download) -> Result {
+        if download.total() <= pkg::SIZE_LIMIT {
+            self.counts.passed += 1;
+            eprintln!(
+                "    ok: {} B is within the limit of {} B",
+                download.total(),
+                pkg::SIZE_LIMIT
+            );
+            Ok(())
+        } else {
+            self.counts.failed += 1;
+            Err(Failure(format!(
+                "a page would download {} B (gzip -9), over the limit of {} B (xtask/src/pkg.rs)",
+                download.total(),
+                pkg::SIZE_LIMIT
+            )))
+        }
+    }
+
     /// A test command whose output carries counts.
     fn tests(&mut self, command: &mut Command) -> Result {
         let (counts, result) = run_counted(command);
@@ -168,8 +188,9 @@ fn stages(run: &mut Run) -> Result {
     run.stage("wasm tests in Node");
     run.tests(&mut wasm_test("node"))?;
 
-    run.stage("build: pkg/ in release mode with wasm-opt -Oz");
-    pkg::build()?;
+    run.stage("build: pkg/ in release mode with wasm-opt -Oz, and its size");
+    let download = pkg::build()?;
+    run.size(download)?;
     let sandbox_bin = sandbox::build()?;
 
     run.stage("wasm tests in headless Chromium against the sandbox");
