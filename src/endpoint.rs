@@ -1414,23 +1414,3 @@ mod tests {
         assert!(!format!("{creds:?}").contains("hunter22"));
     }
 }
-
-#[cfg(test)]
-mod speed_probe {
-    #[test]
-    #[ignore]
-    fn read_page_speed() {
-        let body = std::fs::read_to_string("/tmp/pagebench/vobiz.json").unwrap();
-        let started = std::time::Instant::now();
-        let mut n = 0;
-        for _ in 0..2000 {
-            n += super::read_page(&body).unwrap().count;
-        }
-        let elapsed = started.elapsed();
-        eprintln!(
-            "{n} endpoints, {:.1} MB/s, {:.0} ns/endpoint",
-            2000.0 * body.len() as f64 / elapsed.as_secs_f64() / 1e6,
-            elapsed.as_nanos() as f64 / n as f64
-        );
-    }
-}
