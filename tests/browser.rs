@@ -614,8 +614,9 @@ async fn invalid_queries_are_refused_before_sending() {
 
 // ---- tokens ---------------------------------------------------------------------------
 
+use endpoint_login::js::provider::TokenProvider;
 use endpoint_login::js::server::verify_access_token;
-use endpoint_login::js::token::{decode_access_token, TokenProvider};
+use endpoint_login::js::token::decode_access_token;
 
 #[wasm_bindgen(inline_js = r#"
 export async function concurrentTokens(provider, n) {
@@ -623,7 +624,7 @@ export async function concurrentTokens(provider, n) {
 }
 export function recordEvents(provider) {
   const seen = [];
-  for (const type of ["tokenRefreshed", "tokenWillExpire", "tokenError"]) {
+  for (const type of ["tokenRefreshed", "tokenWillExpire", "tokenError", "callersHeld", "callersReleased"]) {
     provider.addEventListener(type, (event) => seen.push(event));
   }
   return seen;
@@ -801,33 +802,35 @@ async fn a_provider_recovers_from_injected_503s() {
         .collect();
     assert_eq!(
         kinds,
-        ["tokenRefreshed"],
-        "retries inside one fetch report only its outcome"
+        [
+            "tokenError",
+            "callersHeld",
+            "tokenError",
+            "tokenRefreshed",
+            "callersReleased"
+        ],
+        "each failed attempt is reported, and the caller is held until the token"
     );
-    dispose(&p);
-
-    // With no retries left, the caller gets the cause.
-    fault(json!({"path": "/JWT/Token/", "status": 503, "times": 5})).await;
-    let p: JsValue = client("plivo")
-        .token_provider(Some(js(
-            json!({"retry": {"maxRetries": 1, "baseDelayMs": 50}}),
-        )))
-        .unwrap()
-        .into();
-    let events = record_events(&p);
-    let e = get_token(&p).await.unwrap_err();
-    assert_js_code(&e, "SERVER_ERROR");
-    assert_eq!(events.length(), 1);
-    assert_eq!(
-        prop(&events.get(0), "type").as_string().as_deref(),
-        Some("tokenError")
-    );
+    assert_js_code(&prop(&events.get(0), "error"), "SERVER_ERROR");
     assert_eq!(
         prop(&events.get(0), "tokenStillValid").as_bool(),
         Some(false)
     );
-    assert_js_code(&prop(&events.get(0), "error"), "SERVER_ERROR");
+    assert!(prop(&events.get(4), "error").is_null());
     dispose(&p);
+
+    // A caller with a maxWaitMs gets TIMEOUT when the outage lasts longer.
+    fault(json!({"path": "/JWT/Token/", "status": 503, "times": 100})).await;
+    let p: JsValue = client("plivo")
+        .token_provider(Some(js(
+            json!({"maxWaitMs": 400, "retry": {"baseDelayMs": 50, "maxDelayMs": 100}}),
+        )))
+        .unwrap()
+        .into();
+    let e = get_token(&p).await.unwrap_err();
+    assert_js_code(&e, "TIMEOUT");
+    dispose(&p);
+    control("DELETE", "/__sandbox/faults", None).await;
 }
 
 #[wasm_bindgen_test]
@@ -853,16 +856,36 @@ async fn a_token_url_provider_uses_the_session_cookie() {
     assert!(verify_access_token(JsValue::from_str(&token), AUTH_TOKEN.into(), None).is_ok());
     dispose(&p);
 
+    // A broken URL is retried (a deploy may be under way); its failures say why.
     let broken = provider(
-        json!({"tokenUrl": format!("{SANDBOX}/no-such-route"), "retry": {"maxRetries": 0}}),
+        json!({"tokenUrl": format!("{SANDBOX}/no-such-route"), "maxWaitMs": 500, "retry": {"baseDelayMs": 50}}),
         &[],
     );
-    let e = get_token(&broken).await.unwrap_err();
-    assert_js_code(&e, "NOT_FOUND");
-    assert!(prop(&e, "message")
+    let events = record_events(&broken);
+    assert_js_code(&get_token(&broken).await.unwrap_err(), "TIMEOUT");
+    let error = prop(&events.get(0), "error");
+    assert_js_code(&error, "NOT_FOUND");
+    assert!(prop(&error, "message")
         .as_string()
         .unwrap()
         .contains("tokenUrl"));
+    dispose(&broken);
+
+    // Signed out: the token URL answers 401, and the caller is told at once.
+    let signed_out = Request::delete(&format!("{SANDBOX}/backend/session"))
+        .credentials(RequestCredentials::Include)
+        .send()
+        .await;
+    assert!(
+        signed_out.is_ok_and(|r| r.ok()),
+        "the sandbox backend signs out"
+    );
+    let p = provider(
+        json!({"tokenUrl": format!("{SANDBOX}/backend/token?ttl=600")}),
+        &[],
+    );
+    assert_js_code(&get_token(&p).await.unwrap_err(), "UNAUTHORIZED");
+    dispose(&p);
 }
 
 #[wasm_bindgen_test]
@@ -881,13 +904,31 @@ async fn a_fetch_token_provider_takes_any_callback() {
             .call0(&JsValue::UNDEFINED)
             .unwrap();
     let p = provider(
-        json!({"retry": {"maxRetries": 0}}),
+        json!({"maxWaitMs": 300, "retry": {"baseDelayMs": 50}}),
         &[("fetchToken", rejecting)],
     );
-    let e = get_token(&p).await.unwrap_err();
-    assert_js_code(&e, "TOKEN_SOURCE_FAILED");
-    assert!(prop(&e, "message")
+    let events = record_events(&p);
+    assert_js_code(&get_token(&p).await.unwrap_err(), "TIMEOUT");
+    let error = prop(&events.get(0), "error");
+    assert_js_code(&error, "TOKEN_SOURCE_FAILED");
+    assert!(prop(&error, "message")
         .as_string()
         .unwrap()
         .contains("backend down"));
+    dispose(&p);
+    // A callback that rejects with an UNAUTHORIZED EndpointLoginError signs the user out.
+    let refusing = js_sys::Function::new_no_args(
+        "return () => Promise.reject(Object.assign(new Error('signed out'), \
+         { name: 'EndpointLoginError', code: 'UNAUTHORIZED' }))",
+    )
+    .call0(&JsValue::UNDEFINED)
+    .unwrap();
+    let p = provider(json!({}), &[("fetchToken", refusing)]);
+    let e = get_token(&p).await.unwrap_err();
+    assert_js_code(&e, "UNAUTHORIZED");
+    assert_eq!(
+        prop(&e, "message").as_string().as_deref(),
+        Some("signed out")
+    );
+    dispose(&p);
 }

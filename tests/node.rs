@@ -5,8 +5,9 @@
 
 use endpoint_login::js::client::{validate_endpoint_fields, EndpointClient};
 use endpoint_login::js::error::{is_endpoint_login_error, ERROR_TS};
+use endpoint_login::js::provider::TokenProvider;
 use endpoint_login::js::server::verify_access_token;
-use endpoint_login::js::token::{decode_access_token, validate_token_lifetime, TokenProvider};
+use endpoint_login::js::token::{decode_access_token, validate_token_lifetime};
 use endpoint_login::ErrorCode;
 use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
@@ -410,6 +411,19 @@ fn provider_options_are_checked() {
         ),
         (r#"{"tokenUrl":"/t","colour":"red"}"#, "colour"),
         (r#"{"tokenUrl":"/t","timeoutMs":0}"#, "timeoutMs"),
+        (
+            r#"{"tokenUrl":"/t","refreshMarginSeconds":70}"#,
+            "refreshMarginSeconds",
+        ),
+        (r#"{"tokenUrl":"/t","maxWaitMs":0}"#, "maxWaitMs"),
+        (
+            r#"{"tokenUrl":"/t","shareAcrossTabs":5}"#,
+            "shareAcrossTabs",
+        ),
+        (
+            r#"{"tokenUrl":"/t","shareAcrossTabs":""}"#,
+            "shareAcrossTabs",
+        ),
     ] {
         let e = provider(object(options)).err().expect(options);
         assert_error(&e, "INVALID_CONFIG");
@@ -433,6 +447,30 @@ fn provider_options_are_checked() {
     .err()
     .unwrap();
     assert!(message(&e).contains("exactly one"), "{}", message(&e));
+    // A callback has no key to share by unless given one.
+    let callback = js_sys::Function::new_no_args("");
+    let e = provider(with_function(
+        &object(r#"{"shareAcrossTabs":true}"#),
+        "fetchToken",
+        &callback,
+    ))
+    .err()
+    .unwrap();
+    assert_eq!(
+        prop(&e, "field").as_string().as_deref(),
+        Some("shareAcrossTabs")
+    );
+    assert!(message(&e).contains("give a key"), "{}", message(&e));
+    assert!(provider(with_function(
+        &object(r#"{"shareAcrossTabs":"my-app"}"#),
+        "fetchToken",
+        &callback,
+    ))
+    .is_ok());
+    let e = provider(object(r#"{"tokenUrl":"/t","retry":{"maxRetries":2}}"#))
+        .err()
+        .unwrap();
+    assert!(message(&e).contains("maxWaitMs"), "{}", message(&e));
 }
 
 #[wasm_bindgen_test]
@@ -455,7 +493,7 @@ fn client_providers_come_from_direct_mode_clients() {
     assert!(direct.token_provider(None).is_ok());
     assert!(direct
         .token_provider(Some(object(
-            r#"{"request":{"sub":"alice"},"refreshMarginSeconds":30}"#
+            r#"{"request":{"sub":"alice"},"refreshMarginSeconds":300}"#
         )))
         .is_ok());
     assert!(direct.is_direct(), "the client stays usable");
@@ -535,7 +573,8 @@ fn declarations_name_exactly_what_the_library_reads_and_writes() {
     use endpoint_login::query::{declaration, ListQuery};
     use endpoint_login::retry::RetryOptions;
     use endpoint_login::token::provider::{
-        ClientTokenProviderOptions, TokenProviderOptions, CLIENT_PROVIDER_FIELDS, PROVIDER_FIELDS,
+        ClientTokenProviderOptions, ProviderRetryOptions, RefreshOptions, TokenProviderOptions,
+        CLIENT_PROVIDER_FIELDS, PROVIDER_FIELDS,
     };
     use endpoint_login::token::time::TokenLifetimeInput;
     use endpoint_login::token::CreateTokenRequest;
@@ -554,11 +593,19 @@ fn declarations_name_exactly_what_the_library_reads_and_writes() {
     ];
     for (decl, fields) in read {
         let mut declared = declared(decl);
+        // `& RefreshOptions`: the refresh options every provider takes, declared once.
+        if decl.contains("RefreshOptions") {
+            declared.extend(self::declared(RefreshOptions::DECL));
+        }
         let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
         declared.sort();
         fields.sort();
         assert_eq!(declared, fields, "{decl}");
     }
+    assert_eq!(
+        declared(ProviderRetryOptions::DECL),
+        ["baseDelayMs", "maxDelayMs"]
+    );
     assert_eq!(declared(Endpoint::DECL), member_names().collect::<Vec<_>>());
     assert_eq!(declared(Progress::DECL), ["loaded", "total"]);
 }

@@ -7,8 +7,8 @@ use wasm_bindgen::prelude::*;
 
 use super::error::to_js;
 use super::host::{field, function, json_promise, output, parse, promise, text};
+use super::provider::TokenProvider;
 use super::runtime::{FetchTransport, HostRuntime};
-use super::token::TokenProvider;
 use crate::client::{Client, Operation, PageWalk, Progress};
 use crate::config::{ClientConfig, ClientOptions};
 use crate::endpoint::{CreateEndpointRequest, PageRead, UpdateEndpointRequest};

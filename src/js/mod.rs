@@ -16,6 +16,7 @@ static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
 pub mod client;
 pub mod error;
 pub mod host;
+pub mod provider;
 pub mod runtime;
 #[cfg(feature = "server")]
 pub mod server;
