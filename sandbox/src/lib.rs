@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
@@ -121,24 +122,54 @@ pub struct AppState {
     pub clock: Clock,
 }
 
-/// The time the API routes go by (token lifetimes, creation and update times).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Clock {
-    /// The system clock.
-    System,
-    /// Always this Unix second (tests that check exact boundaries over HTTP).
-    Fixed(i64),
+/// The time the API routes go by (token lifetimes, creation and update times), and the
+/// `Date` header of every answer.
+#[derive(Debug)]
+pub struct Clock {
+    /// Always this Unix second (tests that check exact boundaries over HTTP), or the
+    /// system clock when `None`.
+    fixed: Option<i64>,
+    /// Milliseconds added to the system clock: `PUT /__sandbox/clock` sets it, so that a
+    /// page on a fake clock (or a test of clock skew) finds the platform where it wants it.
+    offset_ms: AtomicI64,
 }
 
 impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self {
+            fixed: None,
+            offset_ms: AtomicI64::new(0),
+        }
+    }
+
+    /// Always this Unix second.
+    pub fn fixed(unix_seconds: i64) -> Self {
+        Self {
+            fixed: Some(unix_seconds),
+            offset_ms: AtomicI64::new(0),
+        }
+    }
+
     /// The current time.
-    pub fn now(self) -> chrono::DateTime<chrono::Utc> {
-        match self {
-            Self::System => chrono::Utc::now(),
-            Self::Fixed(seconds) => {
-                chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        match self.fixed {
+            Some(seconds) => chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default(),
+            None => {
+                let offset = self.offset_ms.load(Ordering::Relaxed);
+                chrono::Utc::now() + chrono::TimeDelta::milliseconds(offset)
             }
         }
+    }
+
+    /// Milliseconds the clock is ahead of the system clock (negative: behind).
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Moves the clock to `offset_ms` from the system clock.
+    pub fn set_offset_ms(&self, offset_ms: i64) {
+        self.offset_ms.store(offset_ms, Ordering::Relaxed);
     }
 }
 
@@ -148,7 +179,7 @@ pub type Shared = Arc<AppState>;
 impl AppState {
     /// State seeded as the configuration says, on the system clock.
     pub fn new(config: Config) -> Shared {
-        Self::with_clock(config, Clock::System)
+        Self::with_clock(config, Clock::system())
     }
 
     /// State seeded as the configuration says, on the given clock.
@@ -170,7 +201,7 @@ struct ResetRequest {
 }
 
 /// `POST /__sandbox/reset`: restores the seed (optionally another count), clears faults
-/// and the request log.
+/// and the request log, and puts the clock back on the system's.
 async fn reset(State(state): State<Shared>, body: Bytes) -> Response {
     let request: ResetRequest = if body.is_empty() {
         ResetRequest::default()
@@ -198,7 +229,62 @@ async fn reset(State(state): State<Shared>, body: Bytes) -> Response {
             .into_response();
     }
     *state.data.write().expect("sandbox state lock") = Data::seeded(seed, fraction);
+    state.clock.set_offset_ms(0);
     Json(json!({ "seeded": seed, "registeredFraction": fraction })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClockRequest {
+    offset_ms: i64,
+}
+
+/// `PUT /__sandbox/clock` `{"offsetMs": n}`: the platform's clock runs `n` ms ahead of
+/// this machine's (negative: behind), for tokens, times and the `Date` header. `GET`
+/// answers the offset and the time.
+async fn set_clock(State(state): State<Shared>, body: Bytes) -> Response {
+    match serde_json::from_slice::<ClockRequest>(&body) {
+        Ok(request) if request.offset_ms.unsigned_abs() <= 10 * 365 * 86_400_000 => {
+            state.clock.set_offset_ms(request.offset_ms);
+            clock(State(state)).await.into_response()
+        }
+        Ok(_) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "offsetMs must be within ten years" })),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /__sandbox/clock`.
+async fn clock(State(state): State<Shared>) -> Json<serde_json::Value> {
+    Json(
+        json!({ "offsetMs": state.clock.offset_ms(), "nowMs": state.clock.now().timestamp_millis() }),
+    )
+}
+
+/// Every answer's `Date` header from the sandbox's clock, so that a client estimating the
+/// platform's time from it sees the offset a test set.
+async fn date_header(
+    State(state): State<Shared>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let date = state
+        .clock
+        .now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    if let Ok(value) = HeaderValue::from_str(&date) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
 }
 
 /// `GET /__sandbox/account`: the account the sandbox accepts, so that the demo page can
@@ -382,11 +468,16 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/__sandbox/reset", post(reset))
         .route("/__sandbox/account", get(account))
+        .route("/__sandbox/clock", get(clock).put(set_clock))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             faults::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            date_header,
         ))
         .layer(cors())
         .with_state(state)

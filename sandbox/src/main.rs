@@ -15,7 +15,7 @@ fn banner(config: &config::Config, address: std::net::SocketAddr) -> String {
          \x20 Plivo tokens   {base}{plivo}JWT/Token/\n\
          \x20 Vobiz API      {base}{vobiz}Endpoint/   (X-Auth-ID / X-Auth-Token)\n\
          \x20 seeded         {seed} endpoints per platform, {pct:.0}% registered\n\
-         \x20 test controls  {base}/__sandbox/faults, /__sandbox/requests, /__sandbox/reset\n\
+         \x20 test controls  {base}/__sandbox/faults, /__sandbox/requests, /__sandbox/reset, /__sandbox/clock\n\
          \nPress Ctrl-C to stop.",
         token = config.auth_token,
         plivo = Platform::Plivo.account_path(id),

@@ -40,7 +40,7 @@ pub fn app_at(unix_seconds: i64) -> Router {
             seed: 0,
             ..Config::default()
         },
-        Clock::Fixed(unix_seconds),
+        Clock::fixed(unix_seconds),
     ))
 }
 

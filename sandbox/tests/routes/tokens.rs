@@ -129,3 +129,56 @@ async fn tokens_are_plivo_shaped_and_signed_with_the_auth_token() {
     // works around by splitting tokens itself).
     assert!(UntrustedToken::new(token).is_err());
 }
+
+#[tokio::test]
+async fn the_clock_can_be_moved_for_skew_and_fake_clock_tests() {
+    let app = app(0, 0.0);
+    let ahead_ms = 3 * 3600 * 1000;
+    let set = send(
+        &app,
+        "PUT",
+        "/__sandbox/clock",
+        Auth::None,
+        Some(json!({"offsetMs": ahead_ms})),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    assert_eq!(set.json()["offsetMs"], ahead_ms);
+
+    // Tokens go by the moved clock: a lifetime measured from this machine's clock is now
+    // three hours in the platform's past, and one from the platform's clock is accepted.
+    let refused = send(&app, "POST", &token_uri(), Auth::Plivo, Some(request(600))).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    let platform_now = now() + 3 * 3600;
+    let accepted = send(
+        &app,
+        "POST",
+        &token_uri(),
+        Auth::Plivo,
+        Some(request_at(platform_now, 600)),
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+
+    // The `Date` header says the same time.
+    let date = accepted.headers["date"].to_str().unwrap();
+    let date = chrono::DateTime::parse_from_rfc2822(&date.replace("GMT", "+0000")).unwrap();
+    assert!(
+        (date.timestamp() - platform_now).abs() <= 2,
+        "{date} vs {platform_now}"
+    );
+
+    let bad = send(
+        &app,
+        "PUT",
+        "/__sandbox/clock",
+        Auth::None,
+        Some(json!({"offsetMs": "soon"})),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    // A reset puts it back.
+    send(&app, "POST", "/__sandbox/reset", Auth::None, None).await;
+    let clock = send(&app, "GET", "/__sandbox/clock", Auth::None, None).await;
+    assert_eq!(clock.json()["offsetMs"], 0);
+}
