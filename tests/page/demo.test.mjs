@@ -1,117 +1,15 @@
 // The demo page in Debian's Chromium, driven by playwright-core, against the sandbox that
-// `cargo xtask test` started (SANDBOX_URL). Each test resets the sandbox and opens a fresh
-// browser context (no cookies), and saves screenshots under SCREENSHOT_DIR. A test that
-// fails leaves a screenshot of the page and its console under FAILURE_DIR.
-//
-// Everything the page does after an action happens asynchronously: assertions on the page
-// wait for the state they expect (`until`), never for a fixed time, and time itself is
-// faked (`page.clock`) where it is the subject.
-import { test, before, after, beforeEach } from "node:test";
+// `cargo xtask test` started (see harness.mjs). Each test resets the sandbox and opens a
+// fresh browser context, and saves screenshots under SCREENSHOT_DIR.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import {
+  AUTH_ID, AUTH_TOKEN, PLIVO_SDK, SANDBOX, SDK_NOISE, context, newContext, pageTest, requests, sandbox, setup, shot, until, untilText, watchedPage,
+} from "./harness.mjs";
 
-const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
-const SHOTS = process.env.SCREENSHOT_DIR ?? "target/screenshots";
-const FAILURES = process.env.FAILURE_DIR ?? "target/page-failures";
-const AUTH_ID = "MASANDBOXACCOUNT0001";
-const AUTH_TOKEN = "sandbox_auth_token_0123456789abcdef";
 const BASIC = "Basic " + Buffer.from(`${AUTH_ID}:${AUTH_TOKEN}`).toString("base64");
 
-let browser;
-let context;
-
-before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-beforeEach(async () => {
-  await context?.close();
-  context = null;
-  await sandbox("POST", "/__sandbox/reset");
-});
-
-/**
- * A test on pages of one browser context. When it fails, every page it opened is saved as
- * FAILURE_DIR/<test>[-n].png with its console and page errors in <test>[-n].log.
- */
-function pageTest(name, body) {
-  test(name, async () => {
-    try {
-      await body();
-    } catch (error) {
-      await saveFailure(name, error);
-      throw error;
-    }
-  });
-}
-
-async function saveFailure(name, error) {
-  const pages = context?.pages() ?? [];
-  if (pages.length === 0) return;
-  mkdirSync(FAILURES, { recursive: true });
-  const slug = name.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "").toLowerCase();
-  for (const [i, page] of pages.entries()) {
-    const base = join(FAILURES, pages.length === 1 ? slug : `${slug}-${i + 1}`);
-    await page.screenshot({ path: `${base}.png`, fullPage: true }).catch(() => {});
-    const lines = [`test: ${name}`, `url: ${page.url()}`, `failure: ${error?.stack ?? error}`, "", "console:", ...(page.consoleLines ?? [])];
-    writeFileSync(`${base}.log`, lines.join("\n") + "\n");
-  }
-  console.log(`# page state saved under ${FAILURES}/${slug}*`);
-}
-
-/**
- * Waits until `predicate(arg)`, run in the page, is truthy; fails with `message` (and the
- * last value seen by `describe`, when given) after `timeout` ms.
- */
-async function until(page, predicate, arg, message, timeout = 10000) {
-  try {
-    await page.waitForFunction(predicate, arg, { timeout, polling: 50 });
-  } catch (error) {
-    if (!String(error?.message).includes("Timeout")) throw error;
-    throw new assert.AssertionError({ message: `${message} (not reached within ${timeout} ms)` });
-  }
-}
-
-/** Waits until the text of `selector` matches `pattern`. */
-async function untilText(page, selector, pattern, message = `${selector} matches ${pattern}`) {
-  await until(
-    page,
-    ([selector, source, flags]) => new RegExp(source, flags).test(document.querySelector(selector)?.textContent ?? ""),
-    [selector, pattern.source, pattern.flags],
-    message,
-  );
-  return page.textContent(selector);
-}
-
-async function sandbox(method, path, body) {
-  const response = await fetch(`${SANDBOX}${path}`, {
-    method,
-    headers: body ? { "content-type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  assert.ok(response.ok, `${method} ${path}: ${response.status}`);
-  return response.status === 204 ? null : response.json();
-}
-
-/** API requests the sandbox received since the last clear, as "METHOD path". */
-async function requests() {
-  const log = await sandbox("GET", "/__sandbox/requests");
-  return log.requests.map((r) => `${r.method} ${r.path}`);
-}
+setup();
 
 async function rawEndpoint(path) {
   const response = await fetch(`${SANDBOX}${path}`, { headers: { authorization: BASIC } });
@@ -129,22 +27,12 @@ async function vobizEndpoint(id) {
  * Opens the demo page and waits for the first page of endpoints. `clock`: install
  * Playwright's fake clock first (it starts at the real time and runs until told otherwise).
  */
-async function open(query = "", { viewport = { width: 1280, height: 800 }, initScript = null, clock = false } = {}) {
-  context = await browser.newContext({ viewport });
-  if (initScript) await context.addInitScript(initScript);
+async function open(query = "", { viewport = { width: 1280, height: 800 }, initScripts = [], clock = false, ignore } = {}) {
+  await newContext({ viewport });
+  for (const script of initScripts) await context.addInitScript(script);
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: SANDBOX });
-  const page = await context.newPage();
+  const page = await watchedPage(ignore);
   if (clock) await page.clock.install({ time: Date.now() });
-  page.problems = [];
-  page.consoleLines = [];
-  page.on("pageerror", (e) => {
-    page.problems.push(e.message);
-    page.consoleLines.push(`[pageerror] ${e.stack ?? e.message}`);
-  });
-  page.on("console", (m) => {
-    page.consoleLines.push(`[${m.type()}] ${m.text()}`);
-    if (m.type() === "error" && !m.text().includes("Failed to load resource")) page.problems.push(m.text());
-  });
   await page.goto(`${SANDBOX}/${query}`);
   await page.waitForSelector("#endpoint-table tbody tr[data-id]", { timeout: 20000 });
   await untilText(page, "#summary-label", /^All /, "the summary is loaded");
@@ -152,12 +40,6 @@ async function open(query = "", { viewport = { width: 1280, height: 800 }, initS
 }
 
 const usernames = (page) => page.$$eval("#endpoint-table tbody tr[data-id] td:first-child", (tds) => tds.map((td) => td.textContent));
-
-async function shot(page, name, selector) {
-  const path = join(SHOTS, `${name}.png`);
-  if (selector) await page.locator(selector).screenshot({ path });
-  else await page.screenshot({ path, fullPage: true });
-}
 
 pageTest("connects without typing anything and lists the seeded endpoints", async () => {
   const page = await open();
@@ -258,7 +140,7 @@ pageTest("an invalid username shows the library's message and sends nothing", as
       return fetch.call(this, input, init);
     };
   };
-  const page = await open("?dialect=plivo", { initScript: recordFetches });
+  const page = await open("?dialect=plivo", { initScripts: [recordFetches] });
   await sandbox("DELETE", "/__sandbox/requests");
   await page.fill("#create-form input[name=username]", "1bad_name");
   await page.fill("#create-form input[name=password]", "good-pass");
@@ -334,28 +216,37 @@ pageTest("a started provider refreshes on its own", async () => {
   assert.deepEqual(page.problems, []);
 });
 
-pageTest("a web SDK loaded on the page is logged in with the provider", async () => {
-  // A stand-in for the Plivo browser SDK: it calls getAccessToken() as the real one does.
-  const fakeSdk = () => {
-    window.Plivo = class {
-      constructor() {
-        this.client = {
-          loginWithAccessTokenGenerator: async (generator) => {
-            window.sdkToken = await generator.getAccessToken();
-          },
+pageTest("the real Plivo browser SDK loaded on the page is logged in with the provider", async () => {
+  // The SDK from npm, as a page would load it, and a note of each instance it makes.
+  const page = await open("?dialect=plivo", {
+    initScripts: [
+      { path: PLIVO_SDK },
+      () => {
+        const Plivo = window.Plivo;
+        window.sdkInstances = [];
+        window.Plivo = function (options) {
+          const instance = new Plivo(options);
+          window.sdkInstances.push(instance);
+          return instance;
         };
-      }
-    };
-  };
-  const page = await open("?dialect=plivo", { initScript: fakeSdk });
+      },
+    ],
+    // It reaches for Plivo's servers, which this page's policy (and this offline machine) refuses.
+    ignore: SDK_NOISE,
+  });
   await page.click("#provider-start");
   await page.waitForSelector("#sdk-login:not([hidden])");
   await page.click("#sdk-login");
-  await until(page, () => typeof window.sdkToken === "string", null, "the SDK got a token");
-  const token = await page.evaluate(() => window.sdkToken);
-  assert.equal(token.split(".").length, 3);
+  // The SDK's own state: the token it installed after asking the provider for it.
+  await until(page, () => typeof window.sdkInstances[0]?.client.accessToken === "string", null, "the SDK installed a token");
+  const token = await page.evaluate(() => window.sdkInstances[0].client.accessToken);
   const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
   assert.equal(claims.iss, AUTH_ID);
+  assert.equal(await page.evaluate(() => window.sdkInstances[0].client.userName), `${claims.sub}_${AUTH_ID}`);
+  assert.ok(claims.exp - Date.now() / 1000 > 70, "more than the SDK's 60 s and the 10 s margin left");
+  await untilText(page, "#provider-log", /the SDK logs in with the provider/);
+  await untilText(page, "#provider-left", /this tab only|shared by 1 tab/);
+  assert.equal(await page.locator('#provider-log li[data-type="sdk"]', { hasText: "failed" }).count(), 0);
   assert.deepEqual(page.problems, []);
 });
 

@@ -8,18 +8,65 @@ import { tokenChoices, tokenUrl } from "./token.js";
 let provider = null;
 let ticker = null;
 
-function log(event) {
-  const time = new Date().toLocaleTimeString();
-  let detail = "";
-  if (event.type === "tokenRefreshed") detail = `${clock(event.secondsLeft)} left, sub ${event.claims.sub || "none"}`;
-  else if (event.type === "tokenWillExpire") detail = `${clock(event.secondsLeft)} left: refreshing`;
-  else {
-    detail = `${event.error.code}: ${event.error.message}`;
-    detail += event.willRetry ? ` (retry in ${Math.round(event.retryInMs / 100) / 10} s)` : " (no retry)";
+const seconds = (ms) => `${Math.round(ms / 100) / 10} s`;
+
+/** One line of the event log for each provider event. */
+function describe(event) {
+  const from = event.fromTab ? " (from another tab)" : "";
+  switch (event.type) {
+    case "tokenRefreshed":
+      return `${clock(event.secondsLeft)} left, sub ${event.claims.sub || "none"}${from}`;
+    case "tokenWillExpire":
+      return `${clock(event.secondsLeft)} left: refreshing`;
+    case "callersHeld":
+      return `${event.callers} getAccessToken() call${event.callers === 1 ? "" : "s"} waiting for a fresh token` +
+        (event.secondsLeft == null ? "" : ` (the one in hand has ${clock(event.secondsLeft)} left)`);
+    case "callersReleased":
+      return event.error
+        ? `${event.callers} released after ${seconds(event.heldMs)} with ${event.error.code}`
+        : `${event.callers} released with a fresh token after ${seconds(event.heldMs)}`;
+    default: {
+      const retry = event.willRetry ? (event.retryInMs == null ? " (retry when back online)" : ` (retry in ${seconds(event.retryInMs)})`) : " (no retry)";
+      return `${event.error.code}: ${event.error.message}${retry}${from}`;
+    }
   }
+}
+
+/** Adds a line to the event log (the last 50 are kept). */
+function note(type, text) {
+  const time = new Date().toLocaleTimeString();
   const list = $("#provider-log");
-  list.prepend(el("li", { dataset: { type: event.type } }, el("time", {}, time), el("span", { class: "type" }, event.type), el("span", {}, detail)));
+  list.prepend(el("li", { dataset: { type } }, el("time", {}, time), el("span", { class: "type" }, type), el("span", {}, text)));
   while (list.children.length > 50) list.lastChild.remove();
+}
+
+function log(event) {
+  note(event.type, describe(event));
+  if (event.type === "callersHeld" || event.type === "callersReleased") {
+    held = event.type === "callersHeld" ? event.callers : 0;
+    showState();
+  }
+}
+
+let held = 0;
+let sharing = "";
+
+/** The line under the buttons: the token in hand, callers held, tabs sharing. */
+function showState() {
+  if (!provider) return;
+  const current = provider.current();
+  const parts = [current ? `Token in hand: ${clock(current.localSecondsLeft)} left` : "Fetching…"];
+  if (held > 0) parts.push(`${held} caller${held === 1 ? "" : "s"} held until a fresh token arrives`);
+  if (sharing) parts.push(sharing);
+  $("#provider-left").textContent = parts.join(" · ");
+  $("#provider-left").dataset.held = String(held);
+}
+
+async function refreshSharing() {
+  if (!provider) return;
+  const { role, tabs } = await provider.sharing();
+  sharing = role === "alone" ? "this tab only" : `shared by ${tabs} tab${tabs === 1 ? "" : "s"}${role === "leader" ? " (this one fetches)" : ""}`;
+  showState();
 }
 
 function marginOption() {
@@ -37,6 +84,8 @@ function makeProvider() {
 function stop() {
   provider?.dispose();
   provider = null;
+  held = 0;
+  sharing = "";
   clearInterval(ticker);
   $("#provider-left").textContent = "No provider running.";
   $("#provider-start").disabled = !state.client || state.dialect !== "plivo";
@@ -54,12 +103,16 @@ async function start() {
   $("#provider-start").disabled = true;
   $("#provider-stop").disabled = false;
   $("#provider-refresh").disabled = false;
+  let ticks = 0;
   ticker = setInterval(() => {
-    const current = provider?.current();
-    $("#provider-left").textContent = current ? `Token in hand: ${clock(current.secondsLeft)} left` : "Fetching…";
+    showState();
+    // Tabs come and go: count them every few seconds.
+    if (ticks++ % 6 === 0) refreshSharing();
   }, 500);
+  showState();
   // What the SDK does at login: ask for a token.
   await attempt(error, () => provider.getAccessToken());
+  await refreshSharing();
   // A web SDK loaded on the page can be logged in for real.
   $("#sdk-login").hidden = !window.Plivo;
   renderSnippet();
@@ -107,8 +160,14 @@ export function setupLogin() {
     attempt($("#provider-error"), () => provider.refresh());
   });
   $("#sdk-login").addEventListener("click", () => {
-    // The Plivo browser SDK, when the page loads it: new Plivo(options).client.
-    attempt($("#provider-error"), () => new window.Plivo({}).client.loginWithAccessTokenGenerator(provider));
+    // The Plivo browser SDK, when the page loads it: new Plivo(options).client. It asks the
+    // provider for a token now and again 60 s before each one expires.
+    attempt($("#provider-error"), () => {
+      const sdk = new window.Plivo({ debug: "OFF" }).client;
+      sdk.on("onLoginFailed", (cause) => note("sdk", `the SDK's login failed: ${cause}`));
+      sdk.loginWithAccessTokenGenerator(provider);
+      note("sdk", "the SDK logs in with the provider");
+    });
   });
   $("#margin").addEventListener("input", renderSnippet);
   $("#token-form").addEventListener("input", renderSnippet);

@@ -115,7 +115,9 @@ pub fn npm_tools() -> Result {
         return Ok(());
     }
     eprintln!("==> installing npm tools from package-lock.json (wasm-opt, tsc, playwright-core)");
-    run(cmd("npm").args(["ci", "--no-audit", "--no-fund"]))
+    // No install scripts: nothing here needs one (plivo-browser-sdk depends on wasm-pack,
+    // whose script would download a binary).
+    run(cmd("npm").args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]))
 }
 
 /// True when running as root.

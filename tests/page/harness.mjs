@@ -1,0 +1,157 @@
+// What the page tests share: Debian's Chromium through playwright-core, the sandbox that
+// `cargo xtask test` started (SANDBOX_URL), a fresh browser context per test, the pages'
+// console and errors, waiting on conditions, and what a failing test leaves behind.
+//
+// Everything a page does after an action happens asynchronously: assertions wait for the
+// state they expect (`until`), never for a fixed time, and time itself is faked
+// (`context.clock`) where it is the subject.
+import { before, after, beforeEach, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
+export const SHOTS = process.env.SCREENSHOT_DIR ?? "target/screenshots";
+const FAILURES = process.env.FAILURE_DIR ?? "target/page-failures";
+export const AUTH_ID = "MASANDBOXACCOUNT0001";
+export const AUTH_TOKEN = "sandbox_auth_token_0123456789abcdef";
+/** The real Plivo browser SDK from npm (a devDependency): a script that sets `window.Plivo`. */
+export const PLIVO_SDK = fileURLToPath(new URL("../../node_modules/plivo-browser-sdk/dist/plivobrowsersdk.js", import.meta.url));
+/**
+ * What that SDK prints when it cannot reach Plivo's servers (this machine is offline, and
+ * the demo page's policy allows its own origin only).
+ */
+export const SDK_NOISE = /Failed to load resource|'(wss|https):\/\/[a-z.]*plivo\.com\/|ERR_NAME_NOT_RESOLVED/;
+
+let browser;
+/** The current test's browser context (see `newContext`). */
+export let context = null;
+
+/** Registers the hooks: one browser for the file, a reset sandbox and no context per test. */
+export function setup() {
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+        // `gc()` in pages, for the tests of what the garbage collector frees.
+        "--js-flags=--expose-gc",
+      ],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  beforeEach(async () => {
+    await context?.close();
+    context = null;
+    await sandbox("POST", "/__sandbox/reset");
+  });
+}
+
+/** A new browser context for this test (no cookies, no storage); the last one is closed. */
+export async function newContext(options = {}) {
+  await context?.close();
+  context = await browser.newContext(options);
+  return context;
+}
+
+/**
+ * A new page of the current context whose console lines are kept (`page.consoleLines`) and
+ * whose errors are collected (`page.problems`: uncaught errors and console errors, less
+ * the lines `ignore` matches).
+ */
+export async function watchedPage(ignore = /Failed to load resource/) {
+  const page = await context.newPage();
+  page.problems = [];
+  page.consoleLines = [];
+  page.on("pageerror", (e) => {
+    page.problems.push(e.message);
+    page.consoleLines.push(`[pageerror] ${e.stack ?? e.message}`);
+  });
+  page.on("console", (m) => {
+    page.consoleLines.push(`[${m.type()}] ${m.text()}`);
+    if (m.type() === "error" && !ignore.test(m.text())) page.problems.push(m.text());
+  });
+  return page;
+}
+
+/**
+ * A test on pages of one browser context. When it fails, every page it opened is saved as
+ * FAILURE_DIR/<test>[-n].png with its console and page errors in <test>[-n].log.
+ */
+export function pageTest(name, body) {
+  test(name, async () => {
+    try {
+      await body();
+    } catch (error) {
+      await saveFailure(name, error);
+      throw error;
+    }
+  });
+}
+
+async function saveFailure(name, error) {
+  const pages = context?.pages() ?? [];
+  if (pages.length === 0) return;
+  mkdirSync(FAILURES, { recursive: true });
+  const slug = name.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "").toLowerCase();
+  for (const [i, page] of pages.entries()) {
+    const base = join(FAILURES, pages.length === 1 ? slug : `${slug}-${i + 1}`);
+    await page.screenshot({ path: `${base}.png`, fullPage: true }).catch(() => {});
+    const lines = [`test: ${name}`, `url: ${page.url()}`, `failure: ${error?.stack ?? error}`, "", "console:", ...(page.consoleLines ?? [])];
+    writeFileSync(`${base}.log`, lines.join("\n") + "\n");
+  }
+  console.log(`# page state saved under ${FAILURES}/${slug}*`);
+}
+
+/**
+ * Waits until `predicate(arg)`, run in the page, is truthy; fails with `message` after
+ * `timeout` ms.
+ */
+export async function until(page, predicate, arg, message, timeout = 10000) {
+  try {
+    await page.waitForFunction(predicate, arg, { timeout, polling: 50 });
+  } catch (error) {
+    if (!String(error?.message).includes("Timeout")) throw error;
+    throw new assert.AssertionError({ message: `${message} (not reached within ${timeout} ms)` });
+  }
+}
+
+/** Waits until the text of `selector` matches `pattern`. */
+export async function untilText(page, selector, pattern, message = `${selector} matches ${pattern}`) {
+  await until(
+    page,
+    ([selector, source, flags]) => new RegExp(source, flags).test(document.querySelector(selector)?.textContent ?? ""),
+    [selector, pattern.source, pattern.flags],
+    message,
+  );
+  return page.textContent(selector);
+}
+
+/** A call to the sandbox's test controls (or any route), answering its JSON. */
+export async function sandbox(method, path, body) {
+  const response = await fetch(`${SANDBOX}${path}`, {
+    method,
+    headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  assert.ok(response.ok, `${method} ${path}: ${response.status}`);
+  return response.status === 204 ? null : response.json();
+}
+
+/** API requests the sandbox received since the last clear, as "METHOD path". */
+export async function requests() {
+  const log = await sandbox("GET", "/__sandbox/requests");
+  return log.requests.map((r) => `${r.method} ${r.path}`);
+}
+
+export async function shot(page, name, selector) {
+  const path = join(SHOTS, `${name}.png`);
+  if (selector) await page.locator(selector).screenshot({ path });
+  else await page.screenshot({ path, fullPage: true });
+}
