@@ -9,21 +9,13 @@ import { before, after, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { sandbox, watch } from "./sandbox.mjs";
 
-export const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
+export { AUTH_ID, AUTH_TOKEN, PLIVO_SDK, SANDBOX, SDK_NOISE, requests, sandbox } from "./sandbox.mjs";
+
 export const SHOTS = process.env.SCREENSHOT_DIR ?? "target/screenshots";
 const FAILURES = process.env.FAILURE_DIR ?? "target/page-failures";
-export const AUTH_ID = "MASANDBOXACCOUNT0001";
-export const AUTH_TOKEN = "sandbox_auth_token_0123456789abcdef";
-/** The real Plivo browser SDK from npm (a devDependency): a script that sets `window.Plivo`. */
-export const PLIVO_SDK = fileURLToPath(new URL("../../node_modules/plivo-browser-sdk/dist/plivobrowsersdk.js", import.meta.url));
-/**
- * What that SDK prints when it cannot reach Plivo's servers (this machine is offline, and
- * the demo page's policy allows its own origin only).
- */
-export const SDK_NOISE = /Failed to load resource|'(wss|https):\/\/[a-z.]*plivo\.com\/|ERR_NAME_NOT_RESOLVED/;
 
 let browser;
 /** The current test's browser context (see `newContext`). */
@@ -65,19 +57,8 @@ export async function newContext(options = {}) {
  * whose errors are collected (`page.problems`: uncaught errors and console errors, less
  * the lines `ignore` matches).
  */
-export async function watchedPage(ignore = /Failed to load resource/) {
-  const page = await context.newPage();
-  page.problems = [];
-  page.consoleLines = [];
-  page.on("pageerror", (e) => {
-    page.problems.push(e.message);
-    page.consoleLines.push(`[pageerror] ${e.stack ?? e.message}`);
-  });
-  page.on("console", (m) => {
-    page.consoleLines.push(`[${m.type()}] ${m.text()}`);
-    if (m.type() === "error" && !ignore.test(m.text())) page.problems.push(m.text());
-  });
-  return page;
+export async function watchedPage(ignore) {
+  return watch(await context.newPage(), ignore);
 }
 
 /**
@@ -131,23 +112,6 @@ export async function untilText(page, selector, pattern, message = `${selector} 
     message,
   );
   return page.textContent(selector);
-}
-
-/** A call to the sandbox's test controls (or any route), answering its JSON. */
-export async function sandbox(method, path, body) {
-  const response = await fetch(`${SANDBOX}${path}`, {
-    method,
-    headers: body ? { "content-type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  assert.ok(response.ok, `${method} ${path}: ${response.status}`);
-  return response.status === 204 ? null : response.json();
-}
-
-/** API requests the sandbox received since the last clear, as "METHOD path". */
-export async function requests() {
-  const log = await sandbox("GET", "/__sandbox/requests");
-  return log.requests.map((r) => `${r.method} ${r.path}`);
 }
 
 export async function shot(page, name, selector) {

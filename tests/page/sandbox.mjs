@@ -1,0 +1,52 @@
+// The sandbox that `cargo xtask test` (or `cargo xtask bench`) started, at SANDBOX_URL: its
+// test controls, and the real Plivo browser SDK the page tests load. No test runner here:
+// the benchmark uses it too.
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+export const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
+export const AUTH_ID = "MASANDBOXACCOUNT0001";
+export const AUTH_TOKEN = "sandbox_auth_token_0123456789abcdef";
+/** The real Plivo browser SDK from npm (a devDependency): a script that sets `window.Plivo`. */
+export const PLIVO_SDK = fileURLToPath(new URL("../../node_modules/plivo-browser-sdk/dist/plivobrowsersdk.js", import.meta.url));
+/**
+ * What that SDK prints when it cannot reach Plivo's servers (this machine is offline, and
+ * the demo page's policy allows its own origin only).
+ */
+export const SDK_NOISE = /Failed to load resource|'(wss|https):\/\/[a-z.]*plivo\.com\/|ERR_NAME_NOT_RESOLVED/;
+
+/** A call to the sandbox's test controls (or any route), answering its JSON. */
+export async function sandbox(method, path, body) {
+  const response = await fetch(`${SANDBOX}${path}`, {
+    method,
+    headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  assert.ok(response.ok, `${method} ${path}: ${response.status}`);
+  return response.status === 204 ? null : response.json();
+}
+
+/** API requests the sandbox received since the last clear, as "METHOD path". */
+export async function requests() {
+  const log = await sandbox("GET", "/__sandbox/requests");
+  return log.requests.map((r) => `${r.method} ${r.path}`);
+}
+
+
+/**
+ * Keeps a page's console lines (`page.consoleLines`) and collects its errors
+ * (`page.problems`: uncaught errors and console errors, less the lines `ignore` matches).
+ */
+export function watch(page, ignore = /Failed to load resource/) {
+  page.problems = [];
+  page.consoleLines = [];
+  page.on("pageerror", (e) => {
+    page.problems.push(e.message);
+    page.consoleLines.push(`[pageerror] ${e.stack ?? e.message}`);
+  });
+  page.on("console", (m) => {
+    page.consoleLines.push(`[${m.type()}] ${m.text()}`);
+    if (m.type() === "error" && !ignore.test(m.text())) page.problems.push(m.text());
+  });
+  return page;
+}

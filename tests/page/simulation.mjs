@@ -1,0 +1,177 @@
+// Tabs of one origin on one fake clock, each logging the real Plivo browser SDK in with a
+// TokenProvider, the sandbox's clock following theirs: the page tests of the SDK contract
+// (tests/page/sdk.test.mjs) and the benchmark's figures for it (bench/chromium.bench.mjs)
+// both run on this.
+//
+// The SDK runs unchanged: it asks `getAccessToken()` at login and again 60 s before `exp`
+// by the page's clock, gives up for good on one rejection, and loops when a token has 60 s
+// or less left. The simulation only watches (it counts the calls and notes each token
+// handed over). Its signalling WebSocket cannot reach Plivo offline; its token handling
+// runs all the same. Tokens come over real HTTP from the sandbox's backend route.
+import { PLIVO_SDK, SANDBOX, SDK_NOISE, requests, sandbox, watch } from "./sandbox.mjs";
+
+const HARNESS = `${SANDBOX}/sdk-harness.html`;
+
+/**
+ * Tabs of one origin on one fake clock, the sandbox's clock following it. `skewMs`: how far
+ * the platform's clock is ahead of the pages' (negative: behind).
+ */
+export class Simulation {
+  static async start(context, { skewMs = 0 } = {}) {
+    const sim = new Simulation();
+    sim.context = context;
+    sim.skewMs = skewMs;
+    sim.tabs = [];
+    sim.inflight = 0;
+    await context.route(HARNESS, (route) =>
+      route.fulfill({ contentType: "text/html", body: "<!doctype html><title>SDK harness</title>" }),
+    );
+    sim.started = 0;
+    context.on("request", (r) => {
+      if (!r.url().startsWith(SANDBOX)) return;
+      sim.inflight += 1;
+      sim.started += 1;
+    });
+    for (const done of ["requestfinished", "requestfailed"]) {
+      context.on(done, (r) => r.url().startsWith(SANDBOX) && (sim.inflight -= 1));
+    }
+    await context.clock.install({ time: Date.now() });
+    await context.clock.pauseAt(Date.now() + 1000);
+    await sim.syncSandbox(0);
+    return sim;
+  }
+
+  /** Opens a tab that loads the SDK and this package, and logs the SDK in with a provider. */
+  async openTab({ ttl = 300, signIn = this.tabs.length === 0 } = {}) {
+    const page = watch(await this.context.newPage(), SDK_NOISE);
+    await page.goto(HARNESS);
+    await page.addScriptTag({ path: PLIVO_SDK });
+    await page.evaluate(
+      async ({ ttl, signIn }) => {
+        if (signIn) {
+          await fetch("/backend/session", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ user: "alice" }),
+          });
+        }
+        const lib = await import("/pkg/endpoint_login.js");
+        await lib.default();
+        const seen = (window.seen = { calls: 0, handed: [], failures: [], events: [] });
+        const provider = (window.provider = new lib.TokenProvider({ tokenUrl: `/backend/token?ttl=${ttl}` }));
+        for (const type of ["tokenRefreshed", "tokenError", "callersHeld", "callersReleased"]) {
+          provider.addEventListener(type, (e) => seen.events.push({ type, at: Date.now(), fromTab: e.fromTab, code: e.error?.code }));
+        }
+        // Watch what the SDK asks for and what it gets, without changing either.
+        const getAccessToken = provider.getAccessToken.bind(provider);
+        provider.getAccessToken = () => {
+          seen.calls += 1;
+          return getAccessToken().then((token) => {
+            const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+            seen.handed.push({ at: Date.now(), exp: claims.exp });
+            return token;
+          });
+        };
+        const plivo = new window.Plivo({ debug: "OFF" });
+        plivo.client.on("onLoginFailed", (cause) => seen.failures.push(cause));
+        plivo.client.loginWithAccessTokenGenerator(provider);
+      },
+      { ttl, signIn },
+    );
+    this.tabs.push(page);
+    await page.waitForFunction(() => window.seen.handed.length === 1, null, { timeout: 10_000, polling: 20 });
+    this.sliceStarted = undefined;
+    await this.settle();
+    return page;
+  }
+
+  /** Puts the sandbox's clock `aheadMs` ahead of the pages' clock as it is now, plus the skew. */
+  async syncSandbox(aheadMs) {
+    const page = this.tabs[0];
+    const pageNow = page ? await page.evaluate(() => Date.now()) : await this.clockNow();
+    await sandbox("PUT", "/__sandbox/clock", { offsetMs: Math.round(pageNow + aheadMs - Date.now() + this.skewMs) });
+  }
+
+  async clockNow() {
+    const page = await this.context.newPage();
+    const now = await page.evaluate(() => Date.now());
+    await page.close();
+    return now;
+  }
+
+  /**
+   * Lets every tab finish what it started: requests answered and their callbacks run. Work
+   * that starts without a timer (a lock granted, a message from another tab) shows up
+   * within a few turns of the event loop, so quiet means several turns with nothing in flight.
+   */
+  async settle() {
+    const yieldAll = () => Promise.all(this.tabs.map((page) => page.evaluate(() => new Promise((resolve) => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => resolve();
+      channel.port2.postMessage(0);
+    }))));
+    let quiet = 0;
+    for (let round = 0; round < 2000; round++) {
+      const started = this.started;
+      await yieldAll();
+      if (this.inflight > 0) {
+        quiet = 0;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        continue;
+      }
+      quiet += 1;
+      // Nothing was asked for since the last turn, nor is anything pending: quiet at once
+      // when the slice made no request at all, else after a few more turns.
+      if (started === this.started && (this.sliceStarted === this.started || quiet >= 3)) return;
+    }
+    throw new Error("requests still in flight after 2000 turns");
+  }
+
+  /**
+   * Runs the pages' clock `ms` forward in slices (timers fire on time; a request started
+   * in a slice is answered before the next), the sandbox's clock following. A slice stays
+   * under the provider's 10 s request timeout: the fake time a slice passes while a request
+   * is on its way is network latency to the page.
+   */
+  async run(ms, slice = 5_000) {
+    for (let done = 0; done < ms; done += slice) {
+      await this.syncSandbox(slice / 2);
+      this.sliceStarted = this.started;
+      await this.context.clock.runFor(Math.min(slice, ms - done));
+      await this.settle();
+    }
+  }
+
+  /**
+   * Jumps the clock `ms` forward as a throttled or sleeping machine does: each due timer
+   * fires once, late, at the end of each jump.
+   */
+  async jump(ms, step = ms) {
+    for (let done = 0; done < ms; done += step) {
+      await this.syncSandbox(Math.min(step, ms - done));
+      this.sliceStarted = this.started;
+      await this.context.clock.fastForward(Math.min(step, ms - done));
+      await this.settle();
+    }
+  }
+
+  /** What every tab saw: SDK calls, tokens handed over, login failures, provider events. */
+  async seen() {
+    return Promise.all(this.tabs.map((page) => page.evaluate(() => window.seen)));
+  }
+}
+
+/** Token requests the sandbox answered for the backend route. */
+export async function tokenFetches() {
+  return (await requests()).filter((r) => r.endsWith(" /backend/token")).length;
+}
+
+/** The least time left on any token handed to the SDK, in seconds, by the page's clock and by the platform's. */
+export function leastLeft(seen, skewMs) {
+  const handed = seen.flatMap((s) => s.handed);
+  return {
+    local: Math.min(...handed.map((h) => h.exp - h.at / 1000)),
+    platform: Math.min(...handed.map((h) => h.exp - (h.at + skewMs) / 1000)),
+  };
+}
+
