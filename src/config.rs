@@ -347,30 +347,21 @@ pub fn check_token_url(url: &str) -> Result<String> {
     Ok(url.to_owned())
 }
 
-/// Refuses to send the account token over plain HTTP except to this machine.
+/// Refuses to send the account token over plain HTTP except to this machine (the rule of
+/// [`crate::loopback`]).
 fn check_secure_transport(base_url: &str) -> Result<()> {
-    let Some(rest) = base_url.strip_prefix("http://") else {
+    let https = base_url.len() >= 8 && base_url.as_bytes()[..8].eq_ignore_ascii_case(b"https://");
+    if https || base_url.starts_with('/') || crate::loopback::is_loopback_url(base_url) {
         return Ok(());
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        authority.split(':').next().unwrap_or_default()
-    };
-    let loopback = host == "localhost" || host == "::1" || host.starts_with("127.");
-    if loopback {
-        Ok(())
-    } else {
-        Err(Error::config(
-            "baseUrl",
-            &text!(
-                quoted(base_url),
-                " is plain http: the account token would cross the network in \
-                 clear text; use https (plain http is allowed only for localhost)"
-            ),
-        ))
     }
+    Err(Error::config(
+        "baseUrl",
+        &text!(
+            quoted(base_url),
+            " is plain http: the account token would cross the network in clear text; use \
+             https (plain http is allowed only for localhost, 127.x.y.z and [::1])"
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -486,6 +477,10 @@ mod tests {
             "https://host/?x=1",
             "https://host/ path",
             "http://api.example.com",
+            "http://127.evil.com",
+            "http://127.0.0.1.nip.io",
+            "http://localhost.evil.com:8787",
+            "http://127.1",
         ];
         for input in bad {
             let err = ClientConfig::from_options(options(Dialect::Plivo, Some("t"), Some(input)))

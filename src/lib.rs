@@ -13,6 +13,7 @@ pub mod error;
 pub mod fields;
 pub mod http;
 pub mod json;
+pub mod loopback;
 pub mod password;
 pub mod query;
 pub mod retry;

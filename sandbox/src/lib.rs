@@ -373,25 +373,11 @@ async fn method_not_allowed(request: Request) -> Response {
     .into_response()
 }
 
+/// Pages on this machine only: the library's rule (`endpoint_login::loopback`).
 fn is_loopback_origin(origin: &HeaderValue) -> bool {
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    let Some(rest) = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-    else {
-        return false;
-    };
-    let host = if rest.starts_with('[') {
-        rest.split(']').next().map(|h| &h[1..]).unwrap_or_default()
-    } else {
-        rest.split(':').next().unwrap_or_default()
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    origin
+        .to_str()
+        .is_ok_and(endpoint_login::loopback::is_loopback_url)
 }
 
 /// CORS for pages on any loopback origin, with credentials (cookies) and auth headers.

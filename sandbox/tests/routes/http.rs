@@ -126,10 +126,20 @@ async fn cors_lets_local_pages_call_with_auth_headers() {
         methods.contains("DELETE") && methods.contains("POST"),
         "{methods}"
     );
-    assert!(preflight(&app, "https://evil.example")
-        .await
-        .get("access-control-allow-origin")
-        .is_none());
+    for foreign in [
+        "https://evil.example",
+        "http://127.0.0.1.nip.io",
+        "http://127.evil.com",
+        "http://localhost.evil.com",
+    ] {
+        assert!(
+            preflight(&app, foreign)
+                .await
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{foreign}"
+        );
+    }
 
     let request = Request::builder()
         .uri(format!("{}Endpoint/", plivo_base()))
