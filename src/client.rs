@@ -2,7 +2,7 @@
 //! retries, pagination, summaries and password rotation. The transport (`fetch` in the
 //! browser) and the runtime (clock, timers, randomness) are injected.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use std::collections::VecDeque;
@@ -46,7 +46,17 @@ pub struct Client<T, R> {
     runtime: R,
     /// The platform's clock minus ours, from the last `Date` header seen (ms).
     clock_offset_ms: Cell<Option<f64>>,
+    /// When the requests of the last [`PACE_WINDOW_MS`] were sent (ms, local clock).
+    sent: RefCell<VecDeque<f64>>,
 }
+
+/// Plivo allows 300 API requests per 5 s per account and answers 429 above that. A client
+/// sends at most [`PACE_LIMIT`] in any [`PACE_WINDOW_MS`], leaving room for the account's
+/// other callers: a walk of 10,000 endpoints at 20 a page (500 requests) stays under the
+/// limit on its own.
+pub const PACE_LIMIT: usize = 250;
+/// See [`PACE_LIMIT`].
+pub const PACE_WINDOW_MS: f64 = 5000.0;
 
 /// Progress of a walk over all pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -95,6 +105,7 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
             transport,
             runtime,
             clock_offset_ms: Cell::new(None),
+            sent: RefCell::new(VecDeque::new()),
         }
     }
 
@@ -187,6 +198,7 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
                 || self.runtime.random(),
                 |ms| self.runtime.sleep(ms),
                 |_| async {
+                    self.pace().await;
                     let sent = self.runtime.now_ms();
                     let response = self.transport.send(request).await?;
                     if let Some(date) = response.date_ms() {
@@ -207,6 +219,26 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
                 },
             )
             .await
+    }
+
+    /// Waits until a request may be sent without passing [`PACE_LIMIT`], and counts it.
+    async fn pace(&self) {
+        loop {
+            let now = self.runtime.now_ms();
+            let wait = {
+                let mut sent = self.sent.borrow_mut();
+                while sent.front().is_some_and(|&t| t <= now - PACE_WINDOW_MS) {
+                    sent.pop_front();
+                }
+                if sent.len() < PACE_LIMIT {
+                    sent.push_back(now);
+                    return;
+                }
+                sent.front()
+                    .map_or(0.0, |&oldest| oldest + PACE_WINDOW_MS - now)
+            };
+            self.runtime.sleep(wait.ceil().max(1.0) as u32).await;
+        }
     }
 
     /// The request for one page.
@@ -399,7 +431,13 @@ impl<T: Transport + 'static, R: Runtime + 'static> PageWalk<T, R> {
     fn fetch(&self, offset: u32, limit: u32) -> PageFuture {
         let client = self.client.clone();
         let query = self.query.at(offset, limit);
-        Box::pin(async move { client.list_endpoints(&query).await })
+        Box::pin(async move {
+            let page = client.list_endpoints(&query).await?;
+            check_walk_page(&page, offset, limit).map_err(|why| {
+                Error::bad_response(text!(client.list_request(&query).describe(), ": ", why))
+            })?;
+            Ok(page)
+        })
     }
 
     /// The next page, `None` after the last or after an error.
@@ -427,8 +465,13 @@ impl<T: Transport + 'static, R: Runtime + 'static> PageWalk<T, R> {
                         0 => self.size,
                         served => served.min(self.size),
                     };
+                    let total = if page.count < step {
+                        0
+                    } else {
+                        page.total_count
+                    };
                     self.state = WalkState::Rest {
-                        offsets: page_offsets(self.start, step, page.total_count, page.count),
+                        offsets: page_offsets(self.start, step, total, page.count),
                         step,
                         window: VecDeque::new(),
                     };
@@ -479,7 +522,16 @@ impl<T: Transport + 'static, R: Runtime + 'static> PageWalk<T, R> {
                     self.state = WalkState::Done;
                     return Poll::Ready(None);
                 }
-                Some(Slot::Ready(Ok(page))) => return Poll::Ready(Some(Ok(page))),
+                Some(Slot::Ready(Ok(page))) => {
+                    // A short page is the last, whatever the first page's total said (the
+                    // account shrank meanwhile): what is in flight after it is dropped.
+                    if let WalkState::Rest { step, .. } = &self.state {
+                        if page.count < *step {
+                            self.state = WalkState::Done;
+                        }
+                    }
+                    return Poll::Ready(Some(Ok(page)));
+                }
                 Some(Slot::Ready(Err(error))) => {
                     // Whatever else is in flight is dropped, which cancels it.
                     self.state = WalkState::Done;
@@ -495,6 +547,50 @@ impl<T: Transport + 'static, R: Runtime + 'static> PageWalk<T, R> {
             }
         }
     }
+}
+
+/// The most endpoints a walk believes an account has: 10,000 pages of 100.
+pub const MAX_WALK_TOTAL: u32 = 1_000_000;
+
+/// What a walk checks on each page before trusting it: a believable total, no more
+/// endpoints than asked for, and a page that is short only where its own total says the
+/// list ends. The text says what is wrong.
+fn check_walk_page(page: &PageRead, offset: u32, limit: u32) -> std::result::Result<(), String> {
+    if page.total_count > MAX_WALK_TOTAL {
+        return Err(text!(
+            "meta.total_count is ",
+            page.total_count,
+            "; a walk stops at ",
+            MAX_WALK_TOTAL,
+            " endpoints, so the answer is not believed."
+        ));
+    }
+    let full = match page.limit {
+        0 => limit,
+        served => served.min(limit),
+    };
+    if page.count > limit {
+        return Err(text!(
+            "the page has ",
+            page.count,
+            " endpoints where at most ",
+            limit,
+            " were asked for."
+        ));
+    }
+    if page.count < full && u64::from(offset) + u64::from(page.count) < u64::from(page.total_count)
+    {
+        return Err(text!(
+            "the page at offset ",
+            offset,
+            " has ",
+            page.count,
+            " endpoints, yet meta.total_count says ",
+            page.total_count,
+            ": the answers disagree."
+        ));
+    }
+    Ok(())
 }
 
 /// Offsets of the pages after the first: from `start + step` while below `total`.
@@ -907,6 +1003,86 @@ mod tests {
         let offsets: Vec<_> = sent.iter().map(|r| r.query[1].1.clone()).collect();
         assert_eq!(offsets, ["0", "40", "80"]);
         assert_eq!(sent[1].query[0], ("limit", "40".into()));
+    }
+
+    #[test]
+    fn a_short_page_ends_the_walk_and_a_lying_total_is_bad_response() {
+        // The account shrank after the first page: the short page is the last one.
+        let (c, script, _) = client(Dialect::Vobiz);
+        script.answers.borrow_mut().extend([
+            ok(200, page_json(0, 40, 400, 40)),
+            ok(200, page_json(40, 5, 45, 40)),
+        ]);
+        // The requests already in flight when it arrives find nothing more.
+        for offset in (80..=240).step_by(40) {
+            script
+                .answers
+                .borrow_mut()
+                .push(ok(200, page_json(offset, 0, 45, 40)));
+        }
+        let pages = walk(c, &ListQuery::default());
+        assert!(pages.iter().all(Result::is_ok));
+        assert_eq!(pages.len(), 2);
+        assert_eq!(
+            script.sent.borrow().len(),
+            1 + PAGE_CONCURRENCY,
+            "nothing after the short page"
+        );
+
+        // A page that is empty while its own total says more remain.
+        let (c, script, _) = client(Dialect::Vobiz);
+        script.answers.borrow_mut().extend([
+            ok(200, page_json(0, 40, 120, 40)),
+            ok(200, page_json(40, 0, 120, 40)),
+            ok(200, page_json(80, 40, 120, 40)),
+        ]);
+        // (Offsets 40 and 80 are asked for together.)
+        let pages = walk(c, &ListQuery::default());
+        let e = pages.last().unwrap().as_ref().unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadResponse);
+        assert!(e.message.contains("offset 40"), "{}", e.message);
+
+        // An unbelievable total is refused before any other page is asked for.
+        let (c, script, _) = client(Dialect::Vobiz);
+        script
+            .answers
+            .borrow_mut()
+            .push(ok(200, page_json(0, 40, 4_000_000_000, 40)));
+        let pages = walk(c, &ListQuery::default());
+        assert_eq!(pages.len(), 1);
+        assert_eq!(pages[0].as_ref().unwrap_err().code, ErrorCode::BadResponse);
+        assert_eq!(script.sent.borrow().len(), 1);
+    }
+
+    #[test]
+    fn requests_keep_under_the_platforms_rate_limit() {
+        let (c, _, fake) = client(Dialect::Plivo);
+        // 500 requests, the pages of a 10,000-endpoint walk at 20 a page.
+        let times: Vec<f64> = block_on(async {
+            let mut times = Vec::new();
+            for _ in 0..500 {
+                c.pace().await;
+                times.push(fake.now.get());
+            }
+            times
+        });
+        for (i, &t) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|&&u| u < t + PACE_WINDOW_MS)
+                .count();
+            assert!(
+                in_window <= PACE_LIMIT,
+                "{in_window} requests in 5 s from request {i}"
+            );
+        }
+        // The first 250 go at once; the rest wait for the window to move, not longer.
+        assert_eq!(times[PACE_LIMIT - 1], times[0]);
+        assert!(
+            times[499] - times[0] < 3.0 * PACE_WINDOW_MS,
+            "{}",
+            times[499] - times[0]
+        );
     }
 
     #[test]

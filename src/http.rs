@@ -107,8 +107,13 @@ pub fn auth_headers(config: &ClientConfig) -> Vec<(&'static str, String)> {
     }
 }
 
-/// A response as the transport read it.
-#[derive(Debug, Clone, PartialEq)]
+/// The longest answer read: a list page of the largest size is about 150 KB, a token
+/// under 2 KB. A longer answer is `BAD_RESPONSE`.
+pub const MAX_BODY_BYTES: usize = 4_000_000;
+
+/// A response as the transport read it. Its `Debug` shows the body's length only (it may
+/// hold a token).
+#[derive(Clone, PartialEq)]
 pub struct ApiResponse {
     /// The HTTP status.
     pub status: u16,
@@ -118,6 +123,17 @@ pub struct ApiResponse {
     pub retry_after: Option<String>,
     /// The `Date` header, if any (readable cross-origin only when the server exposes it).
     pub date: Option<String>,
+}
+
+impl fmt::Debug for ApiResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiResponse")
+            .field("status", &self.status)
+            .field("body_bytes", &self.body.len())
+            .field("retry_after", &self.retry_after)
+            .field("date", &self.date)
+            .finish()
+    }
 }
 
 impl ApiResponse {

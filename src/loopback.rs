@@ -58,7 +58,8 @@ pub fn is_loopback_url(url: &str) -> bool {
         }
         _ => (authority, None),
     };
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.iter().all(u8::is_ascii_digit));
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.iter().all(u8::is_ascii_digit));
     port_ok && host_is_loopback(host)
 }
 

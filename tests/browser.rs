@@ -556,6 +556,17 @@ async fn hostile_responses_are_typed_errors() {
         settle(no_retry("vobiz").list_endpoints(None)).await,
         "BAD_RESPONSE",
     );
+    // A well-shaped page of 30 MB (its length announced) and of 5 MB (sent in chunks).
+    let page = r#"{"api_id": "x", "meta": {"limit": 20, "offset": 0, "total_count": 0, "next": null, "previous": null}, "objects": []}"#;
+    for (pad, stream) in [(30_000_000, false), (5_000_000, true)] {
+        fault(json!({"body": page, "contentType": "application/json", "padBytes": pad, "stream": stream})).await;
+        let e = assert_code(
+            settle(no_retry("vobiz").list_endpoints(None)).await,
+            "BAD_RESPONSE",
+        );
+        let message = prop(&e, "message").as_string().unwrap();
+        assert!(message.contains("bytes are refused"), "{message}");
+    }
     // Chromium itself resends a request when a reused connection closes without an answer
     // (how often is its own business), so every attempt is dropped until the rule is cleared.
     fault(json!({"close": true, "times": 1000})).await;

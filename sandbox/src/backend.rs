@@ -4,12 +4,19 @@
 //!
 //! | route | what it does |
 //! | --- | --- |
-//! | `POST /backend/session` `{"user": "alice"}` | signs in, sets the `sandbox_session` cookie, answers `{user, authId}` |
-//! | `GET /backend/session` | `{"user": ...}`, or 401 |
+//! | `POST /backend/session` `{"user": "alice"}` | signs in, sets the `sandbox_session` cookie, answers `{user, authId, grants}` |
+//! | `GET /backend/session` | `{"user": ..., "grants": ...}`, or 401 |
 //! | `DELETE /backend/session` | signs out |
 //! | `/backend/v1/Account/{id}/Endpoint/...` | Plivo endpoint calls, Basic auth added |
 //! | `/backend/api/v1/Account/{id}/Endpoint/...` | Vobiz endpoint calls, X-Auth headers added |
-//! | `GET /backend/token?ttl=600&sub=alice` | `{"token": ...}` from the JWT API for the signed-in user |
+//! | `GET /backend/token?ttl=600` | `{"token": ...}` from the JWT API for the signed-in user |
+//!
+//! What it teaches, because applications copy what the demo shows: the token's `sub` is the
+//! signed-in user's, never one the page names, and its grants are what that user may have
+//! ([`grants_of`]); session ids come from the operating system's CSPRNG and expire after
+//! [`SESSION_IDLE_SECONDS`] unused; the cookie is `HttpOnly; SameSite=Strict`; requests
+//! that change something must carry JSON and, when they say where they come from, come from
+//! a page on this machine (a cross-site form cannot send either).
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, Request, State};
@@ -27,6 +34,24 @@ use crate::{token, Platform, Shared};
 /// Name of the session cookie.
 pub const COOKIE: &str = "sandbox_session";
 
+/// A signed-in user, until `expires` (Unix seconds, the sandbox's clock; renewed on use).
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Who.
+    pub user: String,
+    /// When the session ends unless used again.
+    pub expires: i64,
+}
+
+/// A session ends after this long unused.
+pub const SESSION_IDLE_SECONDS: i64 = 12 * 3600;
+
+/// What a user may do with calls: the sandbox's directory. `alice` may receive and place
+/// calls; anyone else may place them only.
+pub fn grants_of(user: &str) -> (bool, bool) {
+    (user == "alice", true)
+}
+
 fn session_user(state: &Shared, headers: &HeaderMap) -> Option<String> {
     let cookies = headers.get_all(header::COOKIE);
     let id = cookies
@@ -38,13 +63,44 @@ fn session_user(state: &Shared, headers: &HeaderMap) -> Option<String> {
                 .strip_prefix(&format!("{COOKIE}="))
                 .map(str::to_owned)
         })?;
-    state
-        .data
-        .read()
-        .expect("sandbox state lock")
-        .sessions
-        .get(&id)
-        .cloned()
+    let now = state.clock.now().timestamp();
+    let mut data = state.data.write().expect("sandbox state lock");
+    data.sessions.retain(|_, s| s.expires > now);
+    let session = data.sessions.get_mut(&id)?;
+    session.expires = now.saturating_add(SESSION_IDLE_SECONDS);
+    Some(session.user.clone())
+}
+
+/// Refuses what a cross-site page could send: a request with a body (`POST`, `PUT`,
+/// `PATCH`) must say it is JSON, and an `Origin` other than a page on this machine is
+/// refused.
+fn cross_site(method: &axum::http::Method, headers: &HeaderMap) -> Option<Response> {
+    let foreign_origin = headers.get(header::ORIGIN).is_some_and(|o| {
+        !o.to_str()
+            .is_ok_and(endpoint_login::loopback::is_loopback_url)
+    });
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    let has_body = matches!(
+        *method,
+        axum::http::Method::POST | axum::http::Method::PUT | axum::http::Method::PATCH
+    );
+    if foreign_origin || (has_body && !json) {
+        return Some(
+            (
+                StatusCode::FORBIDDEN,
+                Json(json!({ "error": "cross-site request refused: send JSON from this application's pages" })),
+            )
+                .into_response(),
+        );
+    }
+    None
 }
 
 fn signed_out(platform: Platform) -> ApiError {
@@ -61,31 +117,61 @@ struct SignIn {
 }
 
 /// `POST /backend/session`
-pub async fn sign_in(State(state): State<Shared>, body: Bytes) -> Response {
+pub async fn sign_in(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = cross_site(&axum::http::Method::POST, &headers) {
+        return refused;
+    }
     let user = match serde_json::from_slice::<SignIn>(&body) {
-        Ok(SignIn { user }) if !user.trim().is_empty() && user.len() <= 64 => user,
+        Ok(SignIn { user })
+            if !user.trim().is_empty()
+                && user.len() <= 64
+                && user.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            user
+        }
         _ => {
             return (
                 StatusCode::BAD_REQUEST,
-                Json(json!({ "error": "send {\"user\": \"name\"}" })),
+                Json(json!({ "error": "send {\"user\": \"name\"} (letters, digits, _ and -, up to 64)" })),
             )
                 .into_response()
         }
     };
-    let id = {
-        let mut data = state.data.write().expect("sandbox state lock");
-        let id = format!(
-            "{:016x}{:016x}",
-            data.session_rng.next_u64(),
-            data.session_rng.next_u64()
+    let mut bytes = [0u8; 32];
+    if getrandom::fill(&mut bytes).is_err() {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "error": "no secure random source" })),
+        )
+            .into_response();
+    }
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let expires = state
+        .clock
+        .now()
+        .timestamp()
+        .saturating_add(SESSION_IDLE_SECONDS);
+    state
+        .data
+        .write()
+        .expect("sandbox state lock")
+        .sessions
+        .insert(
+            id.clone(),
+            Session {
+                user: user.clone(),
+                expires,
+            },
         );
-        data.sessions.insert(id.clone(), user.clone());
-        id
-    };
-    let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
+    let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict");
+    let (incoming, outgoing) = grants_of(&user);
     // The Auth ID is not a secret: the page needs it for the API paths it asks for.
-    let mut response =
-        Json(json!({ "user": user, "authId": state.config.auth_id })).into_response();
+    let mut response = Json(json!({
+        "user": user,
+        "authId": state.config.auth_id,
+        "grants": { "incoming": incoming, "outgoing": outgoing },
+    }))
+    .into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
@@ -95,25 +181,32 @@ pub async fn sign_in(State(state): State<Shared>, body: Bytes) -> Response {
 /// `GET /backend/session`
 pub async fn whoami(State(state): State<Shared>, headers: HeaderMap) -> Response {
     match session_user(&state, &headers) {
-        Some(user) => Json(json!({ "user": user })).into_response(),
+        Some(user) => {
+            let (incoming, outgoing) = grants_of(&user);
+            Json(json!({ "user": user, "grants": { "incoming": incoming, "outgoing": outgoing } }))
+                .into_response()
+        }
         None => signed_out(Platform::Plivo).into_response(),
     }
 }
 
 /// `DELETE /backend/session`
 pub async fn sign_out(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(refused) = cross_site(&axum::http::Method::DELETE, &headers) {
+        return refused;
+    }
     if let Some(user) = session_user(&state, &headers) {
         state
             .data
             .write()
             .expect("sandbox state lock")
             .sessions
-            .retain(|_, u| *u != user);
+            .retain(|_, s| s.user != user);
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("sandbox_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        HeaderValue::from_static("sandbox_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
     );
     response
 }
@@ -143,6 +236,9 @@ pub async fn forward(
             format!("The backend forwards only endpoint calls, not {path}"),
         )
         .into_response();
+    }
+    if let Some(refused) = cross_site(&parts.method, &parts.headers) {
+        return refused;
     }
     if session_user(&state, &parts.headers).is_none() {
         return signed_out(platform).into_response();
@@ -189,44 +285,65 @@ pub async fn forward(
     }
 }
 
-/// `GET /backend/token`: a Plivo access token for the signed-in user, from the JWT API's
-/// own rules (`ttl` seconds, default 3600; `sub` defaults to the user's name).
+/// `GET /backend/token?ttl=600`: a Plivo access token from the JWT API for the signed-in
+/// user: `sub` is theirs and the grants are theirs ([`grants_of`]); only the lifetime is the
+/// page's to choose (`ttl` seconds, default 3600, within the JWT API's window).
 pub async fn token(
     State(state): State<Shared>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    if let Some(refused) = cross_site(&axum::http::Method::GET, &headers) {
+        return refused;
+    }
     let Some(user) = session_user(&state, &headers) else {
         return signed_out(Platform::Plivo).into_response();
     };
-    let mut ttl = 3600;
-    let mut sub = user;
+    let mut ttl: i64 = 3600;
     for (name, value) in form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes()) {
         match name.as_ref() {
-            "ttl" => match value.parse() {
-                Ok(seconds) => ttl = seconds,
-                Err(_) => {
-                    return ApiError::invalid(Platform::Plivo, "ttl", "ttl must be whole seconds")
-                        .into_response()
+            "ttl" => match value.parse::<i64>() {
+                Ok(seconds) if (token::MIN_LIFETIME..=token::MAX_LIFETIME).contains(&seconds) => {
+                    ttl = seconds
+                }
+                _ => {
+                    return ApiError::invalid(
+                        Platform::Plivo,
+                        "ttl",
+                        format!(
+                            "ttl must be whole seconds from {} to {}",
+                            token::MIN_LIFETIME,
+                            token::MAX_LIFETIME
+                        ),
+                    )
+                    .into_response()
                 }
             },
-            "sub" => sub = value.into_owned(),
+            "sub" => {
+                return ApiError::invalid(
+                    Platform::Plivo,
+                    "sub",
+                    "sub is the signed-in user's; a page cannot choose it",
+                )
+                .into_response()
+            }
             other => {
                 return ApiError::invalid(
                     Platform::Plivo,
                     other,
-                    format!("unknown parameter {other}; use ttl and sub"),
+                    format!("unknown parameter {other}; use ttl"),
                 )
                 .into_response()
             }
         }
     }
     let now = state.clock.now().timestamp();
+    let (incoming, outgoing) = grants_of(&user);
     let body = json!({
-        "sub": sub,
+        "sub": user,
         "nbf": now - 60,
         "exp": now + ttl,
-        "per": { "voice": { "incoming_allow": true, "outgoing_allow": true } },
+        "per": { "voice": { "incoming_allow": incoming, "outgoing_allow": outgoing } },
     });
     match token::claims_from_request(&body, &state.config.auth_id, now) {
         Ok(claims) => {

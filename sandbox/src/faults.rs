@@ -14,7 +14,8 @@
 //! narrows to one method, `times` is how many requests the rule affects (default 1 for
 //! `status`, `body` and `close`, unlimited for latency alone). `body` answers with that text
 //! instead of the API's (an HTML page, a truncated JSON), with `status` (default 200) and
-//! `contentType` (default `text/html`). `GET` lists the rules, `DELETE`
+//! `contentType` (default `text/html`), padded with `padBytes` spaces and sent in chunks
+//! without a length when `stream` is true. `GET` lists the rules, `DELETE`
 //! clears them. Nothing is injected unless a rule asks for it.
 //!
 //! `GET /__sandbox/requests` lists the API requests received (method, path, query; never
@@ -56,6 +57,12 @@ pub struct FaultRule {
     /// Content type of `body` (default `text/html; charset=utf-8`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    /// Spaces added after `body` (JSON stays well-shaped): a huge answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad_bytes: Option<u32>,
+    /// Send `body` in chunks, with no `Content-Length`.
+    #[serde(default)]
+    pub stream: bool,
     /// Close the connection instead of answering.
     #[serde(default)]
     pub close: bool,
@@ -94,8 +101,13 @@ impl FaultRule {
                 ));
             }
         }
-        if self.content_type.is_some() && self.body.is_none() {
-            return Err("contentType goes with body".into());
+        if (self.content_type.is_some() || self.pad_bytes.is_some() || self.stream)
+            && self.body.is_none()
+        {
+            return Err("contentType, padBytes and stream go with body".into());
+        }
+        if self.pad_bytes.is_some_and(|n| n > 64_000_000) {
+            return Err("padBytes is at most 64,000,000".into());
         }
         if self.status.is_some() && self.close {
             return Err("choose status or close, not both".into());
@@ -131,7 +143,7 @@ fn is_logged_path(path: &str) -> bool {
 
 enum Fault {
     Status(u16, Option<u32>),
-    Body(u16, String, String),
+    Body(u16, String, String, bool),
     Close,
 }
 
@@ -163,7 +175,9 @@ pub async fn middleware(State(state): State<Shared>, request: Request, next: Nex
                     .content_type
                     .clone()
                     .unwrap_or_else(|| "text/html; charset=utf-8".into());
-                fault = Some(Fault::Body(status, body.clone(), content_type));
+                let mut body = body.clone();
+                body.push_str(&" ".repeat(rule.pad_bytes.unwrap_or(0) as usize));
+                fault = Some(Fault::Body(status, body, content_type, rule.stream));
             } else if let Some(status) = rule.status {
                 fault = Some(Fault::Status(status, rule.retry_after));
             } else if rule.close {
@@ -195,8 +209,17 @@ pub async fn middleware(State(state): State<Shared>, request: Request, next: Nex
             error.retry_after = retry_after;
             error.into_response()
         }
-        Some(Fault::Body(status, body, content_type)) => {
-            let mut response = Response::new(Body::from(body));
+        Some(Fault::Body(status, body, content_type, stream)) => {
+            let mut response = if stream {
+                let chunks: Vec<Result<Bytes, std::io::Error>> = body
+                    .into_bytes()
+                    .chunks(64 * 1024)
+                    .map(|c| Ok(Bytes::copy_from_slice(c)))
+                    .collect();
+                Response::new(Body::from_stream(futures_util::stream::iter(chunks)))
+            } else {
+                Response::new(Body::from(body))
+            };
             *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             if let Ok(value) = axum::http::HeaderValue::from_str(&content_type) {
                 response

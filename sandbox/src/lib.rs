@@ -71,10 +71,8 @@ pub struct Data {
     pub faults: Vec<FaultRule>,
     /// Recent API requests.
     pub log: VecDeque<LoggedRequest>,
-    /// Backend sessions: cookie value to user name.
-    pub sessions: std::collections::HashMap<String, String>,
-    /// Generator of session ids.
-    pub session_rng: Rng,
+    /// Backend sessions: cookie value to user name and expiry.
+    pub sessions: std::collections::HashMap<String, backend::Session>,
 }
 
 /// Seed of the generator: the same data on every start.
@@ -90,7 +88,6 @@ impl Data {
             faults: Vec::new(),
             log: VecDeque::new(),
             sessions: std::collections::HashMap::new(),
-            session_rng: Rng::new(rng.next_u64() ^ std::process::id() as u64),
         }
     }
 

@@ -107,9 +107,10 @@ pub fn claims_from_request(body: &Value, auth_id: &str, now: i64) -> Result<Clai
             "iss must be the account auth id",
         ));
     }
-    let exp = field_int(body, "exp")?.unwrap_or(now + MAX_LIFETIME);
+    let exp = field_int(body, "exp")?.unwrap_or(now.saturating_add(MAX_LIFETIME));
     let nbf = field_int(body, "nbf")?.unwrap_or(now);
-    let lifetime = exp - now;
+    // Saturating: an `exp` of ±2^63 is out of range, not an overflow.
+    let lifetime = exp.saturating_sub(now);
     if !(MIN_LIFETIME..=MAX_LIFETIME).contains(&lifetime) {
         return Err(ApiError::invalid(
             Platform::Plivo,

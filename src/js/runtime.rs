@@ -13,6 +13,7 @@ use crate::client::Transport;
 use crate::clock::Runtime;
 use crate::config::{ClientConfig, Credentials};
 use crate::error::{Error, ErrorCode, Result};
+use crate::http::MAX_BODY_BYTES;
 use crate::http::{auth_headers, ApiRequest, ApiResponse, Method};
 use crate::task::LocalBoxFuture;
 
@@ -214,7 +215,29 @@ impl FetchTransport {
             .map_err(&failed)?;
         let headers = response.headers();
         let status = response.status();
+        let too_large = |bytes: u64| {
+            Error::bad_response(text!(
+                request.describe(),
+                ": the answer is ",
+                bytes,
+                " bytes long; answers over ",
+                MAX_BODY_BYTES,
+                " bytes are refused."
+            ))
+        };
+        // Refused before reading when the server says how long it is (dropping the guard
+        // aborts the download), and after reading otherwise.
+        // (Integer parsing: `f64` parsing would add kilobytes of code.)
+        let declared = headers
+            .get("content-length")
+            .and_then(|n| n.trim().parse::<u64>().ok());
+        if let Some(bytes) = declared.filter(|&n| n > MAX_BODY_BYTES as u64) {
+            return Err(too_large(bytes));
+        }
         let body = response.binary().await.map_err(&failed)?;
+        if body.len() > MAX_BODY_BYTES {
+            return Err(too_large(body.len() as u64));
+        }
         guard.0 = None;
         Ok(ApiResponse {
             status,

@@ -732,10 +732,20 @@ pub enum Role {
 }
 
 /// How a wait for a token ended, as every caller sharing it sees it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Outcome {
     Token(String),
     Failed(Error),
+}
+
+/// Never shows the token.
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Token(_) => f.write_str("Token(..)"),
+            Self::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+        }
+    }
 }
 
 /// Callers waiting for a usable token.

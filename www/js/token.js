@@ -21,11 +21,12 @@ export function tokenChoices() {
   };
 }
 
-/** The application's token URL for these choices (backend mode). */
+/**
+ * The application's token URL (backend mode). Only the lifetime is the page's to choose:
+ * the backend mints for the user signed in to it, with that user's grants.
+ */
 export function tokenUrl(choices = tokenChoices()) {
-  const params = new URLSearchParams({ ttl: String(choices.ttlSeconds) });
-  if (choices.sub) params.set("sub", choices.sub);
-  return `/backend/token?${params}`;
+  return `/backend/token?${new URLSearchParams({ ttl: String(choices.ttlSeconds) })}`;
 }
 
 /** Checks the lifetime with the library; returns true when it is in the allowed window. */
@@ -77,6 +78,10 @@ function show(token) {
 function onConnected() {
   const plivo = state.dialect === "plivo";
   form.hidden = !plivo;
+  // In backend mode the backend decides who the token is for and what it allows.
+  const backend = state.mode === "backend";
+  for (const name of ["sub", "incoming", "outgoing"]) form.elements[name].disabled = backend;
+  $("#token-backend").hidden = !backend;
   $("#token-vobiz").hidden = plivo;
   $("#token-result").hidden = true;
   clearInterval(countdown);

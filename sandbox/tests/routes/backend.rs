@@ -40,7 +40,7 @@ async fn sign_in(app: &axum::Router, user: &str) -> String {
     assert!(!body.to_string().contains(AUTH_TOKEN));
     let cookie = cookie.expect("a session cookie");
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
     cookie.split(';').next().unwrap().to_owned()
@@ -119,6 +119,130 @@ async fn the_token_url_mints_for_the_signed_in_user() {
     assert_eq!(status, 400, "the JWT API's lifetime rule applies");
     let (status, _, _) = call(&app, "GET", "/backend/token?tll=600", Some(&cookie), None).await;
     assert_eq!(status, 400, "unknown parameters are refused");
+    let (status, _, _) = call(
+        &app,
+        "GET",
+        "/backend/token?ttl=9223372036854775807",
+        Some(&cookie),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status, 400,
+        "a huge lifetime is out of range, not an overflow"
+    );
+}
+
+fn claims_of(body: &Value) -> Value {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let part = body["token"].as_str().unwrap().split('.').nth(1).unwrap();
+    serde_json::from_slice(&Base64UrlUnpadded::decode_vec(part).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn the_token_is_for_the_session_user_with_their_grants_only() {
+    let app = app(0, 0.0);
+    let bob = sign_in(&app, "bob").await;
+    // bob asks for alice's endpoint: refused, nothing minted.
+    let (status, _, body) = call(
+        &app,
+        "GET",
+        "/backend/token?ttl=600&sub=alice",
+        Some(&bob),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("signed-in user"), "{body}");
+    let (_, _, body) = call(&app, "GET", "/backend/token?ttl=600", Some(&bob), None).await;
+    let claims = claims_of(&body);
+    assert_eq!(claims["sub"], "bob");
+    assert_eq!(
+        claims["per"]["voice"]["incoming_allow"], false,
+        "bob may not receive calls"
+    );
+    assert_eq!(claims["per"]["voice"]["outgoing_allow"], true);
+    let alice = sign_in(&app, "alice").await;
+    let (_, _, body) = call(&app, "GET", "/backend/token?ttl=600", Some(&alice), None).await;
+    let claims = claims_of(&body);
+    assert_eq!(
+        (
+            claims["sub"].as_str(),
+            claims["per"]["voice"]["incoming_allow"].as_bool()
+        ),
+        (Some("alice"), Some(true))
+    );
+}
+
+#[tokio::test]
+async fn sessions_are_random_and_expire() {
+    let app = app(0, 0.0);
+    let first = sign_in(&app, "dave").await;
+    let second = sign_in(&app, "dave").await;
+    let id = |cookie: &str| cookie.split('=').nth(1).unwrap().to_owned();
+    assert_ne!(id(&first), id(&second));
+    assert_eq!(id(&first).len(), 64, "256 bits");
+    // Twelve hours unused later (the sandbox's clock moved), the session is gone.
+    let (status, _, _) = call(
+        &app,
+        "PUT",
+        "/__sandbox/clock",
+        None,
+        Some(json!({"offsetMs": 12 * 3600 * 1000 + 1000})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = call(&app, "GET", "/backend/session", Some(&first), None).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn cross_site_requests_are_refused() {
+    let app = app(2, 0.0);
+    let cookie = sign_in(&app, "alice").await;
+    let create = format!("/backend{}Endpoint/", vobiz_base());
+    // A form post from another site: not JSON.
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri(&create)
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("username=evil&password=hunter22"))
+        .unwrap();
+    let answer = tower::ServiceExt::oneshot(app.clone(), request)
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 403);
+    // A page of another origin, even with JSON.
+    for (method, uri) in [
+        ("POST", create.as_str()),
+        ("GET", "/backend/token?ttl=600"),
+        ("DELETE", "/backend/session"),
+    ] {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("cookie", &cookie)
+            .header("origin", "https://evil.example")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from("{}"))
+            .unwrap();
+        let answer = tower::ServiceExt::oneshot(app.clone(), request)
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 403, "{method} {uri}");
+    }
+    // A sign-in that is not JSON.
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/backend/session")
+        .header("content-type", "text/plain")
+        .body(axum::body::Body::from(r#"{"user": "mallory"}"#))
+        .unwrap();
+    let answer = tower::ServiceExt::oneshot(app.clone(), request)
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 403);
 }
 
 #[tokio::test]
