@@ -556,9 +556,10 @@ async fn hostile_responses_are_typed_errors() {
         settle(no_retry("vobiz").list_endpoints(None)).await,
         "BAD_RESPONSE",
     );
-    // A well-shaped page of 30 MB (its length announced) and of 5 MB (sent in chunks).
+    // A well-shaped page of 5 MB sent in chunks: read, then refused. (The 30 MB page with
+    // its length announced is in tests/page/hostile.test.mjs, on the release build.)
     let page = r#"{"api_id": "x", "meta": {"limit": 20, "offset": 0, "total_count": 0, "next": null, "previous": null}, "objects": []}"#;
-    for (pad, stream) in [(30_000_000, false), (5_000_000, true)] {
+    for (pad, stream) in [(5_000_000, true)] {
         fault(json!({"body": page, "contentType": "application/json", "padBytes": pad, "stream": stream})).await;
         let e = assert_code(
             settle(no_retry("vobiz").list_endpoints(None)).await,
