@@ -75,10 +75,9 @@ fn session_user(state: &Shared, headers: &HeaderMap) -> Option<String> {
 /// `PATCH`) must say it is JSON, and an `Origin` other than a page on this machine is
 /// refused.
 fn cross_site(method: &axum::http::Method, headers: &HeaderMap) -> Option<Response> {
-    let foreign_origin = headers.get(header::ORIGIN).is_some_and(|o| {
-        !o.to_str()
-            .is_ok_and(endpoint_login::loopback::is_loopback_url)
-    });
+    let foreign_origin = headers
+        .get(header::ORIGIN)
+        .is_some_and(|o| !o.to_str().is_ok_and(crate::loopback::is_loopback_url));
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

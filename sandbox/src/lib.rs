@@ -2,6 +2,11 @@
 //! JWT API, so that the library, the demo page and the tests run offline against real
 //! HTTP. See the README for routes, flags and fault injection.
 
+/// The library's rule for "this machine" in a URL: the very file, compiled in here (a
+/// dependency on the library's crate, a cdylib, does not link in release with LTO).
+#[path = "../../src/loopback.rs"]
+pub mod loopback;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -370,11 +375,9 @@ async fn method_not_allowed(request: Request) -> Response {
     .into_response()
 }
 
-/// Pages on this machine only: the library's rule (`endpoint_login::loopback`).
+/// Pages on this machine only: the library's rule (`src/loopback.rs`).
 fn is_loopback_origin(origin: &HeaderValue) -> bool {
-    origin
-        .to_str()
-        .is_ok_and(endpoint_login::loopback::is_loopback_url)
+    origin.to_str().is_ok_and(loopback::is_loopback_url)
 }
 
 /// CORS for pages on any loopback origin, with credentials (cookies) and auth headers.
