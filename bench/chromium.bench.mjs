@@ -114,6 +114,7 @@ async function simulate({ tabs, hours, outage }) {
 }
 results.sdk = {
   oneTab: await simulate({ tabs: 1, hours: 2, outage: true }),
+  oneTabSteady: await simulate({ tabs: 1, hours: 1, outage: false }),
   fiveTabs: await simulate({ tabs: 5, hours: 1, outage: false }),
 };
 await sandbox("POST", "/__sandbox/reset");
@@ -146,11 +147,11 @@ const table = [
 ].join("\n");
 console.log(table);
 
-const { oneTab, fiveTabs } = results.sdk;
+const { oneTab, oneTabSteady, fiveTabs } = results.sdk;
 const sdkRows = [
-  ["SDK `getAccessToken()` calls per token lifetime, 1 tab, 2 h with a 90 s outage", `${(oneTab.calls[0] / oneTab.lifetimes).toFixed(2)} (${oneTab.calls[0]} calls, ${oneTab.lifetimes} lifetimes, ${oneTab.failures} failed logins)`, `tokens fetched: ${oneTab.fetches}`, `${(oneTab.calls[0] / oneTab.fetches).toFixed(2)} calls per token`],
-  ["token fetches per token lifetime, 5 tabs, 1 h", `${(fiveTabs.fetches / fiveTabs.lifetimes).toFixed(2)} (${fiveTabs.fetches} fetches, ${fiveTabs.lifetimes} lifetimes, ${fiveTabs.failures} failed logins)`, `1 tab: ${(oneTab.fetches / oneTab.lifetimes).toFixed(2)}; 5 tabs each on its own: ${((5 * oneTab.fetches) / oneTab.lifetimes).toFixed(2)}`, `${(fiveTabs.fetches / fiveTabs.lifetimes / (oneTab.fetches / oneTab.lifetimes)).toFixed(2)}x one tab`],
-  ["least time left (local clock) on a token handed to the SDK", `${Math.floor(Math.min(oneTab.least, fiveTabs.least))} s`, "the SDK loops at 60 s or less", ""],
+  ["SDK `getAccessToken()` calls per token lifetime, 1 tab, 2 h with a 90 s outage", `${(oneTab.calls[0] / oneTab.lifetimes).toFixed(2)} (${oneTab.calls[0]} calls, ${oneTab.lifetimes} lifetimes, ${oneTab.failures} failed logins)`, `token requests, the outage's failed attempts included: ${oneTab.fetches}`, ""],
+  ["token fetches per token lifetime, 5 tabs, 1 h", `${(fiveTabs.fetches / fiveTabs.lifetimes).toFixed(2)} (${fiveTabs.fetches} fetches, ${fiveTabs.lifetimes} lifetimes, ${fiveTabs.failures} failed logins)`, `1 tab, the same hour: ${(oneTabSteady.fetches / oneTabSteady.lifetimes).toFixed(2)}; 5 tabs each on its own: ${((5 * oneTabSteady.fetches) / oneTabSteady.lifetimes).toFixed(2)}`, `${(fiveTabs.fetches / oneTabSteady.fetches).toFixed(2)}x one tab`],
+  ["least time left (local clock) on a token handed to the SDK", `${Math.floor(Math.min(oneTab.least, oneTabSteady.least, fiveTabs.least))} s`, "the SDK loops at 60 s or less", ""],
 ];
 const sdkTable = [
   "| the Plivo browser SDK with a TokenProvider | figure | for comparison | ratio |",

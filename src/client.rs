@@ -50,8 +50,8 @@ pub struct Client<T, R> {
     sent: RefCell<VecDeque<f64>>,
 }
 
-/// Plivo allows 300 API requests per 5 s per account and answers 429 above that. A client
-/// sends at most [`PACE_LIMIT`] in any [`PACE_WINDOW_MS`], leaving room for the account's
+/// Plivo allows 300 API requests per 5 s per account and answers 429 above that. A Plivo
+/// client sends at most [`PACE_LIMIT`] in any [`PACE_WINDOW_MS`], leaving room for the account's
 /// other callers: a walk of 10,000 endpoints at 20 a page (500 requests) stays under the
 /// limit on its own.
 pub const PACE_LIMIT: usize = 250;
@@ -221,8 +221,12 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
             .await
     }
 
-    /// Waits until a request may be sent without passing [`PACE_LIMIT`], and counts it.
+    /// Waits until a request may be sent without passing [`PACE_LIMIT`], and counts it
+    /// (Plivo's limit; Vobiz documents none).
     async fn pace(&self) {
+        if self.dialect() != Dialect::Plivo {
+            return;
+        }
         loop {
             let now = self.runtime.now_ms();
             let wait = {
