@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { sandbox, watch } from "./sandbox.mjs";
 
-export { AUTH_ID, AUTH_TOKEN, PLIVO_SDK, SANDBOX, SDK_NOISE, requests, sandbox } from "./sandbox.mjs";
+export { AUTH_ID, AUTH_TOKEN, PLIVO_SDK, SANDBOX, SDK_NOISE, blankPage, requests, sandbox } from "./sandbox.mjs";
 
 export const SHOTS = process.env.SCREENSHOT_DIR ?? "target/screenshots";
 const FAILURES = process.env.FAILURE_DIR ?? "target/page-failures";

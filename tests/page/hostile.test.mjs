@@ -3,9 +3,8 @@
 // is the problem. Then the same module instance still lists endpoints, and nothing secret
 // appears in any message, console line or storage.
 import assert from "node:assert/strict";
-import { AUTH_ID, AUTH_TOKEN, SANDBOX, context, newContext, pageTest, requests, sandbox, setup, watchedPage } from "./harness.mjs";
+import { AUTH_ID, AUTH_TOKEN, SANDBOX, blankPage, context, newContext, pageTest, requests, sandbox, setup, watchedPage } from "./harness.mjs";
 
-const HARNESS = `${SANDBOX}/hostile-harness.html`;
 const SECRET_PASSWORD = "918273645";
 const PAGE = (meta, objects = []) => JSON.stringify({ api_id: "x", meta: { limit: 20, offset: 0, next: null, previous: null, ...meta }, objects });
 const b64 = (value) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
@@ -119,9 +118,9 @@ const CASES = [
 pageTest(`${CASES.length} hostile inputs and answers: each its typed error, no panic, then the module still works`, async () => {
   assert.ok(CASES.length >= 60, `${CASES.length} cases`);
   await newContext();
-  await context.route(HARNESS, (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>hostile</title>" }));
+  const url = await blankPage(context, "hostile-harness");
   const page = await watchedPage();
-  await page.goto(HARNESS);
+  await page.goto(url);
   await page.evaluate(async ({ AUTH_ID, AUTH_TOKEN, SANDBOX }) => {
     const lib = await import("/pkg/endpoint_login.js");
     await lib.default();

@@ -3,9 +3,8 @@
 // fetch for all), fetches nothing more however long the page stays open, and a fetch it
 // had under way is aborted. Chromium on Playwright's fake clock, against the sandbox.
 import assert from "node:assert/strict";
-import { SANDBOX, context, newContext, pageTest, requests, sandbox, setup, watchedPage } from "./harness.mjs";
+import { blankPage, context, newContext, pageTest, requests, sandbox, setup, watchedPage } from "./harness.mjs";
 
-const HARNESS = `${SANDBOX}/provider-harness.html`;
 const HOUR = 3_600_000;
 
 setup();
@@ -13,10 +12,10 @@ setup();
 /** A page on a fake clock, signed in to the sandbox's backend, with the package loaded as `window.lib`. */
 async function openPage() {
   await newContext();
-  await context.route(HARNESS, (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>provider</title>" }));
+  const url = await blankPage(context, "provider-harness");
   await context.clock.install({ time: Date.now() });
   const page = await watchedPage();
-  await page.goto(HARNESS);
+  await page.goto(url);
   await page.evaluate(async () => {
     await fetch("/backend/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "alice" }) });
     window.lib = await import("/pkg/endpoint_login.js");

@@ -50,3 +50,13 @@ export function watch(page, ignore = /Failed to load resource/) {
   });
   return page;
 }
+
+/**
+ * Serves an empty page at `${SANDBOX}/<name>.html` in `context` (no policy, the sandbox's
+ * origin, so `/pkg/` and the backend routes are same-origin) and answers its URL.
+ */
+export async function blankPage(context, name) {
+  const url = `${SANDBOX}/${name}.html`;
+  await context.route(url, (route) => route.fulfill({ contentType: "text/html", body: `<!doctype html><title>${name}</title>` }));
+  return url;
+}

@@ -8,9 +8,7 @@
 // or less left. The simulation only watches (it counts the calls and notes each token
 // handed over). Its signalling WebSocket cannot reach Plivo offline; its token handling
 // runs all the same. Tokens come over real HTTP from the sandbox's backend route.
-import { PLIVO_SDK, SANDBOX, SDK_NOISE, requests, sandbox, watch } from "./sandbox.mjs";
-
-const HARNESS = `${SANDBOX}/sdk-harness.html`;
+import { PLIVO_SDK, SANDBOX, SDK_NOISE, blankPage, requests, sandbox, watch } from "./sandbox.mjs";
 
 /**
  * Tabs of one origin on one fake clock, the sandbox's clock following it. `skewMs`: how far
@@ -23,9 +21,7 @@ export class Simulation {
     sim.skewMs = skewMs;
     sim.tabs = [];
     sim.inflight = 0;
-    await context.route(HARNESS, (route) =>
-      route.fulfill({ contentType: "text/html", body: "<!doctype html><title>SDK harness</title>" }),
-    );
+    sim.url = await blankPage(context, "sdk-harness");
     sim.started = 0;
     context.on("request", (r) => {
       if (!r.url().startsWith(SANDBOX)) return;
@@ -44,7 +40,7 @@ export class Simulation {
   /** Opens a tab that loads the SDK and this package, and logs the SDK in with a provider. */
   async openTab({ ttl = 300, signIn = this.tabs.length === 0 } = {}) {
     const page = watch(await this.context.newPage(), SDK_NOISE);
-    await page.goto(HARNESS);
+    await page.goto(this.url);
     await page.addScriptTag({ path: PLIVO_SDK });
     await page.evaluate(
       async ({ ttl, signIn }) => {
