@@ -521,6 +521,41 @@ async fn reads_are_retried_and_writes_are_not() {
 }
 
 #[wasm_bindgen_test]
+async fn five_503s_are_survived_and_a_lost_create_is_not_repeated() {
+    reset(5).await;
+    control("DELETE", "/__sandbox/requests", None).await;
+    let patient = client_with(
+        "vobiz",
+        json!({"retry": {"maxRetries": 5, "baseDelayMs": 10, "maxDelayMs": 50}}),
+    );
+    fault(json!({"method": "GET", "status": 503, "times": 5})).await;
+    let page = rust(&settle(patient.list_endpoints(None)).await.unwrap());
+    assert_eq!(page["meta"]["totalCount"], 5);
+    assert_eq!(requests().await.len(), 6, "five 503s, then the answer");
+
+    // The platform creates the endpoint, then its answer is lost (a 500): the caller hears
+    // SERVER_ERROR once, and the create is not sent again, so no second endpoint appears.
+    control("DELETE", "/__sandbox/requests", None).await;
+    fault(json!({"method": "POST", "status": 500, "afterHandling": true})).await;
+    let fields = json!({"username": "lost1", "password": "hunter22", "alias": "a"});
+    assert_code(
+        settle(patient.create_endpoint(js(fields))).await,
+        "SERVER_ERROR",
+    );
+    assert_eq!(requests().await.len(), 1, "a create is never retried");
+    let query = json!({"usernameStartsWith": "lost1"});
+    let page = rust(
+        &settle(patient.list_endpoints(Some(js(query))))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        page["meta"]["totalCount"], 1,
+        "exactly one endpoint: {page}"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn slow_answers_time_out() {
     reset(5).await;
     fault(json!({"latencyMs": 3000, "times": 1})).await;

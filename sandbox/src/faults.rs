@@ -7,6 +7,7 @@
 //! { "path": "/Endpoint/", "method": "GET", "status": 503, "retryAfter": 1, "times": 2 }
 //! { "path": "/JWT/Token/", "close": true }
 //! { "latencyMs": 3000 }
+//! { "method": "POST", "status": 500, "afterHandling": true }
 //! { "path": "/Endpoint/", "status": 200, "body": "<html>maintenance</html>" }
 //! ```
 //!
@@ -15,8 +16,10 @@
 //! `status`, `body` and `close`, unlimited for latency alone). `body` answers with that text
 //! instead of the API's (an HTML page, a truncated JSON), with `status` (default 200) and
 //! `contentType` (default `text/html`), padded with `padBytes` spaces and sent in chunks
-//! without a length when `stream` is true. `GET` lists the rules, `DELETE`
-//! clears them. Nothing is injected unless a rule asks for it.
+//! without a length when `stream` is true. With `afterHandling`, the request is handled
+//! first (an endpoint is created) and its answer then replaced by `status`: the work was
+//! done but the answer was lost. `GET` lists the rules, `DELETE` clears them. Nothing is
+//! injected unless a rule asks for it.
 //!
 //! `GET /__sandbox/requests` lists the API requests received (method, path, query; never
 //! a header or a body), `DELETE` clears the list.
@@ -66,6 +69,9 @@ pub struct FaultRule {
     /// Close the connection instead of answering.
     #[serde(default)]
     pub close: bool,
+    /// Handle the request, then answer `status` instead of its answer.
+    #[serde(default)]
+    pub after_handling: bool,
     /// Delay before answering, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
@@ -109,6 +115,9 @@ impl FaultRule {
         if self.pad_bytes.is_some_and(|n| n > 64_000_000) {
             return Err("padBytes is at most 64,000,000".into());
         }
+        if self.after_handling && (self.status.is_none() || self.body.is_some()) {
+            return Err("afterHandling goes with status, without body".into());
+        }
         if self.status.is_some() && self.close {
             return Err("choose status or close, not both".into());
         }
@@ -142,7 +151,8 @@ fn is_logged_path(path: &str) -> bool {
 }
 
 enum Fault {
-    Status(u16, Option<u32>),
+    /// Status, Retry-After, and whether the request is handled first.
+    Status(u16, Option<u32>, bool),
     Body(u16, String, String, bool),
     Close,
 }
@@ -179,7 +189,7 @@ pub async fn middleware(State(state): State<Shared>, request: Request, next: Nex
                 body.push_str(&" ".repeat(rule.pad_bytes.unwrap_or(0) as usize));
                 fault = Some(Fault::Body(status, body, content_type, rule.stream));
             } else if let Some(status) = rule.status {
-                fault = Some(Fault::Status(status, rule.retry_after));
+                fault = Some(Fault::Status(status, rule.retry_after, rule.after_handling));
             } else if rule.close {
                 fault = Some(Fault::Close);
             }
@@ -195,7 +205,10 @@ pub async fn middleware(State(state): State<Shared>, request: Request, next: Nex
     }
     match fault {
         None => next.run(request).await,
-        Some(Fault::Status(status, retry_after)) => {
+        Some(Fault::Status(status, retry_after, after_handling)) => {
+            if after_handling {
+                drop(next.run(request).await);
+            }
             let platform = Platform::from_path(&path);
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let message = match status.as_u16() {

@@ -1,5 +1,6 @@
 //! The project's task runner: `cargo xtask demo` and `cargo xtask test`.
 
+mod browser;
 mod pkg;
 mod sandbox;
 mod test;
@@ -143,6 +144,17 @@ fn main() -> ExitCode {
             return match repeat_option(&args[1..]) {
                 Ok(repeat) if test::page_tests_only(repeat) => ExitCode::SUCCESS,
                 Ok(_) => ExitCode::FAILURE,
+                Err(Failure(message)) => {
+                    eprintln!("error: {message}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        // cargo's runner for the wasm tests in Chromium (set by `cargo xtask test`).
+        Some("wasm-browser-runner") => {
+            return match browser::run(&args[1..]) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
                 Err(Failure(message)) => {
                     eprintln!("error: {message}");
                     ExitCode::FAILURE

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::pkg;
 use crate::sandbox::{self, Sandbox};
-use crate::tools::{self, CHROMEDRIVER, CHROMIUM, WASM_TARGET};
+use crate::tools::{self, CHROMIUM, WASM_TARGET};
 use crate::util::{cmd, root, run, run_counted, target_dir, Counts, Failure, Result};
 
 /// Tallies across stages.
@@ -99,23 +99,6 @@ fn wasm_test(test: &str) -> Command {
     command
 }
 
-/// A webdriver.json that starts Debian's Chromium with the flags a closed network needs.
-fn webdriver_json() -> Result<std::path::PathBuf> {
-    let profile = tools::fresh_profile("wasm-bindgen-test")?;
-    let args: Vec<String> = tools::chromium_args(&profile)
-        .into_iter()
-        .filter(|a| a != "--headless" && a != "--no-sandbox" && a != "--disable-dev-shm-usage")
-        .map(|a| format!("\"{}\"", a.trim_start_matches("--")))
-        .collect();
-    let json = format!(
-        "{{\"goog:chromeOptions\": {{\"binary\": \"{CHROMIUM}\", \"args\": [{}]}}}}\n",
-        args.join(", ")
-    );
-    let path = target_dir().join("webdriver.json");
-    std::fs::write(&path, json)?;
-    Ok(path)
-}
-
 /// Writes every ```js block of the README into `dir` as a JavaScript module, so that
 /// `tsc --strict --checkJs` checks the examples exactly as a user reads them.
 fn readme_examples(dir: &std::path::Path) -> Result {
@@ -197,11 +180,17 @@ fn stages(run: &mut Run) -> Result {
     {
         let sandbox = Sandbox::start(&sandbox_bin, &["--seed", "1000"])?;
         eprintln!("    sandbox at {}", sandbox.url);
+        // Chromium is driven by playwright-core through `cargo xtask wasm-browser-runner`
+        // (xtask/src/browser.rs), not by ChromeDriver.
+        let xtask = std::env::current_exe()?;
         run.tests(
             wasm_test("browser")
                 .env("ENDPOINT_SANDBOX_URL", &sandbox.url)
-                .env("CHROMEDRIVER", CHROMEDRIVER)
-                .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", webdriver_json()?),
+                .env(
+                    "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                    format!("{} wasm-browser-runner", xtask.display()),
+                )
+                .env("CHROMIUM", CHROMIUM),
         )?;
     }
 
@@ -242,7 +231,6 @@ fn stages(run: &mut Run) -> Result {
 fn page_tests(run: &mut Run, sandbox_bin: &std::path::Path) -> Result {
     let sandbox = Sandbox::start(sandbox_bin, &[])?;
     eprintln!("    sandbox at {}", sandbox.url);
-    let profile = tools::fresh_profile("page-tests")?;
     let mut files: Vec<_> = std::fs::read_dir(root().join("tests/page"))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
@@ -256,7 +244,6 @@ fn page_tests(run: &mut Run, sandbox_bin: &std::path::Path) -> Result {
             .args(&files)
             .env("SANDBOX_URL", &sandbox.url)
             .env("CHROMIUM", CHROMIUM)
-            .env("CHROMIUM_PROFILE", profile)
             .env("SCREENSHOT_DIR", target_dir().join("screenshots"))
             .env("FAILURE_DIR", &failures),
     );

@@ -1,8 +1,8 @@
 //! Installs what the build and the tests need, when it is missing: the wasm target, the
 //! wasm-bindgen CLI at exactly the Cargo.lock version, wasm-opt and the other npm tools
-//! from package-lock.json, and Debian's Chromium and ChromeDriver.
+//! from package-lock.json, and Debian's Chromium.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::util::{cmd, fail, output, root, run, target_dir, Result};
 
@@ -11,8 +11,6 @@ pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Debian's Chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
-/// Debian's ChromeDriver.
-pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// Adds the wasm target to the toolchain if it is missing.
 pub fn wasm_target() -> Result {
@@ -125,12 +123,12 @@ fn is_root() -> bool {
     output(std::process::Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0")
 }
 
-/// Installs Debian's Chromium and ChromeDriver if either is missing.
+/// Installs Debian's Chromium if it is missing.
 pub fn chromium() -> Result {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+    if Path::new(CHROMIUM).exists() {
         return Ok(());
     }
-    eprintln!("==> installing chromium and chromium-driver from Debian (about a minute, once)");
+    eprintln!("==> installing chromium from Debian (about a minute, once)");
     let apt = |args: &[&str]| {
         let mut command = if is_root() {
             std::process::Command::new("apt-get")
@@ -143,40 +141,11 @@ pub fn chromium() -> Result {
         run(&mut command)
     };
     apt(&["update", "-q"])?;
-    apt(&["install", "-y", "-q", "chromium", "chromium-driver"])?;
+    apt(&["install", "-y", "-q", "chromium"])?;
     if !Path::new(CHROMIUM).exists() {
         return fail(format!("{CHROMIUM} is still missing after apt-get install"));
     }
     Ok(())
-}
-
-/// Chromium's flags for a closed network and a throw-away profile.
-pub fn chromium_args(profile: &Path) -> Vec<String> {
-    [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-        "--no-first-run",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([format!("--user-data-dir={}", profile.display())])
-    .collect()
-}
-
-/// A fresh, empty browser profile folder in the target folder.
-pub fn fresh_profile(name: &str) -> Result<PathBuf> {
-    let dir = target_dir().join("browser-profiles").join(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 #[cfg(test)]

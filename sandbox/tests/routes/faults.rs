@@ -49,6 +49,34 @@ async fn status_faults_fail_the_next_n_requests_then_stop() {
 }
 
 #[tokio::test]
+async fn after_handling_does_the_work_then_loses_the_answer() {
+    let app = app(0, 0.0);
+    add_rule(
+        &app,
+        json!({"method": "POST", "status": 500, "afterHandling": true}),
+    )
+    .await;
+    let created = send(
+        &app,
+        "POST",
+        &list_uri(),
+        Auth::Plivo,
+        Some(json!({"username": "lost1", "password": "hunter22", "alias": "a"})),
+    )
+    .await;
+    assert_eq!(created.status, 500);
+    assert_error_body(&created, false);
+    let listed = send(&app, "GET", &list_uri(), Auth::Plivo, None)
+        .await
+        .json();
+    assert_eq!(listed["meta"]["total_count"], 1, "the endpoint was created");
+    assert!(listed["objects"][0]["username"]
+        .as_str()
+        .unwrap()
+        .starts_with("lost1"));
+}
+
+#[tokio::test]
 async fn rate_limits_carry_retry_after_in_the_dialects_format() {
     let app = app(3, 0.0);
     add_rule(
@@ -145,6 +173,8 @@ async fn bad_rules_are_refused() {
         json!({"stauts": 503}),
         json!({"status": 100, "body": "x"}),
         json!({"status": 500, "contentType": "text/plain"}),
+        json!({"afterHandling": true, "latencyMs": 10}),
+        json!({"afterHandling": true, "status": 500, "body": "x"}),
     ] {
         let answer = send(
             &app,
