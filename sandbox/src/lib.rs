@@ -472,7 +472,18 @@ pub fn router(state: Shared) -> Router {
 /// Binds the configured address; a busy port is a clear error.
 pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener, String> {
     let address = SocketAddr::new(config.bind, config.port);
-    tokio::net::TcpListener::bind(address).await.map_err(|e| match e.kind() {
+    // SO_REUSEADDR: a sandbox started again at once on its port (after Ctrl-C, or in the
+    // restart test) is not refused while the old connections linger in TIME_WAIT.
+    let listen = || {
+        let socket = match address {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(address)?;
+        socket.listen(1024)
+    };
+    listen().map_err(|e| match e.kind() {
         std::io::ErrorKind::AddrInUse => format!(
             "cannot listen on {address}: the port is in use. Stop the other server or choose another port with --port."
         ),

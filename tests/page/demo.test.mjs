@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
-  AUTH_ID, AUTH_TOKEN, PLIVO_SDK, SANDBOX, SDK_NOISE, context, newContext, pageTest, requests, sandbox, setup, shot, until, untilText, watchedPage,
+  AUTH_ID, AUTH_TOKEN, PLIVO_SDK, SANDBOX, SDK_NOISE, context, newContext, pageTest, requests, sandbox, secret, setup, shot, until, untilText, watchedPage,
 } from "./harness.mjs";
 
 const BASIC = "Basic " + Buffer.from(`${AUTH_ID}:${AUTH_TOKEN}`).toString("base64");
@@ -81,7 +81,7 @@ pageTest("Vobiz: a filter and a page change", async () => {
 pageTest("create, edit, rotate and delete an endpoint", async () => {
   const page = await open("?dialect=vobiz");
   await page.fill("#create-form input[name=username]", "deskphone7");
-  await page.fill("#create-form input[name=password]", "first-pass-1");
+  await page.fill("#create-form input[name=password]", secret("first-pass-1"));
   await page.fill("#create-form input[name=alias]", "desk-7");
   await page.click("#create-button");
   await page.waitForSelector("#create-result:not([hidden])");
@@ -102,7 +102,7 @@ pageTest("create, edit, rotate and delete an endpoint", async () => {
 
   await page.locator(`#endpoint-table tbody tr[data-id="${id}"] button[data-action=rotate]`).click();
   await page.waitForSelector("#rotate-dialog[open]");
-  const password = await page.inputValue("#rotate-form input[name=password]");
+  const password = secret(await page.inputValue("#rotate-form input[name=password]"));
   assert.equal(password.length, 24);
   assert.equal(await page.inputValue("#rotate-form input[name=username]"), "deskphone7");
   await page.click("#copy-password");
@@ -143,7 +143,7 @@ pageTest("an invalid username shows the library's message and sends nothing", as
   const page = await open("?dialect=plivo", { initScripts: [recordFetches] });
   await sandbox("DELETE", "/__sandbox/requests");
   await page.fill("#create-form input[name=username]", "1bad_name");
-  await page.fill("#create-form input[name=password]", "good-pass");
+  await page.fill("#create-form input[name=password]", secret("good-pass"));
   await page.fill("#create-form input[name=alias]", "desk");
   await untilText(page, '#create-form .field-error[data-for="username"]', /Invalid username "1bad_name".*letters and digits/);
   await until(page, () => document.querySelector("#create-button").disabled, null, "the create button is disabled");
@@ -257,7 +257,7 @@ pageTest("backend mode: the same flows with no account token in the page", async
   assert.equal(await page.isHidden("#connect input[name=authToken]"), true);
 
   await page.fill("#create-form input[name=username]", "viabackend");
-  await page.fill("#create-form input[name=password]", "backend-pass");
+  await page.fill("#create-form input[name=password]", secret("backend-pass"));
   await page.fill("#create-form input[name=alias]", "backend");
   await page.click("#create-button");
   await page.waitForSelector("#create-result:not([hidden])");
@@ -265,7 +265,7 @@ pageTest("backend mode: the same flows with no account token in the page", async
   await row.waitFor();
   await row.locator("button[data-action=rotate]").click();
   await page.waitForSelector("#rotate-dialog[open]");
-  assert.equal((await page.inputValue("#rotate-form input[name=password]")).length, 24);
+  assert.equal(secret(await page.inputValue("#rotate-form input[name=password]")).length, 24);
   await page.click("#rotate-form button[value=close]");
   await page.waitForSelector("#rotate-dialog", { state: "hidden" });
 

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { sandbox, watch } from "./sandbox.mjs";
+import { AUTH_TOKEN, sandbox, watch, watchedPages } from "./sandbox.mjs";
 
 export { AUTH_ID, AUTH_TOKEN, PLIVO_SDK, SANDBOX, SDK_NOISE, blankPage, requests, sandbox } from "./sandbox.mjs";
 
@@ -61,14 +61,56 @@ export async function watchedPage(ignore) {
   return watch(await context.newPage(), ignore);
 }
 
+/** What must never reach a console line or browser storage: the account's auth token and
+ * every password a test hands to the library or the demo (`secret`). */
+const SECRETS = new Set([AUTH_TOKEN]);
+
+/** Marks values as secrets for the sweep that ends every page test; answers the first. */
+export function secret(...values) {
+  for (const value of values) SECRETS.add(String(value));
+  return values[0];
+}
+
+/**
+ * Ends every page test: no secret in any console line of the pages it watched, nor in
+ * the storage of its pages (local and session storage, cookies, IndexedDB and Cache
+ * Storage names). Error messages are checked by the tests that provoke them.
+ */
+async function sweepSecrets() {
+  const found = [];
+  const look = (where, text) => {
+    for (const value of SECRETS) if (text.includes(value)) found.push(`${where} holds ${value.slice(0, 4)}…`);
+  };
+  for (const page of watchedPages) look(`the console of ${page.url()}`, page.consoleLines.join("\n"));
+  for (const page of context?.pages() ?? []) {
+    const stored = await page
+      .evaluate(async () => {
+        const out = [document.cookie];
+        for (const storage of [localStorage, sessionStorage]) {
+          for (let i = 0; i < storage.length; i++) out.push(storage.key(i), storage.getItem(storage.key(i)));
+        }
+        for (const db of (await globalThis.indexedDB?.databases?.()) ?? []) out.push(db.name);
+        for (const name of (await globalThis.caches?.keys()) ?? []) out.push(name);
+        return out.join("\n");
+      })
+      .catch(() => "");
+    look(`the storage of ${page.url()}`, stored);
+  }
+  for (const cookie of (await context?.cookies()) ?? []) look(`cookie ${cookie.name}`, cookie.value);
+  assert.deepEqual(found, [], "secrets where they must never be");
+}
+
 /**
  * A test on pages of one browser context. When it fails, every page it opened is saved as
- * FAILURE_DIR/<test>[-n].png with its console and page errors in <test>[-n].log.
+ * FAILURE_DIR/<test>[-n].png with its console and page errors in <test>[-n].log. Every
+ * test ends with the secrets sweep.
  */
 export function pageTest(name, body) {
   test(name, async () => {
+    watchedPages.length = 0;
     try {
       await body();
+      await sweepSecrets();
     } catch (error) {
       await saveFailure(name, error);
       throw error;

@@ -3,9 +3,9 @@
 // is the problem. Then the same module instance still lists endpoints, and nothing secret
 // appears in any message, console line or storage.
 import assert from "node:assert/strict";
-import { AUTH_ID, AUTH_TOKEN, SANDBOX, blankPage, context, newContext, pageTest, requests, sandbox, setup, watchedPage } from "./harness.mjs";
+import { AUTH_ID, AUTH_TOKEN, SANDBOX, blankPage, context, newContext, pageTest, requests, sandbox, secret, setup, watchedPage } from "./harness.mjs";
 
-const SECRET_PASSWORD = "918273645";
+const SECRET_PASSWORD = secret("918273645", "s3cret-pass", "sneaky-pass", "query-secret-123", "t0ken");
 const PAGE = (meta, objects = []) => JSON.stringify({ api_id: "x", meta: { limit: 20, offset: 0, next: null, previous: null, ...meta }, objects });
 const b64 = (value) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
 const GOOD_HEADER = { alg: "HS256", cty: "plivo;v=1", typ: "JWT" };

@@ -33,11 +33,15 @@ export async function requests() {
 }
 
 
+/** Every page `watch` was given (the page tests' secrets sweep reads their consoles). */
+export const watchedPages = [];
+
 /**
  * Keeps a page's console lines (`page.consoleLines`) and collects its errors
  * (`page.problems`: uncaught errors and console errors, less the lines `ignore` matches).
  */
 export function watch(page, ignore = /Failed to load resource/) {
+  watchedPages.push(page);
   page.problems = [];
   page.consoleLines = [];
   page.on("pageerror", (e) => {

@@ -243,6 +243,7 @@ fn page_tests(run: &mut Run, sandbox_bin: &std::path::Path) -> Result {
             .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])
             .args(&files)
             .env("SANDBOX_URL", &sandbox.url)
+            .env("SANDBOX_BIN", sandbox_bin)
             .env("CHROMIUM", CHROMIUM)
             .env("SCREENSHOT_DIR", target_dir().join("screenshots"))
             .env("FAILURE_DIR", &failures),
