@@ -35,7 +35,7 @@ fn host_is_loopback(host: &[u8]) -> bool {
 
 /// Whether `url` is `http://` or `https://` (any letter case) to this machine, read
 /// strictly: `scheme://host[:port]` followed by nothing, `/`, `?` or `#`, where `host` is
-/// one [`is_loopback_host`] accepts and `port` is 1 to 5 digits. Anything else, user info
+/// one [`is_loopback_host`] accepts and `port` is 1 to 5 digits, at most 65535. Anything else, user info
 /// and backslashes included, is not.
 pub fn is_loopback_url(url: &str) -> bool {
     let url = url.as_bytes();
@@ -58,8 +58,12 @@ pub fn is_loopback_url(url: &str) -> bool {
         }
         _ => (authority, None),
     };
-    let port_ok =
-        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.iter().all(u8::is_ascii_digit));
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.iter().all(u8::is_ascii_digit)
+            && p.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')) <= 65_535
+    });
     port_ok && host_is_loopback(host)
 }
 
@@ -85,6 +89,7 @@ mod tests {
             "http://127.evil.com",
             "http://127.0.0.1.nip.io",
             "http://127.0.0.1.nip.io:80/",
+            "http://localhost:82787",
             "http://localhost.evil.com",
             "http://localhost@evil.com",
             "http://evil.com@localhost",

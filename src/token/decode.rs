@@ -412,6 +412,10 @@ impl TokenText<'_> {
         let app = string("claims", "app", members[2])?;
         let nbf = time_claim("nbf", members[3])?;
         let exp = time_claim("exp", members[4])?;
+        if exp <= nbf {
+            // Never valid: the browser SDK would ask for another at once, in a loop.
+            return Err(malformed("claims", "`exp` must be after `nbf`"));
+        }
         let voice = match per {
             None | Some(Nested::Object(None)) => [None, None],
             Some(Nested::Object(Some(Nested::Object(voice)))) => voice,
@@ -759,6 +763,11 @@ pub(crate) mod tests {
                 with_claims(r#"{"iss":"a","nbf":-1,"exp":2}"#),
                 "claims",
                 "whole Unix seconds",
+            ),
+            (
+                with_claims(r#"{"iss":"a","nbf":5,"exp":5}"#),
+                "claims",
+                "`exp` must be after `nbf`",
             ),
             (
                 with_claims(r#"{"iss":"a","nbf":1,"exp":2,"sub":7}"#),

@@ -1,6 +1,7 @@
 //! The project's task runner: `cargo xtask demo` and `cargo xtask test`.
 
 mod browser;
+mod fuzz;
 mod pkg;
 mod sandbox;
 mod test;
@@ -25,6 +26,9 @@ Tasks:
   bench             benchmark figures in headless Chromium against plain-JavaScript peers;
                     rewrites BENCHMARKS.md and the README's table
   sandbox [args]    build and run the sandbox with its own flags (see `sandbox --help`)
+  fuzz [target] [--seconds N]
+                    run the fuzz targets (token, response, query, url; default all) for N
+                    seconds each (default 600) with cargo-fuzz on the nightly toolchain
 ";
 
 fn demo(args: &[String]) -> Result {
@@ -165,6 +169,7 @@ fn main() -> ExitCode {
         Some("build") => pkg::build().map(|_| ()),
         Some("check-types") => pkg::check_types(),
         Some("bench") => bench(),
+        Some("fuzz") => fuzz::command(&args[1..]),
         Some("sandbox") => sandbox_exec(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");

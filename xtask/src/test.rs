@@ -16,7 +16,10 @@ struct Run {
     started: Instant,
 }
 
-const STAGES: usize = 9;
+const STAGES: usize = 10;
+
+/// How long `cargo xtask test` runs each fuzz target.
+const FUZZ_SMOKE_SECONDS: u32 = 5;
 
 impl Run {
     fn stage(&mut self, name: &str) {
@@ -167,6 +170,18 @@ fn stages(run: &mut Run) -> Result {
 
     run.stage("native tests: cargo test --workspace");
     run.tests(cmd("cargo").args(["test", "--workspace"]))?;
+
+    run.stage("fuzz smoke run: every target for a few seconds (cargo xtask fuzz runs longer)");
+    crate::fuzz::tools()?;
+    for target in crate::fuzz::TARGETS {
+        match crate::fuzz::run_target(target, FUZZ_SMOKE_SECONDS) {
+            Ok(_) => run.counts.passed += 1,
+            Err(e) => {
+                run.counts.failed += 1;
+                return Err(e);
+            }
+        }
+    }
 
     run.stage("wasm tests in Node");
     run.tests(&mut wasm_test("node"))?;
