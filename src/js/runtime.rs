@@ -1,9 +1,6 @@
 //! The browser side of the core's traits: `fetch` through gloo-net with a timeout and
 //! cancellation, the clock, timers and `crypto.getRandomValues`.
 
-use std::cell::Cell;
-use std::rc::Rc;
-
 use gloo_net::http::{Request, RequestBuilder};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -16,6 +13,30 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::http::MAX_BODY_BYTES;
 use crate::http::{auth_headers, ApiRequest, ApiResponse, Method};
 use crate::task::LocalBoxFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &JsValue, ms: u32) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
+}
+
+/// A host timer that calls `handler` after `ms`; dropping it clears the timer, so that
+/// nothing is left that keeps Node running or fires after its owner is gone.
+struct Timer(JsValue);
+
+impl Timer {
+    fn new(handler: &JsValue, ms: u32) -> Self {
+        Self(set_timeout(handler, ms))
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        clear_timeout(&self.0);
+    }
+}
 
 /// Clock, timers and randomness of the JavaScript host (browser or Node).
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,7 +52,10 @@ impl Runtime for HostRuntime {
     }
 
     async fn sleep(&self, ms: u32) {
-        gloo_timers::future::TimeoutFuture::new(ms).await;
+        let mut timer = None;
+        let done = js_sys::Promise::new(&mut |resolve, _| timer = Some(Timer::new(resolve.as_ref(), ms)));
+        let _ = wasm_bindgen_futures::JsFuture::from(done).await;
+        drop(timer);
     }
 
     fn fill_random(&self, bytes: &mut [u8]) -> Result<()> {
@@ -169,18 +193,19 @@ impl FetchTransport {
             )
         })?;
         let mut guard = AbortOnDrop(Some(controller.clone()));
-        let timed_out = Rc::new(Cell::new(false));
-        let _timer = {
-            let controller = controller.clone();
-            let timed_out = timed_out.clone();
-            gloo_timers::callback::Timeout::new(self.timeout_ms, move || {
-                timed_out.set(true);
-                controller.abort();
-            })
-        };
+        // `controller.abort(timed_out)` when the time is up (a bound function: no closure).
+        // The reason must be an Error: `fetch` rejects with it, and gloo-net takes it apart.
+        let timed_out: JsValue = js_sys::Error::new("no answer in time").into();
+        let _timer = js_sys::Reflect::get(&controller, &JsValue::from_str("abort"))
+            .ok()
+            .map(|abort| {
+                let abort: js_sys::Function = abort.unchecked_into();
+                let bound = abort.bind1(&controller, &timed_out);
+                Timer::new(bound.as_ref(), self.timeout_ms)
+            });
         let failed = |e: gloo_net::Error| {
             let what = request.describe();
-            if timed_out.get() {
+            if controller.signal().reason() == timed_out {
                 Error::new(
                     ErrorCode::Timeout,
                     text!(
