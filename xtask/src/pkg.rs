@@ -24,7 +24,7 @@ fn manifest_field(field: &str) -> Result<String> {
 /// The largest download a page may have: the browser module's wasm, its JS glue and
 /// snippets, gzip -9. `cargo xtask test` fails above it. A ratchet: it is lowered with
 /// every saving, towards the goal of 60,000 B (issue 11).
-pub const SIZE_LIMIT: u64 = 92_000;
+pub const SIZE_LIMIT: u64 = 91_000;
 
 /// One module of the package: the one pages load, or the one servers load.
 pub struct Module {
