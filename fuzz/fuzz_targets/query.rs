@@ -3,10 +3,10 @@
 //! unreserved characters and percent escapes only, and decodes back to the same values.
 #![no_main]
 
+use arbitrary::Arbitrary;
 use endpoint_login::fields::{Field, Host};
 use endpoint_login::query::{encode, ListQuery};
 use endpoint_login::Dialect;
-use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 
 /// A field value as JavaScript could pass it.
@@ -89,7 +89,11 @@ fn decode(text: &str) -> Vec<(String, String)> {
 
 fuzz_target!(|input: (bool, Vec<(u8, Value)>)| {
     let (vobiz, members) = input;
-    let dialect = if vobiz { Dialect::Vobiz } else { Dialect::Plivo };
+    let dialect = if vobiz {
+        Dialect::Vobiz
+    } else {
+        Dialect::Plivo
+    };
     let object = Object(
         members
             .into_iter()
@@ -109,7 +113,10 @@ fuzz_target!(|input: (bool, Vec<(u8, Value)>)| {
                 .map(|(name, value)| (name.to_string(), value.clone()))
                 .collect();
             assert_eq!(decoded, expected);
-            assert!(query.page_size(dialect) >= 1 && query.page_size(dialect) <= dialect.max_page_size());
+            assert!(
+                query.page_size(dialect) >= 1
+                    && query.page_size(dialect) <= dialect.max_page_size()
+            );
         }
         Err(e) => assert!(!e.message.is_empty()),
     }

@@ -14,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = json::parse(body);
     if let Ok(page) = read_page(body) {
         let whole = json::parse(&page.json).expect("a page is handed out as valid JSON");
-        let objects = json::parse(&page.json[page.objects.clone()]).expect("the objects range is JSON");
+        let objects =
+            json::parse(&page.json[page.objects.clone()]).expect("the objects range is JSON");
         let items = objects.as_array().expect("the objects range is an array");
         assert_eq!(items.len(), page.count as usize);
         assert!(whole.get("meta").is_some());

@@ -17,11 +17,18 @@ fuzz_target!(|data: &[u8]| {
         Ok(decoded) => {
             assert_eq!(decoded.header.alg, "HS256");
             assert!(!decoded.claims.iss.is_empty());
-            assert!(decoded.claims.exp > decoded.claims.nbf, "{:?}", decoded.claims);
+            assert!(
+                decoded.claims.exp > decoded.claims.nbf,
+                "{:?}",
+                decoded.claims
+            );
             // Verification reads the same token: it can only add signature and time errors.
             if let Err(e) = verify_access_token(text, KEY, decoded.claims.nbf, 0) {
                 assert!(
-                    matches!(e.code, ErrorCode::InvalidSignature | ErrorCode::TokenExpired),
+                    matches!(
+                        e.code,
+                        ErrorCode::InvalidSignature | ErrorCode::TokenExpired
+                    ),
                     "{:?}",
                     e.code
                 );

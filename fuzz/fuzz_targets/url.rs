@@ -41,7 +41,11 @@ fuzz_target!(|data: &[u8]| {
             let plain = config.base_url.len() >= 7
                 && config.base_url.as_bytes()[..7].eq_ignore_ascii_case(b"http://");
             if plain {
-                assert!(browser_sees_loopback(&config.base_url), "{:?}", config.base_url);
+                assert!(
+                    browser_sees_loopback(&config.base_url),
+                    "{:?}",
+                    config.base_url
+                );
             }
         }
     }
