@@ -13,11 +13,10 @@ const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
 const ACCOUNT = { authId: "MASANDBOXACCOUNT0001", authToken: "sandbox_auth_token_0123456789abcdef" };
 
 before(async () => {
-  // In a browser `await init()` fetches the .wasm next to the module; Node reads it.
-  const wasm = new URL(import.meta.resolve("endpoint-login/endpoint_login_bg.wasm"));
-  await init({ module_or_path: await readFile(wasm) });
-  const serverWasm = new URL(import.meta.resolve("endpoint-login/server/endpoint_login_bg.wasm"));
-  await initServer({ module_or_path: await readFile(serverWasm) });
+  // Exactly what the README shows: nothing passed. In a browser `init()` fetches the
+  // .wasm next to the module; in Node the package's `node` entry reads it from disk.
+  await init();
+  await initServer();
 });
 
 test("package.json describes an ES module with types", async () => {
@@ -26,9 +25,12 @@ test("package.json describes an ES module with types", async () => {
   assert.equal(manifest.type, "module");
   assert.equal(manifest.exports["."].types, "./endpoint_login.d.ts");
   assert.equal(manifest.exports["./server"].types, "./server/endpoint_login.d.ts");
+  assert.equal(manifest.exports["."].node, "./node.js");
+  assert.equal(manifest.exports["./server"].node, "./server/node.js");
+  assert.ok(import.meta.resolve("endpoint-login").endsWith("/node.js"), "Node takes the node entry");
   assert.equal(manifest.sideEffects, false);
   const dir = new URL(".", import.meta.resolve("endpoint-login"));
-  for (const file of ["endpoint_login.js", "endpoint_login.d.ts", "endpoint_login_bg.wasm", "README.md", "server/endpoint_login.js", "server/endpoint_login_bg.wasm"]) {
+  for (const file of ["endpoint_login.js", "endpoint_login.d.ts", "endpoint_login_bg.wasm", "node.js", "README.md", "server/endpoint_login.js", "server/endpoint_login_bg.wasm", "server/node.js"]) {
     assert.ok((await stat(new URL(file, dir))).size > 0, file);
   }
 });

@@ -51,6 +51,24 @@ pub const SERVER: Module = Module {
     folder: "server",
 };
 
+/// The entry Node takes (the `node` condition of `exports`), beside each module's glue.
+const NODE_ENTRY: &str = "node.js";
+
+/// What that entry holds: the module as it is, with an `init()` that reads the
+/// WebAssembly beside it when nothing is passed (Node has no `fetch` of files).
+const NODE_ENTRY_SOURCE: &str = r#"// Node: `await init()` reads the WebAssembly beside this file.
+import { readFile } from "node:fs/promises";
+import initWith from "./endpoint_login.js";
+
+export * from "./endpoint_login.js";
+
+export default async function init(options) {
+  if (options !== undefined) return initWith(options);
+  const bytes = await readFile(new URL("./endpoint_login_bg.wasm", import.meta.url));
+  return initWith({ module_or_path: bytes });
+}
+"#;
+
 /// The package.json of the npm package.
 pub fn package_json() -> Result<String> {
     let version = manifest_field("version")?;
@@ -72,10 +90,12 @@ pub fn package_json() -> Result<String> {
   "exports": {{
     ".": {{
       "types": "./{OUT_NAME}.d.ts",
+      "node": "./{NODE_ENTRY}",
       "default": "./{OUT_NAME}.js"
     }},
     "./server": {{
       "types": "./server/{OUT_NAME}.d.ts",
+      "node": "./server/{NODE_ENTRY}",
       "default": "./server/{OUT_NAME}.js"
     }},
     "./{OUT_NAME}_bg.wasm": "./{OUT_NAME}_bg.wasm",
@@ -86,6 +106,7 @@ pub fn package_json() -> Result<String> {
     "{OUT_NAME}.js",
     "{OUT_NAME}.d.ts",
     "{OUT_NAME}_bg.wasm",
+    "{NODE_ENTRY}",
     "snippets/",
     "server/",
     "README.md"
@@ -236,6 +257,9 @@ pub fn build() -> Result<Download> {
     build_module(&SERVER)?;
     let browser = build_module(&BROWSER)?;
     fs::write(pkg.join("package.json"), package_json()?)?;
+    for module in [&pkg, &pkg.join(SERVER.folder)] {
+        fs::write(module.join(NODE_ENTRY), NODE_ENTRY_SOURCE)?;
+    }
     fs::copy(root().join("README.md"), pkg.join("README.md"))?;
     let mut files = vec![
         browser.join(format!("{OUT_NAME}_bg.wasm")),
