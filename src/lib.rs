@@ -4,6 +4,7 @@
 #[macro_use]
 pub mod text;
 
+pub mod backend;
 pub mod base64;
 pub mod client;
 pub mod clock;

@@ -13,6 +13,8 @@
 #[global_allocator]
 static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
 
+#[cfg(feature = "server")]
+pub mod backend;
 pub mod client;
 pub mod error;
 pub mod host;

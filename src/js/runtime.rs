@@ -53,7 +53,8 @@ impl Runtime for HostRuntime {
 
     async fn sleep(&self, ms: u32) {
         let mut timer = None;
-        let done = js_sys::Promise::new(&mut |resolve, _| timer = Some(Timer::new(resolve.as_ref(), ms)));
+        let done =
+            js_sys::Promise::new(&mut |resolve, _| timer = Some(Timer::new(resolve.as_ref(), ms)));
         let _ = wasm_bindgen_futures::JsFuture::from(done).await;
         drop(timer);
     }

@@ -1,7 +1,8 @@
 // Type-level checks of the installed package with `tsc --noEmit --strict` (the README's
 // examples are checked verbatim beside this file, in readme/). Compiled, never run.
 import init, { EndpointClient, TokenProvider, isEndpointLoginError } from "endpoint-login";
-import { verifyAccessToken } from "endpoint-login/server";
+import { createBackendHandler, verifyAccessToken } from "endpoint-login/server";
+import type { BackendGrant, BackendHandlerOptions } from "endpoint-login/server";
 // @ts-expect-error pages' module has no function that needs the Auth Token
 import { verifyAccessToken as notInPages } from "endpoint-login";
 import type {
@@ -83,4 +84,19 @@ export function tokenProviders(client: EndpointClient): TokenProvider[] {
   // @ts-expect-error request goes with client.tokenProvider, not the constructor
   const wrong = new TokenProvider({ request: { sub: "alice" } });
   return [fromUrl, fromClient, wrong];
+}
+
+export function backend(): (request: Request) => Promise<Response> {
+  const grant: BackendGrant = { sub: "alice", incoming: true, ttlSeconds: 600, endpoints: "read" };
+  // @ts-expect-error endpoints is "none", "read" or "manage"
+  const wrong: BackendGrant = { sub: "alice", endpoints: "write" };
+  const options: BackendHandlerOptions = {
+    dialect: "plivo",
+    authId: "MA1",
+    authToken: "server-only",
+    basePath: "/voice/",
+    authorize: async (request: Request) => (request.headers.has("cookie") ? grant : null),
+  };
+  void wrong;
+  return createBackendHandler(options);
 }

@@ -22,9 +22,18 @@ pub fn tools() -> Result {
     }
     let found = output(cmd("cargo-fuzz").arg("--version")).unwrap_or_default();
     if !found.contains(CARGO_FUZZ_VERSION) {
-        eprintln!("==> installing cargo-fuzz {CARGO_FUZZ_VERSION} into target/tools (about 40 s, once)");
+        eprintln!(
+            "==> installing cargo-fuzz {CARGO_FUZZ_VERSION} into target/tools (about 40 s, once)"
+        );
         run(cmd("cargo")
-            .args(["install", "cargo-fuzz", "--locked", "--version", CARGO_FUZZ_VERSION, "--root"])
+            .args([
+                "install",
+                "cargo-fuzz",
+                "--locked",
+                "--version",
+                CARGO_FUZZ_VERSION,
+                "--root",
+            ])
             .arg(target_dir().join("tools")))?;
     }
     Ok(())
@@ -34,7 +43,10 @@ pub fn tools() -> Result {
 /// panics or trips the sanitizer fails it (libFuzzer saves it under fuzz/artifacts/).
 pub fn run_target(target: &str, seconds: u32) -> Result<u64> {
     if !TARGETS.contains(&target) {
-        return fail(format!("no fuzz target {target:?}; the targets: {}", TARGETS.join(", ")));
+        return fail(format!(
+            "no fuzz target {target:?}; the targets: {}",
+            TARGETS.join(", ")
+        ));
     }
     let corpus = target_dir().join("fuzz-corpus").join(target);
     std::fs::create_dir_all(&corpus)?;
@@ -44,14 +56,21 @@ pub fn run_target(target: &str, seconds: u32) -> Result<u64> {
         .args(["+nightly", "fuzz", "run", "-O", target])
         .arg(&corpus)
         .args(seeds.is_dir().then_some(&seeds))
-        .args(["--", &format!("-max_total_time={seconds}"), "-print_final_stats=1"])
+        .args([
+            "--",
+            &format!("-max_total_time={seconds}"),
+            "-print_final_stats=1",
+        ])
         .stderr(Stdio::piped());
     eprintln!("    $ cargo +nightly fuzz run -O {target} ({seconds} s)");
     let mut child = command.spawn()?;
     let mut executions = 0;
     let mut tail: Vec<String> = Vec::new();
     if let Some(stderr) = child.stderr.take() {
-        for line in BufReader::new(stderr).lines().map_while(std::result::Result::ok) {
+        for line in BufReader::new(stderr)
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
             if let Some(n) = line.strip_prefix("stat::number_of_executed_units:") {
                 executions = n.trim().parse().unwrap_or(0);
             }
@@ -87,9 +106,14 @@ pub fn command(args: &[String]) -> Result {
                     .filter(|&n| n > 0)
                     .ok_or_else(|| "--seconds needs a positive number".to_owned())?;
             }
-            name => targets.push(TARGETS.iter().copied().find(|t| *t == name).ok_or_else(|| {
-                format!("no fuzz target {name:?}; the targets: {}", TARGETS.join(", "))
-            })?),
+            name => targets.push(TARGETS.iter().copied().find(|t| *t == name).ok_or_else(
+                || {
+                    format!(
+                        "no fuzz target {name:?}; the targets: {}",
+                        TARGETS.join(", ")
+                    )
+                },
+            )?),
         }
     }
     if targets.is_empty() {

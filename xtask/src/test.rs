@@ -233,7 +233,12 @@ fn stages(run: &mut Run) -> Result {
         run.tests(
             cmd("node")
                 .current_dir(&consumer)
-                .args(["--test", "--test-reporter=spec", "package.test.mjs"])
+                .args([
+                    "--test",
+                    "--test-reporter=spec",
+                    "package.test.mjs",
+                    "backend.test.mjs",
+                ])
                 .env("SANDBOX_URL", &sandbox.url),
         )?;
     }

@@ -1,0 +1,363 @@
+//! `createBackendHandler`: the backend half of backend mode on the web-standard Fetch API,
+//! `(request: Request) => Promise<Response>`, for Node 20+, Deno, Bun, Workers and route
+//! handlers. The rules live in [`crate::backend`]; this layer reads the request, asks the
+//! application's `authorize`, and does the fetches. In `endpoint-login/server` only: it
+//! holds the account's Auth Token.
+
+use std::rc::Rc;
+
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use super::host::{field, JsObject};
+use super::runtime::{FetchTransport, HostRuntime};
+use crate::backend::{
+    self, EndpointAccess, Refusal, Route, DEFAULT_TOKEN_TTL_SECONDS, MAX_FORWARDED_BODY_BYTES,
+};
+use crate::client::{Client, Transport};
+use crate::config::{ClientConfig, ClientOptions, Dialect};
+use crate::error::{Error, ErrorCode, Result};
+use crate::fields::{Field, Options};
+use crate::http::ApiRequest;
+use crate::token::CreateTokenRequest;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** What `authorize` grants the signed-in user of a request. */
+export interface BackendGrant {
+  /** The endpoint username the user's tokens log in as. */
+  sub: string;
+  /** May receive calls (default false). */
+  incoming?: boolean;
+  /** May place calls (default true). */
+  outgoing?: boolean;
+  /** Lifetime of the user's tokens, 180 to 86,400 s (default 3600). */
+  ttlSeconds?: number;
+  /** Endpoint calls the user may make through the handler (default "none"). */
+  endpoints?: "none" | "read" | "manage";
+}
+
+/** Options of `createBackendHandler`. */
+export interface BackendHandlerOptions {
+  /** The platform's API dialect. Tokens need "plivo" (Vobiz has no token API). */
+  dialect: Dialect;
+  /** The account's Auth ID. */
+  authId: string;
+  /** The account's Auth Token: it stays on the server. */
+  authToken: string;
+  /** The platform's API (default: the dialect's public API). */
+  baseUrl?: string;
+  /** Where the application mounts the handler, e.g. "/voice/" (default "/"). */
+  basePath?: string;
+  /** Timeout of each platform request, ms (default 10,000). */
+  timeoutMs?: number;
+  /**
+   * Checks the request's session: the user's grant, or null when nobody is signed in
+   * (the handler answers 401). Never take the grant from the request itself.
+   */
+  authorize(request: Request): BackendGrant | null | Promise<BackendGrant | null>;
+}
+"#;
+
+/// The fields of `createBackendHandler`'s options, as JavaScript spells them.
+const FIELDS: &[&str] = &[
+    "dialect",
+    "authId",
+    "authToken",
+    "baseUrl",
+    "basePath",
+    "timeoutMs",
+    "authorize",
+];
+
+/// The fields of a grant.
+const GRANT_FIELDS: &[&str] = &["sub", "incoming", "outgoing", "ttlSeconds", "endpoints"];
+
+struct Handler {
+    dialect: Dialect,
+    auth_id: String,
+    base_path: String,
+    authorize: Function,
+    /// Forwards endpoint calls with the account's credentials.
+    transport: FetchTransport,
+    /// Asks the JWT API for tokens.
+    client: Client<FetchTransport, HostRuntime>,
+}
+
+/// Creates the backend half of backend mode: a function from a `Request` to a `Response`
+/// that answers `GET {basePath}token` with a token for the signed-in user and forwards the
+/// endpoint calls of a backend-mode `EndpointClient` with the account's credentials, as
+/// far as `authorize` grants. Throws `INVALID_CONFIG` on a bad option.
+#[wasm_bindgen(
+    js_name = createBackendHandler,
+    unchecked_return_type = "(request: Request) => Promise<Response>"
+)]
+pub fn create_backend_handler(
+    #[wasm_bindgen(unchecked_param_type = "BackendHandlerOptions")] options: JsValue,
+) -> std::result::Result<JsValue, JsValue> {
+    let authorize = Reflect::get(&options, &JsValue::from_str("authorize"))
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .ok_or_else(|| {
+            Error::config(
+                "authorize",
+                "give a function that answers the signed-in user's grant, or null",
+            )
+        })?;
+    let o = Options::required(
+        field(options.clone()),
+        "backend handler options",
+        ErrorCode::InvalidConfig,
+        FIELDS,
+    )?;
+    let base_path = match o.text("basePath")? {
+        None => "/".to_owned(),
+        Some(path) => backend::normalise_base_path(&path).ok_or_else(|| {
+            Error::config(
+                "basePath",
+                "must be a path such as \"/voice/\": starting with /, without a query, escapes or white space",
+            )
+        })?,
+    };
+    if o.text("authToken")?.is_none() {
+        return Err(Error::config(
+            "authToken",
+            "the handler adds the account's credentials: give the Auth Token (on the server only)",
+        )
+        .into());
+    }
+    let config = ClientConfig::from_options(ClientOptions::read(field(without(
+        &options,
+        &["basePath", "authorize"],
+    )))?)?;
+    let handler = Rc::new(Handler {
+        dialect: config.dialect,
+        auth_id: config.auth_id.clone(),
+        base_path,
+        authorize,
+        transport: FetchTransport::new(&config),
+        client: Client::new(config.clone(), FetchTransport::new(&config), HostRuntime),
+    });
+    let serve = Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
+        let handler = handler.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            Ok(handler.answer(request.unchecked_into()).await)
+        })
+    });
+    Ok(serve.into_js_value())
+}
+
+/// A copy of `options` without the handler's own fields, for the client options reader.
+fn without(options: &JsValue, names: &[&str]) -> JsValue {
+    let copy = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
+    for name in names {
+        let _ = Reflect::delete_property(&copy, &JsValue::from_str(name));
+    }
+    copy.into()
+}
+
+/// A JSON response.
+fn respond(status: u16, body: &[u8], retry_after: Option<&str>) -> JsValue {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    let headers = web_sys::Headers::new().expect("Headers is a constructor");
+    let _ = headers.set("Content-Type", "application/json");
+    let _ = headers.set("Cache-Control", "no-store");
+    if let Some(retry_after) = retry_after {
+        let _ = headers.set("Retry-After", retry_after);
+    }
+    init.set_headers(&headers);
+    // 204, 205 and 304 answers have no body (the Response constructor refuses one).
+    let mut body = body.to_vec();
+    let body = (!matches!(status, 204 | 205 | 304)).then_some(&mut body[..]);
+    web_sys::Response::new_with_opt_u8_array_and_init(body, &init)
+        .map(JsValue::from)
+        .unwrap_or(JsValue::NULL)
+}
+
+fn refused(refusal: &Refusal) -> JsValue {
+    respond(
+        refusal.status,
+        backend::refusal_body(refusal).as_bytes(),
+        None,
+    )
+}
+
+fn refusal(status: u16, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        message: message.into(),
+    }
+}
+
+/// A signed-in user's grant, as `authorize` answered it.
+struct Grant {
+    sub: String,
+    incoming: bool,
+    outgoing: bool,
+    ttl_seconds: i64,
+    endpoints: EndpointAccess,
+}
+
+fn read_grant(value: Field<JsObject>) -> Result<Grant> {
+    let o = Options::required(
+        value,
+        "the grant authorize answered",
+        ErrorCode::InvalidConfig,
+        GRANT_FIELDS,
+    )?;
+    let sub = o.required_text("sub")?;
+    let endpoints = match o.text("endpoints")? {
+        None => EndpointAccess::None,
+        Some(name) => EndpointAccess::parse(&name).ok_or_else(|| {
+            Error::config("endpoints", "must be \"none\", \"read\" or \"manage\"")
+        })?,
+    };
+    Ok(Grant {
+        sub,
+        incoming: o.flag("incoming")?.unwrap_or(false),
+        outgoing: o.flag("outgoing")?.unwrap_or(true),
+        ttl_seconds: o
+            .whole("ttlSeconds", 180, 86_400)?
+            .unwrap_or(DEFAULT_TOKEN_TTL_SECONDS),
+        endpoints,
+    })
+}
+
+impl Handler {
+    async fn answer(&self, request: web_sys::Request) -> JsValue {
+        match self.serve(&request).await {
+            Ok(response) => response,
+            Err(refusal) => refused(&refusal),
+        }
+    }
+
+    async fn serve(&self, request: &web_sys::Request) -> std::result::Result<JsValue, Refusal> {
+        let url = web_sys::Url::new(&request.url())
+            .map_err(|_| refusal(400, "the request URL is not valid"))?;
+        let path = url.pathname();
+        let Some(rest) = backend::under(&self.base_path, &path) else {
+            return Err(refusal(404, "not under the handler's basePath"));
+        };
+        let query = url.search();
+        let query = query.strip_prefix('?').unwrap_or(&query);
+        let route = backend::route(self.dialect, &self.auth_id, &request.method(), rest, query)?;
+        let grant = self.authorize(request).await?;
+        match route {
+            Route::Token => self.token(&grant).await,
+            Route::Forward {
+                method,
+                path_and_query,
+            } => {
+                backend::permits(grant.endpoints, method)?;
+                let body = match method {
+                    crate::http::Method::Post => Some(body_text(request).await?),
+                    _ => None,
+                };
+                let mut api = ApiRequest::new(method, path_and_query);
+                api.body = body;
+                let answer =
+                    self.transport.send(&api).await.map_err(|e| {
+                        refusal(502, text!("the platform did not answer: ", e.message))
+                    })?;
+                Ok(respond(
+                    answer.status,
+                    &answer.body,
+                    answer.retry_after.as_deref(),
+                ))
+            }
+        }
+    }
+
+    /// The application's verdict on the request's session.
+    async fn authorize(&self, request: &web_sys::Request) -> std::result::Result<Grant, Refusal> {
+        let failed = || refusal(500, "authorize failed; see the server's log");
+        let mut verdict = self.authorize.call1(&JsValue::NULL, request).map_err(|e| {
+            web_sys::console::error_2(&JsValue::from_str("endpoint-login: authorize threw"), &e);
+            failed()
+        })?;
+        if let Some(promise) = verdict.dyn_ref::<Promise>() {
+            verdict = JsFuture::from(promise.clone()).await.map_err(|e| {
+                web_sys::console::error_2(
+                    &JsValue::from_str("endpoint-login: authorize rejected"),
+                    &e,
+                );
+                failed()
+            })?;
+        }
+        if verdict.is_null() || verdict.is_undefined() || verdict.as_bool() == Some(false) {
+            return Err(refusal(401, "not signed in"));
+        }
+        read_grant(field(verdict)).map_err(|e| {
+            web_sys::console::error_1(&JsValue::from_str(&text!("endpoint-login: ", e.message)));
+            failed()
+        })
+    }
+
+    async fn token(&self, grant: &Grant) -> std::result::Result<JsValue, Refusal> {
+        let request = CreateTokenRequest {
+            sub: Some(grant.sub.clone()),
+            ttl_seconds: Some(grant.ttl_seconds),
+            incoming: Some(grant.incoming),
+            outgoing: Some(grant.outgoing),
+            ..CreateTokenRequest::default()
+        };
+        match self.client.create_token(&request).await {
+            Ok((issued, _)) => {
+                let mut out = crate::json::JsonOut::with_capacity(issued.token.len() + 16);
+                out.open_object()
+                    .name("token")
+                    .string(&issued.token)
+                    .close_object();
+                Ok(respond(200, out.finish().as_bytes(), None))
+            }
+            Err(e) => {
+                let status = match e.code {
+                    ErrorCode::Unsupported => 404,
+                    ErrorCode::InvalidArgument | ErrorCode::InvalidConfig => 500,
+                    _ => 502,
+                };
+                Err(refusal(status, e.message.clone()))
+            }
+        }
+    }
+}
+
+/// The request's body as text, refused above [`MAX_FORWARDED_BODY_BYTES`].
+async fn body_text(request: &web_sys::Request) -> std::result::Result<String, Refusal> {
+    let too_large = || {
+        refusal(
+            413,
+            text!(
+                "request bodies over ",
+                MAX_FORWARDED_BODY_BYTES,
+                " bytes are refused"
+            ),
+        )
+    };
+    if let Some(length) = request
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|n| n.trim().parse::<u64>().ok())
+    {
+        if length > MAX_FORWARDED_BODY_BYTES as u64 {
+            return Err(too_large());
+        }
+    }
+    let text = request
+        .text()
+        .map_err(|_| refusal(400, "the request body could not be read"))?;
+    let text = JsFuture::from(text)
+        .await
+        .map_err(|_| refusal(400, "the request body could not be read"))?
+        .as_string()
+        .unwrap_or_default();
+    if text.len() > MAX_FORWARDED_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(text)
+}
