@@ -129,6 +129,23 @@ fn readme_examples(dir: &std::path::Path) -> Result {
     Ok(())
 }
 
+/// Installs the packed package into a consumer folder, as a user would (fresh each run).
+fn install_tarball(folder: &std::path::Path, tarball: &std::path::Path) -> Result {
+    let _ = std::fs::remove_dir_all(folder.join("node_modules"));
+    crate::util::run(
+        cmd("npm")
+            .current_dir(folder)
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--no-package-lock",
+                "--no-save",
+            ])
+            .arg(tarball),
+    )
+}
+
 /// A command that fails when the generated .d.ts uses `any` outside comments.
 fn no_any_in_types() -> Command {
     let mut command = cmd(std::env::current_exe().expect("the xtask binary"));
@@ -209,23 +226,14 @@ fn stages(run: &mut Run) -> Result {
         )?;
     }
 
-    run.stage("consumer: the packed npm package, its types (tsc --strict) and use from Node");
+    run.stage("consumer: the packed npm package in Node, TypeScript (tsc --strict) and a Vite app");
     {
         let consumer = root().join("tests/consumer");
+        let vite_app = root().join("tests/vite-app");
         let tarball = pkg::pack()?;
-        let _ = std::fs::remove_dir_all(consumer.join("node_modules"));
-        crate::util::run(
-            cmd("npm")
-                .current_dir(&consumer)
-                .args([
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--no-package-lock",
-                    "--no-save",
-                ])
-                .arg(&tarball),
-        )?;
+        for folder in [&consumer, &vite_app] {
+            install_tarball(folder, &tarball)?;
+        }
         readme_examples(&consumer.join("readme"))?;
         run.check(&mut no_any_in_types())?;
         run.check(cmd("tsc").args(["--project", "tests/consumer/tsconfig.json"]))?;
@@ -240,6 +248,14 @@ fn stages(run: &mut Run) -> Result {
                     "backend.test.mjs",
                 ])
                 .env("SANDBOX_URL", &sandbox.url),
+        )?;
+        // Vite 7 builds the app in production mode and serves it with `vite preview`.
+        run.tests(
+            cmd("node")
+                .current_dir(&vite_app)
+                .args(["--test", "--test-reporter=spec", "app.test.mjs"])
+                .env("SANDBOX_URL", &sandbox.url)
+                .env("CHROMIUM", CHROMIUM),
         )?;
     }
 

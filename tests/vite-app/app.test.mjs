@@ -1,0 +1,81 @@
+// A Vite 7 application that depends on the packed tarball (cargo xtask test installs it
+// here): built in production mode, served by `vite preview`, driven in Chromium against
+// the sandbox (SANDBOX_URL): list endpoints, create one, get a token, run a provider.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
+const APP = fileURLToPath(new URL(".", import.meta.url));
+const VITE = fileURLToPath(new URL("../../node_modules/vite/bin/vite.js", import.meta.url));
+
+/** A port nothing listens on now: bound, closed, handed to vite preview. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.on("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+let preview;
+let browser;
+let url;
+
+before(async () => {
+  execFileSync(process.execPath, [VITE, "build", "--logLevel", "warn"], { cwd: APP, stdio: "inherit" });
+  const port = await freePort();
+  preview = spawn(process.execPath, [VITE, "preview", "--host", "127.0.0.1", "--port", String(port), "--strictPort"], {
+    cwd: APP,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  url = `http://127.0.0.1:${port}/`;
+  // Ready when it says where it serves.
+  await new Promise((resolve, reject) => {
+    let said = "";
+    preview.stdout.on("data", (chunk) => {
+      said += chunk;
+      if (said.includes(`127.0.0.1:${port}`)) resolve();
+    });
+    preview.on("exit", (code) => reject(new Error(`vite preview stopped (${code}): ${said}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  preview?.kill();
+});
+
+test("the production build emits the WebAssembly as an asset", () => {
+  const assets = readdirSync(new URL("dist/assets/", import.meta.url));
+  assert.ok(assets.some((name) => name.endsWith(".wasm")), assets.join(", "));
+});
+
+test("the built app lists, creates, gets a token and runs a provider against the sandbox", async () => {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => document.getElementById("out")?.textContent === "ready");
+  const result = await page.evaluate(
+    (options) => window.run(options),
+    { sandbox: SANDBOX, authId: "MASANDBOXACCOUNT0001", authToken: "sandbox_auth_token_0123456789abcdef" },
+  );
+  assert.equal(result.listed, 5);
+  assert.match(result.created, /^viteuser/);
+  assert.equal(result.tokenSub, result.created);
+  assert.equal(result.providerSub, result.created);
+  assert.equal(result.error, "INVALID_ID");
+  assert.deepEqual(problems, []);
+});
