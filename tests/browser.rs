@@ -538,10 +538,14 @@ async fn five_503s_are_survived_and_a_lost_create_is_not_repeated() {
     control("DELETE", "/__sandbox/requests", None).await;
     fault(json!({"method": "POST", "status": 500, "afterHandling": true})).await;
     let fields = json!({"username": "lost1", "password": "hunter22", "alias": "a"});
-    assert_code(
+    let e = assert_code(
         settle(patient.create_endpoint(js(fields))).await,
         "SERVER_ERROR",
     );
+    let message = prop(&e, "message").as_string().unwrap();
+    for secret in [AUTH_TOKEN, "hunter22"] {
+        assert!(!message.contains(secret), "a secret in {message}");
+    }
     assert_eq!(requests().await.len(), 1, "a create is never retried");
     let query = json!({"usernameStartsWith": "lost1"});
     let page = rust(
