@@ -23,43 +23,52 @@ use crate::fields::{Field, Options};
 use crate::http::ApiRequest;
 use crate::token::CreateTokenRequest;
 
-#[wasm_bindgen(typescript_custom_section)]
-const TYPES: &str = r#"
-/** What `authorize` grants the signed-in user of a request. */
-export interface BackendGrant {
-  /** The endpoint username the user's tokens log in as. */
-  sub: string;
-  /** May receive calls (default false). */
-  incoming?: boolean;
-  /** May place calls (default true). */
-  outgoing?: boolean;
-  /** Lifetime of the user's tokens, 180 to 86,400 s (default 3600). */
-  ttlSeconds?: number;
-  /** Endpoint calls the user may make through the handler (default "none"). */
-  endpoints?: "none" | "read" | "manage";
+/// What `authorize` grants the signed-in user of a request.
+#[cfg(feature = "typescript")]
+#[derive(tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendGrant {
+    /// The endpoint username the user's tokens log in as.
+    pub sub: String,
+    /// May receive calls (default false).
+    #[tsify(optional)]
+    pub incoming: Option<bool>,
+    /// May place calls (default true).
+    #[tsify(optional)]
+    pub outgoing: Option<bool>,
+    /// Lifetime of the user's tokens, 180 to 86,400 s (default 3600).
+    #[tsify(optional)]
+    pub ttl_seconds: Option<u32>,
+    /// Endpoint calls the user may make through the handler (default "none").
+    #[tsify(optional, type = "\"none\" | \"read\" | \"manage\"")]
+    pub endpoints: Option<()>,
 }
 
-/** Options of `createBackendHandler`. */
-export interface BackendHandlerOptions {
-  /** The platform's API dialect. Tokens need "plivo" (Vobiz has no token API). */
-  dialect: Dialect;
-  /** The account's Auth ID. */
-  authId: string;
-  /** The account's Auth Token: it stays on the server. */
-  authToken: string;
-  /** The platform's API (default: the dialect's public API). */
-  baseUrl?: string;
-  /** Where the application mounts the handler, e.g. "/voice/" (default "/"). */
-  basePath?: string;
-  /** Timeout of each platform request, ms (default 10,000). */
-  timeoutMs?: number;
-  /**
-   * Checks the request's session: the user's grant, or null when nobody is signed in
-   * (the handler answers 401). Never take the grant from the request itself.
-   */
-  authorize(request: Request): BackendGrant | null | Promise<BackendGrant | null>;
+/// Options of `createBackendHandler`.
+#[cfg(feature = "typescript")]
+#[derive(tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendHandlerOptions {
+    /// The platform's API dialect. Tokens need "plivo" (Vobiz has no token API).
+    pub dialect: Dialect,
+    /// The account's Auth ID.
+    pub auth_id: String,
+    /// The account's Auth Token: it stays on the server.
+    pub auth_token: String,
+    /// The platform's API (default: the dialect's public API).
+    #[tsify(optional)]
+    pub base_url: Option<String>,
+    /// Where the application mounts the handler, e.g. "/voice/" (default "/").
+    #[tsify(optional)]
+    pub base_path: Option<String>,
+    /// Timeout of each platform request, ms (default 10,000).
+    #[tsify(optional)]
+    pub timeout_ms: Option<u32>,
+    /// Checks the request's session: the user's grant, or null when nobody is signed in
+    /// (the handler answers 401). Never take the grant from the request itself.
+    #[tsify(type = "(request: Request) => BackendGrant | null | Promise<BackendGrant | null>")]
+    pub authorize: (),
 }
-"#;
 
 /// The fields of `createBackendHandler`'s options, as JavaScript spells them.
 const FIELDS: &[&str] = &[
