@@ -244,10 +244,14 @@ fn stages(run: &mut Run) -> Result {
                 .args([
                     "--test",
                     "--test-reporter=spec",
+                    // One file at a time: they share the sandbox, and some reset it.
+                    "--test-concurrency=1",
                     "package.test.mjs",
                     "backend.test.mjs",
+                    "readme.test.mjs",
                 ])
-                .env("SANDBOX_URL", &sandbox.url),
+                .env("SANDBOX_URL", &sandbox.url)
+                .env("CHROMIUM", CHROMIUM),
         )?;
         // Vite 7 builds the app in production mode and serves it with `vite preview`.
         run.tests(

@@ -1,0 +1,198 @@
+// The README's examples, run as written against the sandbox (SANDBOX_URL) with the packed
+// package installed here. What is changed, and only that: the placeholders become the
+// sandbox's account (`MA_XXXXXXXX`, `development-only-token`, `http://127.0.0.1:8787`),
+// and the platforms' public hosts (the default base URLs) are the sandbox, as a hosts file
+// would make them. Examples that run in Node run in a Node process of their own; the page
+// examples (relative URLs) run in Chromium on a page whose origin serves /voice/ with the
+// README's own backend handler example.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import initServer, { createBackendHandler } from "endpoint-login/server";
+
+const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
+const AUTH_ID = "MASANDBOXACCOUNT0001";
+const AUTH_TOKEN = "sandbox_auth_token_0123456789abcdef";
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const RUN = `${HERE}readme-run/`;
+
+/** The README's ```js blocks, the placeholders replaced. */
+const EXAMPLES = [...readFileSync(new URL("../../README.md", import.meta.url), "utf8").matchAll(/^```js\n([\s\S]*?)^```/gm)].map(([, code]) =>
+  code.replaceAll("MA_XXXXXXXX", AUTH_ID).replaceAll("development-only-token", AUTH_TOKEN).replaceAll("http://127.0.0.1:8787", SANDBOX),
+);
+
+/** The examples the tests below have taken. */
+const taken = new Set();
+
+/** The example that uses `name`, exactly one. */
+function example(name) {
+  const found = EXAMPLES.filter((code) => code.includes(name));
+  assert.equal(found.length, 1, `one README example uses ${name}`);
+  taken.add(found[0]);
+  return found[0];
+}
+
+/** Loaded first in every Node example: the platforms' public hosts are the sandbox. */
+const HOSTS = `
+const fetch = globalThis.fetch;
+const sandbox = (url) => url.replace(/^https:\\/\\/api\\.(plivo\\.com|vobiz\\.ai)/, ${JSON.stringify(SANDBOX)});
+globalThis.fetch = async (input, init) => {
+  if (!(input instanceof Request)) return fetch(sandbox(String(input)), init);
+  const url = sandbox(input.url);
+  if (url === input.url) return fetch(input, init);
+  const body = input.method === "GET" || input.method === "HEAD" ? undefined : await input.arrayBuffer();
+  return fetch(url, { method: input.method, headers: input.headers, body, signal: input.signal });
+};
+`;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.on("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Writes an example as a module beside the installed package and starts it in Node. */
+function node(name, code, env = {}) {
+  mkdirSync(RUN, { recursive: true });
+  writeFileSync(`${RUN}hosts.mjs`, HOSTS);
+  writeFileSync(`${RUN}${name}.mjs`, code);
+  const child = spawn(process.execPath, ["--import", `${RUN}hosts.mjs`, `${RUN}${name}.mjs`], {
+    cwd: HERE,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.output = "";
+  child.stdout.on("data", (chunk) => (child.output += chunk));
+  child.stderr.on("data", (chunk) => (child.output += chunk));
+  child.finished = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  return child;
+}
+
+before(async () => {
+  await fetch(`${SANDBOX}/__sandbox/reset`, { method: "POST" });
+});
+
+test("the direct-mode admin example: create, read, update, rotate, count, delete", async () => {
+  const run = node("admin", example("admin.rotatePassword"));
+  assert.equal(await run.finished, 0, run.output);
+  assert.match(run.output, /^alice\d{12}$/m);
+  assert.match(run.output, /log in as alice\d{12} with a 24-character password/);
+  assert.match(run.output, /\d+ of \d+ registered/);
+});
+
+test("the token example: lifetime checked, a token from the JWT API, decoded and verified", async () => {
+  const run = node("tokens", example("verifyAccessToken(token"));
+  assert.equal(await run.finished, 0, run.output);
+  assert.match(run.output, /^true /m, "incoming allowed");
+  assert.match(run.output, /^plivo;v=1$/m);
+});
+
+let server;
+let browser;
+after(async () => {
+  server?.kill();
+  await browser?.close();
+});
+
+test("the backend handler example serves tokens and endpoint reads for its signed-in user", async () => {
+  const port = await freePort();
+  server = node("server", example("createBackendHandler({"), { PORT: String(port), PLIVO_AUTH_TOKEN: AUTH_TOKEN });
+  const origin = `http://127.0.0.1:${port}`;
+  // Up when it answers.
+  for (;;) {
+    const up = await fetch(`${origin}/voice/token`).then((r) => r.status, () => 0);
+    if (up !== 0) break;
+    assert.equal(server.exitCode, null, server.output);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal((await fetch(`${origin}/voice/token`)).status, 401, "no session");
+  const session = { headers: { cookie: "session=1" } };
+  const { token } = await (await fetch(`${origin}/voice/token`, session)).json();
+  assert.equal(JSON.parse(Buffer.from(token.split(".")[1], "base64url")).sub, "alice");
+  const list = await fetch(`${origin}/voice/v1/Account/${AUTH_ID}/Endpoint/?limit=2`, session);
+  assert.equal(list.status, 200);
+  assert.equal((await list.json()).objects.length, 2);
+  const create = await fetch(`${origin}/voice/v1/Account/${AUTH_ID}/Endpoint/`, { ...session, method: "POST", body: "{}" });
+  assert.equal(create.status, 403, "endpoints: read");
+});
+
+/** Waits until `condition()` holds (checked every 20 ms), failing with `message` after 10 s. */
+async function until(condition, message) {
+  for (const start = Date.now(); !condition(); ) {
+    if (Date.now() - start > 10_000) assert.fail(message());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test("the page examples run in Chromium against the README's backend: a Vobiz walk and a TokenProvider", async (t) => {
+  // The page's origin: /voice/ is the README's handler for tokens (Plivo) and a Vobiz
+  // handler for the endpoint example's calls; the page and the package come from here.
+  await initServer();
+  const grant = () => ({ sub: "alice", incoming: true, endpoints: "read" });
+  const plivo = createBackendHandler({ dialect: "plivo", authId: AUTH_ID, authToken: AUTH_TOKEN, baseUrl: SANDBOX, basePath: "/voice/", authorize: grant });
+  const vobiz = createBackendHandler({ dialect: "vobiz", authId: AUTH_ID, authToken: AUTH_TOKEN, baseUrl: SANDBOX, basePath: "/voice/", authorize: grant });
+  const pkg = `${HERE}node_modules/endpoint-login/`;
+  const files = {
+    "/": ["text/html", `<!doctype html><script type="importmap">{"imports": {"endpoint-login": "/pkg/endpoint_login.js"}}</script>`],
+    "/walk.js": ["text/javascript", example("client.endpoints({ aliasContains")],
+    "/provider.js": ["text/javascript", example("new TokenProvider({\n  tokenUrl")],
+  };
+  const app = http.createServer(async (req, res) => {
+    const url = new URL(req.url, "http://localhost");
+    let answer;
+    if (url.pathname === "/favicon.ico") {
+      answer = new Response(null, { status: 204 });
+    } else if (files[url.pathname]) {
+      answer = new Response(files[url.pathname][1], { headers: { "content-type": files[url.pathname][0] } });
+    } else if (url.pathname.startsWith("/pkg/")) {
+      const file = url.pathname.slice("/pkg/".length);
+      const type = file.endsWith(".wasm") ? "application/wasm" : "text/javascript";
+      answer = new Response(readFileSync(`${pkg}${file}`), { headers: { "content-type": type } });
+    } else {
+      const handler = url.pathname.startsWith("/voice/api/") ? vobiz : plivo;
+      answer = await handler(new Request(new URL(req.url, `http://${req.headers.host}`), { method: req.method, headers: { cookie: req.headers.cookie ?? "" } }));
+    }
+    answer.headers.forEach((value, name) => res.setHeader(name, value));
+    res.writeHead(answer.status).end(Buffer.from(await answer.arrayBuffer()));
+  });
+  await new Promise((resolve) => app.listen(0, "127.0.0.1", resolve));
+  t.after(() => app.close());
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"],
+  });
+  const page = await browser.newPage();
+  const lines = [];
+  page.on("console", (m) => lines.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => lines.push(`pageerror: ${e.message}`));
+  await page.goto(`http://127.0.0.1:${app.address().port}/`);
+
+  await page.evaluate(() => import("/walk.js"));
+  // Console lines reach this process as events: wait for them.
+  await until(() => lines.some((l) => /^log: \d+ endpoints$/.test(l)) && lines.some((l) => /^log: \S+ (online|offline)$/.test(l)), () => lines.join("\n"));
+
+  const token = await page.evaluate(async () => {
+    const { logIn, logOut } = await import("/provider.js");
+    // What the browser SDK does with the generator at login.
+    const got = new Promise((resolve, reject) => logIn({ loginWithAccessTokenGenerator: (generator) => generator.getAccessToken().then(resolve, reject) }));
+    const token = await got;
+    logOut();
+    return token;
+  });
+  assert.equal(JSON.parse(Buffer.from(token.split(".")[1], "base64url")).sub, "alice");
+  assert.deepEqual(lines.filter((l) => /^(error|pageerror)/.test(l)), []);
+});
+
+test("every example of the README ran above", () => {
+  assert.equal(taken.size, EXAMPLES.length, `${EXAMPLES.length - taken.size} README example(s) not run: give each a test here`);
+});
