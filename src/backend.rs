@@ -68,7 +68,8 @@ pub struct Refusal {
     pub message: String,
 }
 
-fn refuse(status: u16, message: impl Into<String>) -> Refusal {
+/// A refusal with `status` and `message`.
+pub fn refuse(status: u16, message: impl Into<String>) -> Refusal {
     Refusal {
         status,
         message: message.into(),

@@ -14,7 +14,8 @@ use wasm_bindgen_futures::JsFuture;
 use super::host::{field, JsObject};
 use super::runtime::{FetchTransport, HostRuntime};
 use crate::backend::{
-    self, EndpointAccess, Refusal, Route, DEFAULT_TOKEN_TTL_SECONDS, MAX_FORWARDED_BODY_BYTES,
+    self, refuse, EndpointAccess, Refusal, Route, DEFAULT_TOKEN_TTL_SECONDS,
+    MAX_FORWARDED_BODY_BYTES,
 };
 use crate::client::{Client, Transport};
 use crate::config::{ClientConfig, ClientOptions, Dialect};
@@ -194,13 +195,6 @@ fn refused(refusal: &Refusal) -> JsValue {
     )
 }
 
-fn refusal(status: u16, message: impl Into<String>) -> Refusal {
-    Refusal {
-        status,
-        message: message.into(),
-    }
-}
-
 /// A signed-in user's grant, as `authorize` answered it.
 struct Grant {
     sub: String,
@@ -245,10 +239,10 @@ impl Handler {
 
     async fn serve(&self, request: &web_sys::Request) -> std::result::Result<JsValue, Refusal> {
         let url = web_sys::Url::new(&request.url())
-            .map_err(|_| refusal(400, "the request URL is not valid"))?;
+            .map_err(|_| refuse(400, "the request URL is not valid"))?;
         let path = url.pathname();
         let Some(rest) = backend::under(&self.base_path, &path) else {
-            return Err(refusal(404, "not under the handler's basePath"));
+            return Err(refuse(404, "not under the handler's basePath"));
         };
         let query = url.search();
         let query = query.strip_prefix('?').unwrap_or(&query);
@@ -269,7 +263,7 @@ impl Handler {
                 api.body = body;
                 let answer =
                     self.transport.send(&api).await.map_err(|e| {
-                        refusal(502, text!("the platform did not answer: ", e.message))
+                        refuse(502, text!("the platform did not answer: ", e.message))
                     })?;
                 Ok(respond(
                     answer.status,
@@ -282,7 +276,7 @@ impl Handler {
 
     /// The application's verdict on the request's session.
     async fn authorize(&self, request: &web_sys::Request) -> std::result::Result<Grant, Refusal> {
-        let failed = || refusal(500, "authorize failed; see the server's log");
+        let failed = || refuse(500, "authorize failed; see the server's log");
         let mut verdict = self.authorize.call1(&JsValue::NULL, request).map_err(|e| {
             web_sys::console::error_2(&JsValue::from_str("endpoint-login: authorize threw"), &e);
             failed()
@@ -297,7 +291,7 @@ impl Handler {
             })?;
         }
         if verdict.is_null() || verdict.is_undefined() || verdict.as_bool() == Some(false) {
-            return Err(refusal(401, "not signed in"));
+            return Err(refuse(401, "not signed in"));
         }
         read_grant(field(verdict)).map_err(|e| {
             web_sys::console::error_1(&JsValue::from_str(&text!("endpoint-login: ", e.message)));
@@ -328,7 +322,7 @@ impl Handler {
                     ErrorCode::InvalidArgument | ErrorCode::InvalidConfig => 500,
                     _ => 502,
                 };
-                Err(refusal(status, e.message.clone()))
+                Err(refuse(status, e.message.clone()))
             }
         }
     }
@@ -337,7 +331,7 @@ impl Handler {
 /// The request's body as text, refused above [`MAX_FORWARDED_BODY_BYTES`].
 async fn body_text(request: &web_sys::Request) -> std::result::Result<String, Refusal> {
     let too_large = || {
-        refusal(
+        refuse(
             413,
             text!(
                 "request bodies over ",
@@ -359,10 +353,10 @@ async fn body_text(request: &web_sys::Request) -> std::result::Result<String, Re
     }
     let text = request
         .text()
-        .map_err(|_| refusal(400, "the request body could not be read"))?;
+        .map_err(|_| refuse(400, "the request body could not be read"))?;
     let text = JsFuture::from(text)
         .await
-        .map_err(|_| refusal(400, "the request body could not be read"))?
+        .map_err(|_| refuse(400, "the request body could not be read"))?
         .as_string()
         .unwrap_or_default();
     if text.len() > MAX_FORWARDED_BODY_BYTES {
