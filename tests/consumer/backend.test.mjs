@@ -2,11 +2,11 @@
 // every route and permission, the refusals, the attempt to choose another `sub`, and the
 // handler mounted in a plain Node server behind a backend-mode EndpointClient and a
 // TokenProvider, as the README shows.
-import { test, before, after } from "node:test";
+import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
 import init, { EndpointClient, TokenProvider, decodeAccessToken } from "endpoint-login";
 import initServer, { createBackendHandler, isEndpointLoginError } from "endpoint-login/server";
+import { serve } from "../node-http.mjs";
 
 const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
 const AUTH_ID = "MASANDBOXACCOUNT0001";
@@ -115,26 +115,15 @@ test("bad options are INVALID_CONFIG before anything is served", () => {
   }
 });
 
-test("mounted in a Node server: a backend-mode EndpointClient and a TokenProvider work through it", async () => {
+test("mounted in a Node server: a backend-mode EndpointClient and a TokenProvider work through it", async (t) => {
   const mounted = createBackendHandler({
     dialect: "plivo", authId: AUTH_ID, authToken: AUTH_TOKEN, baseUrl: SANDBOX, basePath: "/voice/",
     // A real application checks its session cookie here.
     authorize: () => ({ sub: "alice", incoming: true, endpoints: "manage" }),
   });
-  // The README's adapter, as it is there.
-  const server = http.createServer(async (req, res) => {
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string") headers.set(name, value);
-    const chunks = [];
-    for await (const chunk of req) chunks.push(chunk);
-    const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
-    const answer = await mounted(new Request(`http://${req.headers.host}${req.url}`, { method: req.method, headers, body }));
-    answer.headers.forEach((value, name) => res.setHeader(name, value));
-    res.writeHead(answer.status).end(Buffer.from(await answer.arrayBuffer()));
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  after(() => server.close());
-  const origin = `http://127.0.0.1:${server.address().port}`;
+  // Behind a Node server (the adapter of the README's example).
+  const { origin, close } = await serve(mounted);
+  t.after(close);
 
   const client = new EndpointClient({ dialect: "plivo", authId: AUTH_ID, baseUrl: `${origin}/voice` });
   assert.equal(client.isDirect, false);

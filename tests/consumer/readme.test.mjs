@@ -9,11 +9,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import http from "node:http";
-import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import initServer, { createBackendHandler } from "endpoint-login/server";
+import { freePort, serve } from "../node-http.mjs";
 
 const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
 const AUTH_ID = "MASANDBOXACCOUNT0001";
@@ -49,17 +48,6 @@ globalThis.fetch = async (input, init) => {
   return fetch(url, { method: input.method, headers: input.headers, body, signal: input.signal });
 };
 `;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** Writes an example as a module beside the installed package and starts it in Node. */
 function node(name, code, env = {}) {
@@ -147,26 +135,20 @@ test("the page examples run in Chromium against the README's backend: a Vobiz wa
     "/walk.js": ["text/javascript", example("client.endpoints({ aliasContains")],
     "/provider.js": ["text/javascript", example("new TokenProvider({\n  tokenUrl")],
   };
-  const app = http.createServer(async (req, res) => {
-    const url = new URL(req.url, "http://localhost");
-    let answer;
-    if (url.pathname === "/favicon.ico") {
-      answer = new Response(null, { status: 204 });
-    } else if (files[url.pathname]) {
-      answer = new Response(files[url.pathname][1], { headers: { "content-type": files[url.pathname][0] } });
-    } else if (url.pathname.startsWith("/pkg/")) {
+  const app = await serve(async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/favicon.ico") return new Response(null, { status: 204 });
+    if (files[url.pathname]) {
+      return new Response(files[url.pathname][1], { headers: { "content-type": files[url.pathname][0] } });
+    }
+    if (url.pathname.startsWith("/pkg/")) {
       const file = url.pathname.slice("/pkg/".length);
       const type = file.endsWith(".wasm") ? "application/wasm" : "text/javascript";
-      answer = new Response(readFileSync(`${pkg}${file}`), { headers: { "content-type": type } });
-    } else {
-      const handler = url.pathname.startsWith("/voice/api/") ? vobiz : plivo;
-      answer = await handler(new Request(new URL(req.url, `http://${req.headers.host}`), { method: req.method, headers: { cookie: req.headers.cookie ?? "" } }));
+      return new Response(readFileSync(`${pkg}${file}`), { headers: { "content-type": type } });
     }
-    answer.headers.forEach((value, name) => res.setHeader(name, value));
-    res.writeHead(answer.status).end(Buffer.from(await answer.arrayBuffer()));
+    return (url.pathname.startsWith("/voice/api/") ? vobiz : plivo)(request);
   });
-  await new Promise((resolve) => app.listen(0, "127.0.0.1", resolve));
-  t.after(() => app.close());
+  t.after(app.close);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"],
@@ -175,7 +157,7 @@ test("the page examples run in Chromium against the README's backend: a Vobiz wa
   const lines = [];
   page.on("console", (m) => lines.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => lines.push(`pageerror: ${e.message}`));
-  await page.goto(`http://127.0.0.1:${app.address().port}/`);
+  await page.goto(`${app.origin}/`);
 
   await page.evaluate(() => import("/walk.js"));
   // Console lines reach this process as events: wait for them.

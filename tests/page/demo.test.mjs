@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import {
   AUTH_ID, AUTH_TOKEN, PLIVO_SDK, SANDBOX, SDK_NOISE, context, newContext, pageTest, requests, sandbox, secret, setup, shot, until, untilText, watchedPage,
 } from "./harness.mjs";
+import { createThenRotate } from "./demo-steps.mjs";
 
 const BASIC = "Basic " + Buffer.from(`${AUTH_ID}:${AUTH_TOKEN}`).toString("base64");
 
@@ -256,18 +257,7 @@ pageTest("backend mode: the same flows with no account token in the page", async
   assert.match(await page.textContent("#status"), /backend mode/);
   assert.equal(await page.isHidden("#connect input[name=authToken]"), true);
 
-  await page.fill("#create-form input[name=username]", "viabackend");
-  await page.fill("#create-form input[name=password]", secret("backend-pass"));
-  await page.fill("#create-form input[name=alias]", "backend");
-  await page.click("#create-button");
-  await page.waitForSelector("#create-result:not([hidden])");
-  const row = page.locator("#endpoint-table tbody tr", { hasText: "viabackend" });
-  await row.waitFor();
-  await row.locator("button[data-action=rotate]").click();
-  await page.waitForSelector("#rotate-dialog[open]");
-  assert.equal(secret(await page.inputValue("#rotate-form input[name=password]")).length, 24);
-  await page.click("#rotate-form button[value=close]");
-  await page.waitForSelector("#rotate-dialog", { state: "hidden" });
+  await createThenRotate(page, { username: "viabackend", password: "backend-pass", alias: "backend" });
 
   await page.fill("#ttl-seconds", "600");
   await page.click("#token-button");

@@ -3,12 +3,13 @@
 // /backend/, which forwards to the sandbox as the platform. Everything else (the demo's
 // files, the package) it relays from the sandbox.
 import assert from "node:assert/strict";
-import http from "node:http";
 import { randomBytes } from "node:crypto";
 import initServer, { createBackendHandler } from "../../pkg/server/node.js";
+import { serve } from "../node-http.mjs";
 import {
-  AUTH_ID, AUTH_TOKEN, SANDBOX, newContext, pageTest, requests, sandbox, secret, setup, watchedPage,
+  AUTH_ID, AUTH_TOKEN, SANDBOX, newContext, pageTest, requests, sandbox, setup, watchedPage,
 } from "./harness.mjs";
+import { createThenRotate } from "./demo-steps.mjs";
 
 setup();
 
@@ -22,9 +23,7 @@ function sessionUser(request) {
   return id ? sessions.get(id) : undefined;
 }
 
-let origin;
-let server;
-
+/** Starts the application; answers `{ origin, close }`. */
 async function startApplication() {
   await initServer();
   const voice = createBackendHandler({
@@ -34,41 +33,30 @@ async function startApplication() {
       return user ? { sub: user, incoming: user === "alice", endpoints: "manage" } : null;
     },
   });
-  server = http.createServer(async (req, res) => {
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string") headers.set(name, value);
-    const chunks = [];
-    for await (const chunk of req) chunks.push(chunk);
-    const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
-    const url = new URL(req.url, `http://${req.headers.host}`);
-    let answer;
-    if (url.pathname === "/backend/session" && req.method === "POST") {
+  return serve(async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/backend/session" && request.method === "POST") {
       // The application's own sign-in (a real one checks a password).
-      const { user } = JSON.parse(String(body ?? "{}"));
+      const { user } = await request.json();
       const id = randomBytes(32).toString("hex");
       sessions.set(id, user);
-      answer = new Response(JSON.stringify({ user, authId: AUTH_ID }), {
+      return new Response(JSON.stringify({ user, authId: AUTH_ID }), {
         headers: { "content-type": "application/json", "set-cookie": `${SESSION}=${id}; HttpOnly; SameSite=Strict; Path=/` },
       });
-    } else if (url.pathname.startsWith("/backend/")) {
-      answer = await voice(new Request(url, { method: req.method, headers, body }));
-    } else {
-      // The demo's files and the package, as the sandbox serves them.
-      const relayed = await fetch(`${SANDBOX}${url.pathname}${url.search}`, { method: req.method, body });
-      const kept = new Headers(relayed.headers);
-      kept.delete("content-encoding");
-      kept.delete("content-length");
-      answer = new Response(relayed.body, { status: relayed.status, headers: kept });
     }
-    answer.headers.forEach((value, name) => res.setHeader(name, value));
-    res.writeHead(answer.status).end(Buffer.from(await answer.arrayBuffer()));
+    if (url.pathname.startsWith("/backend/")) return voice(request);
+    // The demo's files and the package, as the sandbox serves them.
+    const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
+    const relayed = await fetch(`${SANDBOX}${url.pathname}${url.search}`, { method: request.method, body });
+    const kept = new Headers(relayed.headers);
+    kept.delete("content-encoding");
+    kept.delete("content-length");
+    return new Response(relayed.body, { status: relayed.status, headers: kept });
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${server.address().port}`;
 }
 
 pageTest("the demo in backend mode on createBackendHandler: endpoints, a token and a provider, no secret in the page", async () => {
-  await startApplication();
+  const { origin, close } = await startApplication();
   try {
     await newContext();
     const page = await watchedPage();
@@ -76,18 +64,7 @@ pageTest("the demo in backend mode on createBackendHandler: endpoints, a token a
     await page.waitForSelector("#status:has-text('backend mode')");
     await sandbox("DELETE", "/__sandbox/requests");
 
-    await page.fill("#create-form input[name=username]", "viahandler");
-    await page.fill("#create-form input[name=password]", secret("handler-pass-1"));
-    await page.fill("#create-form input[name=alias]", "handler");
-    await page.click("#create-button");
-    await page.waitForSelector("#create-result:not([hidden])");
-    const row = page.locator("#endpoint-table tbody tr", { hasText: "viahandler" });
-    await row.waitFor();
-    await row.locator("button[data-action=rotate]").click();
-    await page.waitForSelector("#rotate-dialog[open]");
-    assert.equal(secret(await page.inputValue("#rotate-form input[name=password]")).length, 24);
-    await page.click("#rotate-form button[value=close]");
-    await page.waitForSelector("#rotate-dialog", { state: "hidden" });
+    await createThenRotate(page, { username: "viahandler", password: "handler-pass-1", alias: "handler" });
 
     await page.click("#token-button");
     await page.waitForSelector("#token-result:not([hidden])");
@@ -106,6 +83,6 @@ pageTest("the demo in backend mode on createBackendHandler: endpoints, a token a
     for (const place of [html, values]) assert.ok(!place.includes(AUTH_TOKEN), "no account token in the page");
     assert.deepEqual(page.problems, []);
   } finally {
-    server.close();
+    close();
   }
 });

@@ -5,25 +5,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
-import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { freePort } from "../node-http.mjs";
 
 const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
 const APP = fileURLToPath(new URL(".", import.meta.url));
 const VITE = fileURLToPath(new URL("../../node_modules/vite/bin/vite.js", import.meta.url));
-
-/** A port nothing listens on now: bound, closed, handed to vite preview. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 let preview;
 let browser;
