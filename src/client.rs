@@ -125,6 +125,12 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
         &self.runtime
     }
 
+    /// The transport, for requests sent as they are (no retries, no pacing): the backend
+    /// handler's forwarding.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
     fn dialect(&self) -> Dialect {
         self.config.dialect
     }

@@ -18,7 +18,7 @@ use crate::backend::{
     MAX_FORWARDED_BODY_BYTES,
 };
 use crate::client::{Client, Transport};
-use crate::config::{ClientConfig, ClientOptions, Dialect};
+use crate::config::{ClientConfig, ClientOptions};
 use crate::error::{Error, ErrorCode, Result};
 use crate::fields::{Field, Options};
 use crate::http::ApiRequest;
@@ -51,7 +51,7 @@ pub struct BackendGrant {
 #[serde(rename_all = "camelCase")]
 pub struct BackendHandlerOptions {
     /// The platform's API dialect. Tokens need "plivo" (Vobiz has no token API).
-    pub dialect: Dialect,
+    pub dialect: crate::config::Dialect,
     /// The account's Auth ID.
     pub auth_id: String,
     /// The account's Auth Token: it stays on the server.
@@ -86,13 +86,10 @@ const FIELDS: &[&str] = &[
 const GRANT_FIELDS: &[&str] = &["sub", "incoming", "outgoing", "ttlSeconds", "endpoints"];
 
 struct Handler {
-    dialect: Dialect,
-    auth_id: String,
     base_path: String,
     authorize: Function,
-    /// Forwards endpoint calls with the account's credentials.
-    transport: FetchTransport,
-    /// Asks the JWT API for tokens.
+    /// Asks the JWT API for tokens; its transport forwards endpoint calls with the
+    /// account's credentials.
     client: Client<FetchTransport, HostRuntime>,
 }
 
@@ -142,13 +139,11 @@ pub fn create_backend_handler(
         &options,
         &["basePath", "authorize"],
     )))?)?;
+    let transport = FetchTransport::new(&config);
     let handler = Rc::new(Handler {
-        dialect: config.dialect,
-        auth_id: config.auth_id.clone(),
         base_path,
         authorize,
-        transport: FetchTransport::new(&config),
-        client: Client::new(config.clone(), FetchTransport::new(&config), HostRuntime),
+        client: Client::new(config, transport, HostRuntime),
     });
     let serve = Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
         let handler = handler.clone();
@@ -246,7 +241,14 @@ impl Handler {
         };
         let query = url.search();
         let query = query.strip_prefix('?').unwrap_or(&query);
-        let route = backend::route(self.dialect, &self.auth_id, &request.method(), rest, query)?;
+        let config = self.client.config();
+        let route = backend::route(
+            config.dialect,
+            &config.auth_id,
+            &request.method(),
+            rest,
+            query,
+        )?;
         let grant = self.authorize(request).await?;
         match route {
             Route::Token => self.token(&grant).await,
@@ -262,7 +264,7 @@ impl Handler {
                 let mut api = ApiRequest::new(method, path_and_query);
                 api.body = body;
                 let answer =
-                    self.transport.send(&api).await.map_err(|e| {
+                    self.client.transport().send(&api).await.map_err(|e| {
                         refuse(502, text!("the platform did not answer: ", e.message))
                     })?;
                 Ok(respond(
