@@ -34,3 +34,25 @@ export async function serve(handle) {
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { origin: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
 }
+
+/**
+ * Resolves once a server started as `child` answers `url` with any status (polled every
+ * 50 ms); rejects if `child` exits first. Readiness by answer, not by what the server
+ * prints: its banner may be coloured (Vite colours the port when `CI` is set).
+ * @param {string} url
+ * @param {import("node:child_process").ChildProcess} child
+ */
+export async function untilAnswers(url, child) {
+  let exited = null;
+  const onExit = (code, signal) => (exited = `exited (${code ?? signal})`);
+  child.once("exit", onExit);
+  try {
+    for (;;) {
+      if (await fetch(url).then(() => true, () => false)) return;
+      if (exited !== null) throw new Error(`the server for ${url} ${exited} before answering`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    child.off("exit", onExit);
+  }
+}

@@ -75,11 +75,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    println!("{}", banner(&config, address));
+    say(&banner(&config, address));
     let state = AppState::new(config);
     match serve(listener, state, shutdown_signal()).await {
         Ok(()) => {
-            println!("endpoint-sandbox stopped.");
+            say("endpoint-sandbox stopped.");
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
@@ -87,4 +87,12 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// One line on stdout. When nobody reads it any more (the pipe of a parent that is gone),
+/// the line is dropped: the sandbox stops cleanly instead of panicking on the broken pipe.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }

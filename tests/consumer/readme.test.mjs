@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import initServer, { createBackendHandler } from "endpoint-login/server";
-import { freePort, serve } from "../node-http.mjs";
+import { freePort, serve, untilAnswers } from "../node-http.mjs";
 
 const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
 const AUTH_ID = "MASANDBOXACCOUNT0001";
@@ -96,13 +96,7 @@ test("the backend handler example serves tokens and endpoint reads for its signe
   const port = await freePort();
   server = node("server", example("createBackendHandler({"), { PORT: String(port), PLIVO_AUTH_TOKEN: AUTH_TOKEN });
   const origin = `http://127.0.0.1:${port}`;
-  // Up when it answers.
-  for (;;) {
-    const up = await fetch(`${origin}/voice/token`).then((r) => r.status, () => 0);
-    if (up !== 0) break;
-    assert.equal(server.exitCode, null, server.output);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await untilAnswers(`${origin}/voice/token`, server).catch((e) => assert.fail(`${e.message}: ${server.output}`));
   assert.equal((await fetch(`${origin}/voice/token`)).status, 401, "no session");
   const session = { headers: { cookie: "session=1" } };
   const { token } = await (await fetch(`${origin}/voice/token`, session)).json();

@@ -7,7 +7,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { freePort } from "../node-http.mjs";
+import { freePort, untilAnswers } from "../node-http.mjs";
 
 const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
 const APP = fileURLToPath(new URL(".", import.meta.url));
@@ -22,18 +22,10 @@ before(async () => {
   const port = await freePort();
   preview = spawn(process.execPath, [VITE, "preview", "--host", "127.0.0.1", "--port", String(port), "--strictPort"], {
     cwd: APP,
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "inherit", "inherit"],
   });
   url = `http://127.0.0.1:${port}/`;
-  // Ready when it says where it serves.
-  await new Promise((resolve, reject) => {
-    let said = "";
-    preview.stdout.on("data", (chunk) => {
-      said += chunk;
-      if (said.includes(`127.0.0.1:${port}`)) resolve();
-    });
-    preview.on("exit", (code) => reject(new Error(`vite preview stopped (${code}): ${said}`)));
-  });
+  await untilAnswers(url, preview);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"],

@@ -239,11 +239,9 @@ fn stages(run: &mut Run) -> Result {
         run.check(cmd("tsc").args(["--project", "tests/consumer/tsconfig.json"]))?;
         let sandbox = Sandbox::start(&sandbox_bin, &[])?;
         run.tests(
-            cmd("node")
+            node_tests()
                 .current_dir(&consumer)
                 .args([
-                    "--test",
-                    "--test-reporter=spec",
                     // One file at a time: they share the sandbox, and some reset it.
                     "--test-concurrency=1",
                     "package.test.mjs",
@@ -255,9 +253,9 @@ fn stages(run: &mut Run) -> Result {
         )?;
         // Vite 7 builds the app in production mode and serves it with `vite preview`.
         run.tests(
-            cmd("node")
+            node_tests()
                 .current_dir(&vite_app)
-                .args(["--test", "--test-reporter=spec", "app.test.mjs"])
+                .arg("app.test.mjs")
                 .env("SANDBOX_URL", &sandbox.url)
                 .env("CHROMIUM", CHROMIUM),
         )?;
@@ -265,6 +263,15 @@ fn stages(run: &mut Run) -> Result {
 
     run.stage("page tests: playwright-core in Chromium");
     page_tests(run, &sandbox_bin)
+}
+
+/// `node --test` with the spec reporter and a time limit for each test and hook: a test
+/// that hangs (a server that never says it is ready, a page that never loads) fails
+/// after 5 minutes with its name instead of holding the run until CI's limit.
+fn node_tests() -> std::process::Command {
+    let mut command = cmd("node");
+    command.args(["--test", "--test-reporter=spec", "--test-timeout=300000"]);
+    command
 }
 
 /// The page tests, against a sandbox of their own.
@@ -279,8 +286,8 @@ fn page_tests(run: &mut Run, sandbox_bin: &std::path::Path) -> Result {
     let failures = target_dir().join("page-failures");
     let _ = std::fs::remove_dir_all(&failures);
     let result = run.tests(
-        cmd("node")
-            .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])
+        node_tests()
+            .arg("--test-concurrency=1")
             .args(&files)
             .env("SANDBOX_URL", &sandbox.url)
             .env("SANDBOX_BIN", sandbox_bin)
