@@ -56,6 +56,38 @@ export function trackFetches() {
   record.restore = () => { window.fetch = original; };
   return record;
 }
+// Resolves once `count` fetches have started, polling until `timeoutMs`.
+export async function untilFetchesStart(record, count, timeoutMs) {
+  const deadline = performance.now() + timeoutMs;
+  while (record.started < count) {
+    if (performance.now() > deadline) throw new Error(`${record.started} of ${count} fetches started`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+// Walks with a signal and aborts it after `count` endpoints: what the loop got, and what
+// it threw.
+export async function walkThenAbort(client, count) {
+  const controller = new AbortController();
+  const ids = [];
+  try {
+    for await (const endpoint of client.endpoints({}, { signal: controller.signal })) {
+      ids.push(endpoint.endpointId);
+      if (ids.length === count) controller.abort();
+    }
+  } catch (error) {
+    return { ids, error };
+  }
+  return { ids, error: null };
+}
+// Starts a walk with a signal, takes one endpoint and aborts while the walk is held,
+// unread: the walk, to be read later.
+export async function abortAnUnreadWalk(client) {
+  const controller = new AbortController();
+  const walk = client.endpoints({ limit: 20 }, { signal: controller.signal });
+  await walk.next();
+  controller.abort();
+  return walk;
+}
 // Resolves once every fetch started has settled, polling until `timeoutMs`.
 export async function untilFetchesSettle(record, timeoutMs) {
   const deadline = performance.now() + timeoutMs;
@@ -80,6 +112,16 @@ extern "C" {
     fn track_fetches() -> JsValue;
     #[wasm_bindgen(catch, js_name = untilFetchesSettle)]
     async fn until_fetches_settle(record: &JsValue, timeout_ms: u32) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_name = untilFetchesStart)]
+    async fn until_fetches_start(
+        record: &JsValue,
+        count: u32,
+        timeout_ms: u32,
+    ) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = abortAnUnreadWalk)]
+    async fn abort_an_unread_walk(client: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = walkThenAbort)]
+    async fn walk_then_abort(client: &JsValue, count: u32) -> JsValue;
 }
 
 fn js(value: Value) -> JsValue {
@@ -224,7 +266,9 @@ fn assert_js_code(error: &JsValue, code: &str) {
 #[wasm_bindgen_test]
 async fn lists_a_page() {
     reset(1000).await;
-    let page: JsValue = settle(client("plivo").list_endpoints(None)).await.unwrap();
+    let page: JsValue = settle(client("plivo").list_endpoints(None, None))
+        .await
+        .unwrap();
     let meta = prop(&page, "meta");
     assert_eq!(
         rust(&meta),
@@ -246,9 +290,10 @@ async fn lists_a_page() {
 async fn every_method(dialect: &str, username: &str) {
     reset(5).await;
     let c = client(dialect);
-    let created: JsValue = settle(c.create_endpoint(js(
-        json!({"username": username, "password": "first-pass", "alias": "desk-1"}),
-    )))
+    let created: JsValue = settle(c.create_endpoint(
+        js(json!({"username": username, "password": "first-pass", "alias": "desk-1"})),
+        None,
+    ))
     .await
     .unwrap();
     let created = rust(&created);
@@ -264,7 +309,7 @@ async fn every_method(dialect: &str, username: &str) {
     assert_eq!(created["alias"], "desk-1");
 
     let got = rust(
-        &settle(c.get_endpoint(JsValue::from_str(&id)))
+        &settle(c.get_endpoint(JsValue::from_str(&id), None))
             .await
             .unwrap(),
     );
@@ -273,7 +318,7 @@ async fn every_method(dialect: &str, username: &str) {
     assert!(got.get("password").is_none(), "the MD5 hash is not exposed");
 
     let page = rust(
-        &settle(c.list_endpoints(Some(js(json!({"limit": 20})))))
+        &settle(c.list_endpoints(Some(js(json!({"limit": 20}))), None))
             .await
             .unwrap(),
     );
@@ -284,10 +329,10 @@ async fn every_method(dialect: &str, username: &str) {
         .iter()
         .any(|e| e["endpointId"] == json!(id)));
 
-    settle(c.update_endpoint(JsValue::from_str(&id), js(json!({"alias": "desk-2", "appId": if dialect == "plivo" { "33406267401237901" } else { "12345678" }})))).await
+    settle(c.update_endpoint(JsValue::from_str(&id), js(json!({"alias": "desk-2", "appId": if dialect == "plivo" { "33406267401237901" } else { "12345678" }})), None)).await
         .unwrap();
     let got = rust(
-        &settle(c.get_endpoint(JsValue::from_str(&id)))
+        &settle(c.get_endpoint(JsValue::from_str(&id), None))
             .await
             .unwrap(),
     );
@@ -302,7 +347,7 @@ async fn every_method(dialect: &str, username: &str) {
     );
 
     let rotated = rust(
-        &settle(c.rotate_password(JsValue::from_str(&id)))
+        &settle(c.rotate_password(JsValue::from_str(&id), None))
             .await
             .unwrap(),
     );
@@ -317,17 +362,17 @@ async fn every_method(dialect: &str, username: &str) {
         );
     }
     let second = rust(
-        &settle(c.rotate_password(JsValue::from_str(&id)))
+        &settle(c.rotate_password(JsValue::from_str(&id), None))
             .await
             .unwrap(),
     );
     assert_ne!(second["password"], rotated["password"]);
 
-    settle(c.delete_endpoint(JsValue::from_str(&id)))
+    settle(c.delete_endpoint(JsValue::from_str(&id), None))
         .await
         .unwrap();
     assert_code(
-        settle(c.get_endpoint(JsValue::from_str(&id))).await,
+        settle(c.get_endpoint(JsValue::from_str(&id), None)).await,
         "NOT_FOUND",
     );
 }
@@ -348,7 +393,11 @@ async fn vobiz_filters_reach_the_platform() {
     control("DELETE", "/__sandbox/requests", None).await;
     let c = client("vobiz");
     let query = json!({"limit": 100, "aliasContains": "desk", "applicationIdIsNull": true, "usernameStartsWith": "b"});
-    let page = rust(&settle(c.list_endpoints(Some(js(query)))).await.unwrap());
+    let page = rust(
+        &settle(c.list_endpoints(Some(js(query)), None))
+            .await
+            .unwrap(),
+    );
     let objects = page["objects"].as_array().unwrap();
     assert!(!objects.is_empty());
     for e in objects {
@@ -416,6 +465,185 @@ async fn breaking_out_of_the_iterator_stops_fetching() {
     control("DELETE", "/__sandbox/faults", None).await;
 }
 
+/// `{ signal }` for a call.
+fn with_signal(signal: &web_sys::AbortSignal) -> Option<JsValue> {
+    let options = js_sys::Object::new();
+    Reflect::set(&options, &"signal".into(), signal).unwrap();
+    Some(options.into())
+}
+
+#[wasm_bindgen_test]
+async fn an_aborted_signal_rejects_every_call_before_sending() {
+    reset(5).await;
+    control("DELETE", "/__sandbox/requests", None).await;
+    let controller = web_sys::AbortController::new().unwrap();
+    controller.abort();
+    let signal = controller.signal();
+    let c = client("plivo");
+    let id = || JsValue::from_str("12345");
+    let calls = [
+        c.list_endpoints(None, with_signal(&signal)),
+        c.get_endpoint(id(), with_signal(&signal)),
+        c.create_endpoint(
+            js(json!({"username": "neverSent", "password": "first-pass", "alias": "a"})),
+            with_signal(&signal),
+        ),
+        c.update_endpoint(id(), js(json!({"alias": "b"})), with_signal(&signal)),
+        c.delete_endpoint(id(), with_signal(&signal)),
+        c.rotate_password(id(), with_signal(&signal)),
+        c.summary(None, with_signal(&signal)),
+        c.create_token(Some(js(json!({"sub": "alice"}))), with_signal(&signal)),
+    ];
+    for call in calls {
+        let e = assert_code(settle(call).await, "ABORTED");
+        assert!(prop(&e, "message")
+            .as_string()
+            .unwrap()
+            .contains("AbortSignal"));
+    }
+    let pages = c.endpoints(None, with_signal(&signal)).unwrap();
+    let next = js_sys::Function::from(prop(&pages, "next"));
+    assert_code(settle(next.call0(&pages).unwrap().into()).await, "ABORTED");
+    let p = c.token_provider(None).unwrap();
+    assert_code(
+        settle(p.get_access_token(with_signal(&signal))).await,
+        "ABORTED",
+    );
+    assert_code(settle(p.refresh(with_signal(&signal))).await, "ABORTED");
+    assert_eq!(requests().await, Vec::<String>::new(), "nothing was sent");
+}
+
+#[wasm_bindgen_test]
+async fn a_signal_that_is_not_an_abort_signal_is_refused() {
+    reset(5).await;
+    control("DELETE", "/__sandbox/requests", None).await;
+    let c = client("vobiz");
+    let e = assert_code(
+        settle(c.list_endpoints(None, Some(js(json!({"signal": "stop"}))))).await,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(prop(&e, "field").as_string().as_deref(), Some("signal"));
+    assert!(prop(&e, "message")
+        .as_string()
+        .unwrap()
+        .contains("must be an AbortSignal, not a string"));
+    let e = assert_code(
+        settle(c.get_endpoint("1".into(), Some(js(json!({"sginal": null}))))).await,
+        "INVALID_ARGUMENT",
+    );
+    assert!(prop(&e, "message").as_string().unwrap().contains("signal"));
+    assert_code(
+        c.endpoints(None, Some(js(json!({"signal": 5}))))
+            .map(|_| ()),
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(requests().await, Vec::<String>::new(), "nothing was sent");
+}
+
+#[wasm_bindgen_test]
+async fn a_signal_cancels_the_request_in_flight() {
+    reset(5).await;
+    fault(json!({"latencyMs": 5000, "times": 1})).await;
+    let fetches = track_fetches();
+    let controller = web_sys::AbortController::new().unwrap();
+    let call = settle(no_retry("vobiz").list_endpoints(None, with_signal(&controller.signal())));
+    let abort_once_sent = async {
+        until_fetches_start(&fetches, 1, 5_000).await.unwrap();
+        controller.abort();
+    };
+    let (result, ()) = futures_join(call, abort_once_sent).await;
+    assert_code(result, "ABORTED");
+    // The request was aborted, not answered: it settles well before its 5 s latency.
+    let settled = until_fetches_settle(&fetches, 2_000).await;
+    js_sys::Function::from(prop(&fetches, "restore"))
+        .call0(&fetches)
+        .unwrap();
+    settled.unwrap();
+    assert_eq!(prop(&fetches, "started").as_f64(), Some(1.0), "not retried");
+    control("DELETE", "/__sandbox/faults", None).await;
+}
+
+/// Both futures, driven together.
+async fn futures_join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none() {
+            if let std::task::Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let std::task::Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        if ra.is_some() && rb.is_some() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    (ra.unwrap(), rb.unwrap())
+}
+
+#[wasm_bindgen_test]
+async fn a_signal_ends_a_walk_at_once() {
+    reset(1000).await;
+    let fetches = track_fetches();
+    let c: JsValue = client("vobiz").into();
+    let result = walk_then_abort(&c, 150).await;
+    assert_eq!(
+        Array::from(&prop(&result, "ids")).length(),
+        150,
+        "no endpoint is handed out after the abort, buffered or not"
+    );
+    assert_js_code(&prop(&result, "error"), "ABORTED");
+    until_fetches_settle(&fetches, 10_000).await.unwrap();
+    let at_abort = prop(&fetches, "started").as_f64().unwrap();
+    // Whatever was in flight has settled; a walk still running would start another page.
+    let again = settle(client("vobiz").list_endpoints(None, None)).await;
+    js_sys::Function::from(prop(&fetches, "restore"))
+        .call0(&fetches)
+        .unwrap();
+    again.unwrap();
+    assert_eq!(
+        prop(&fetches, "started").as_f64().unwrap(),
+        at_abort + 1.0,
+        "the walk fetched nothing after the abort"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_abort_stops_a_walk_nobody_is_reading() {
+    reset(1000).await;
+    let fetches = track_fetches();
+    let c: JsValue = client("vobiz").into();
+    let walk = abort_an_unread_walk(&c).await;
+    until_fetches_settle(&fetches, 10_000).await.unwrap();
+    let at_abort = prop(&fetches, "started").as_f64().unwrap();
+    let again = settle(client("vobiz").list_endpoints(None, None)).await;
+    js_sys::Function::from(prop(&fetches, "restore"))
+        .call0(&fetches)
+        .unwrap();
+    again.unwrap();
+    assert_eq!(
+        prop(&fetches, "started").as_f64().unwrap(),
+        at_abort + 1.0,
+        "the walk fetched nothing after the abort"
+    );
+    assert!(
+        at_abort <= 7.0,
+        "what was in flight at the abort, the first page and a window of 6: {at_abort}"
+    );
+    let next = js_sys::Function::from(prop(&walk, "next"));
+    assert_code(settle(next.call0(&walk).unwrap().into()).await, "ABORTED");
+}
+
 #[wasm_bindgen_test]
 async fn summary_counts_all_pages_with_progress() {
     reset(1000).await;
@@ -442,7 +670,10 @@ async fn summary_counts_all_pages_with_progress() {
 async fn http_failures_have_their_codes() {
     reset(5).await;
     let wrong = client_with("plivo", json!({"authToken": "wrong-token"}));
-    let e = assert_code(settle(wrong.list_endpoints(None)).await, "UNAUTHORIZED");
+    let e = assert_code(
+        settle(wrong.list_endpoints(None, None)).await,
+        "UNAUTHORIZED",
+    );
     assert_eq!(prop(&e, "status").as_f64(), Some(401.0));
     assert!(
         !prop(&e, "message")
@@ -453,7 +684,7 @@ async fn http_failures_have_their_codes() {
     );
 
     let e = assert_code(
-        settle(client("vobiz").get_endpoint("999".into())).await,
+        settle(client("vobiz").get_endpoint("999".into(), None)).await,
         "NOT_FOUND",
     );
     assert!(
@@ -466,15 +697,18 @@ async fn http_failures_have_their_codes() {
 
     let vobiz = client("vobiz");
     let fields = json!({"username": "dupe1", "password": "hunter22", "alias": "a"});
-    settle(vobiz.create_endpoint(js(fields.clone())))
+    settle(vobiz.create_endpoint(js(fields.clone()), None))
         .await
         .unwrap();
-    let e = assert_code(settle(vobiz.create_endpoint(js(fields))).await, "CONFLICT");
+    let e = assert_code(
+        settle(vobiz.create_endpoint(js(fields), None)).await,
+        "CONFLICT",
+    );
     assert_eq!(prop(&e, "field").as_string().as_deref(), Some("username"));
 
     fault(json!({"status": 429, "retryAfter": 30})).await;
     let e = assert_code(
-        settle(client("plivo").list_endpoints(None)).await,
+        settle(client("plivo").list_endpoints(None, None)).await,
         "RATE_LIMITED",
     );
     assert_eq!(
@@ -485,7 +719,7 @@ async fn http_failures_have_their_codes() {
 
     fault(json!({"status": 500})).await;
     let e = assert_code(
-        settle(no_retry("plivo").list_endpoints(None)).await,
+        settle(no_retry("plivo").list_endpoints(None, None)).await,
         "SERVER_ERROR",
     );
     assert_eq!(prop(&e, "status").as_f64(), Some(500.0));
@@ -496,14 +730,20 @@ async fn reads_are_retried_and_writes_are_not() {
     reset(5).await;
     control("DELETE", "/__sandbox/requests", None).await;
     fault(json!({"method": "GET", "status": 503, "times": 2})).await;
-    let page = rust(&settle(client("vobiz").list_endpoints(None)).await.unwrap());
+    let page = rust(
+        &settle(client("vobiz").list_endpoints(None, None))
+            .await
+            .unwrap(),
+    );
     assert_eq!(page["meta"]["totalCount"], 5);
     assert_eq!(requests().await.len(), 3, "two failures, then the answer");
 
     fault(json!({"status": 429, "retryAfter": 1})).await;
     control("DELETE", "/__sandbox/requests", None).await;
     let started = js_sys::Date::now();
-    settle(client("plivo").list_endpoints(None)).await.unwrap();
+    settle(client("plivo").list_endpoints(None, None))
+        .await
+        .unwrap();
     assert!(
         js_sys::Date::now() - started >= 990.0,
         "Retry-After is honoured"
@@ -514,7 +754,7 @@ async fn reads_are_retried_and_writes_are_not() {
     fault(json!({"method": "POST", "status": 503})).await;
     let fields = json!({"username": "once", "password": "hunter22", "alias": "a"});
     assert_code(
-        settle(client("vobiz").create_endpoint(js(fields))).await,
+        settle(client("vobiz").create_endpoint(js(fields), None)).await,
         "SERVER_ERROR",
     );
     assert_eq!(requests().await.len(), 1, "a create is never retried");
@@ -529,7 +769,7 @@ async fn five_503s_are_survived_and_a_lost_create_is_not_repeated() {
         json!({"retry": {"maxRetries": 5, "baseDelayMs": 10, "maxDelayMs": 50}}),
     );
     fault(json!({"method": "GET", "status": 503, "times": 5})).await;
-    let page = rust(&settle(patient.list_endpoints(None)).await.unwrap());
+    let page = rust(&settle(patient.list_endpoints(None, None)).await.unwrap());
     assert_eq!(page["meta"]["totalCount"], 5);
     assert_eq!(requests().await.len(), 6, "five 503s, then the answer");
 
@@ -539,7 +779,7 @@ async fn five_503s_are_survived_and_a_lost_create_is_not_repeated() {
     fault(json!({"method": "POST", "status": 500, "afterHandling": true})).await;
     let fields = json!({"username": "lost1", "password": "hunter22", "alias": "a"});
     let e = assert_code(
-        settle(patient.create_endpoint(js(fields))).await,
+        settle(patient.create_endpoint(js(fields), None)).await,
         "SERVER_ERROR",
     );
     let message = prop(&e, "message").as_string().unwrap();
@@ -549,7 +789,7 @@ async fn five_503s_are_survived_and_a_lost_create_is_not_repeated() {
     assert_eq!(requests().await.len(), 1, "a create is never retried");
     let query = json!({"usernameStartsWith": "lost1"});
     let page = rust(
-        &settle(patient.list_endpoints(Some(js(query))))
+        &settle(patient.list_endpoints(Some(js(query)), None))
             .await
             .unwrap(),
     );
@@ -567,7 +807,7 @@ async fn slow_answers_time_out() {
         "plivo",
         json!({"timeoutMs": 300, "retry": {"maxRetries": 0}}),
     );
-    let e = assert_code(settle(c.list_endpoints(None)).await, "TIMEOUT");
+    let e = assert_code(settle(c.list_endpoints(None, None)).await, "TIMEOUT");
     assert!(prop(&e, "message").as_string().unwrap().contains("300 ms"));
 }
 
@@ -576,13 +816,13 @@ async fn hostile_responses_are_typed_errors() {
     reset(5).await;
     fault(json!({"body": "<!doctype html><h1>Maintenance</h1>"})).await;
     let e = assert_code(
-        settle(no_retry("plivo").list_endpoints(None)).await,
+        settle(no_retry("plivo").list_endpoints(None, None)).await,
         "BAD_RESPONSE",
     );
     assert!(prop(&e, "message").as_string().unwrap().contains("HTML"));
     fault(json!({"body": "{\"api_id\": \"x\", \"meta\": {\"limit\"", "contentType": "application/json"})).await;
     let e = assert_code(
-        settle(no_retry("vobiz").list_endpoints(None)).await,
+        settle(no_retry("vobiz").list_endpoints(None, None)).await,
         "BAD_RESPONSE",
     );
     assert!(prop(&e, "message")
@@ -592,7 +832,7 @@ async fn hostile_responses_are_typed_errors() {
     fault(json!({"body": "{\"objects\": 5, \"meta\": null}", "contentType": "application/json"}))
         .await;
     assert_code(
-        settle(no_retry("vobiz").list_endpoints(None)).await,
+        settle(no_retry("vobiz").list_endpoints(None, None)).await,
         "BAD_RESPONSE",
     );
     // A well-shaped page of 5 MB sent in chunks: read, then refused. (The 30 MB page with
@@ -601,7 +841,7 @@ async fn hostile_responses_are_typed_errors() {
     for (pad, stream) in [(5_000_000, true)] {
         fault(json!({"body": page, "contentType": "application/json", "padBytes": pad, "stream": stream})).await;
         let e = assert_code(
-            settle(no_retry("vobiz").list_endpoints(None)).await,
+            settle(no_retry("vobiz").list_endpoints(None, None)).await,
             "BAD_RESPONSE",
         );
         let message = prop(&e, "message").as_string().unwrap();
@@ -611,7 +851,7 @@ async fn hostile_responses_are_typed_errors() {
     // (how often is its own business), so every attempt is dropped until the rule is cleared.
     fault(json!({"close": true, "times": 1000})).await;
     assert_code(
-        settle(no_retry("plivo").list_endpoints(None)).await,
+        settle(no_retry("plivo").list_endpoints(None, None)).await,
         "NETWORK",
     );
     control("DELETE", "/__sandbox/faults", None).await;
@@ -630,7 +870,10 @@ async fn backend_mode_uses_the_session_cookie_and_no_secret() {
         .send()
         .await
         .unwrap();
-    assert_code(settle(backend.list_endpoints(None)).await, "UNAUTHORIZED");
+    assert_code(
+        settle(backend.list_endpoints(None, None)).await,
+        "UNAUTHORIZED",
+    );
     let signed_in = Request::post(&format!("{SANDBOX}/backend/session"))
         .credentials(RequestCredentials::Include)
         .header("Content-Type", "application/json")
@@ -640,10 +883,14 @@ async fn backend_mode_uses_the_session_cookie_and_no_secret() {
         .await
         .unwrap();
     assert!(signed_in.ok());
-    let page = rust(&settle(backend.list_endpoints(None)).await.unwrap());
+    let page = rust(&settle(backend.list_endpoints(None, None)).await.unwrap());
     assert_eq!(page["meta"]["totalCount"], 7);
     let fields = json!({"username": "viabackend", "password": "hunter22", "alias": "b"});
-    let created = rust(&settle(backend.create_endpoint(js(fields))).await.unwrap());
+    let created = rust(
+        &settle(backend.create_endpoint(js(fields), None))
+            .await
+            .unwrap(),
+    );
     assert_eq!(created["username"], "viabackend");
 }
 
@@ -706,7 +953,7 @@ async fn create_token_in_direct_mode() {
     let request = json!({"sub": "alice", "ttlSeconds": 600, "incoming": true});
     let before = unix_now();
     let issued = rust(
-        &settle(client("plivo").create_token(Some(js(request))))
+        &settle(client("plivo").create_token(Some(js(request)), None))
             .await
             .unwrap(),
     );
@@ -747,14 +994,14 @@ async fn create_token_refuses_before_sending() {
         (json!({"exp": unix_now() * 1000.0}), "INVALID_TIMESTAMP"),
     ] {
         let e = assert_code(
-            settle(c.create_token(Some(js(request.clone())))).await,
+            settle(c.create_token(Some(js(request.clone())), None)).await,
             code,
         );
         assert!(prop(&e, "message").as_string().is_some(), "{request}");
     }
     assert_eq!(token_requests().await, 0, "nothing was sent");
     let e = assert_code(
-        settle(client("vobiz").create_token(None)).await,
+        settle(client("vobiz").create_token(None, None)).await,
         "UNSUPPORTED",
     );
     assert!(prop(&e, "message")
@@ -830,6 +1077,32 @@ async fn a_client_provider_shares_one_request_among_100_callers() {
     assert_eq!(token_requests().await, 1);
     dispose(&p);
     assert_js_code(&get_token(&p).await.unwrap_err(), "DISPOSED");
+}
+
+#[wasm_bindgen_test]
+async fn a_signal_cancels_one_wait_for_a_token_not_the_fetch() {
+    reset(5).await;
+    control("DELETE", "/__sandbox/requests", None).await;
+    fault(json!({"path": "/JWT/Token/", "latencyMs": 500, "times": 1})).await;
+    let p = client("plivo")
+        .token_provider(Some(js(json!({"request": {"sub": "alice"}}))))
+        .unwrap();
+    let controller = web_sys::AbortController::new().unwrap();
+    let fetches = track_fetches();
+    let patient = settle(p.get_access_token(None));
+    let cancelled = settle(p.get_access_token(with_signal(&controller.signal())));
+    // Aborted while both wait for the fetch.
+    let started = until_fetches_start(&fetches, 1, 5_000).await;
+    js_sys::Function::from(prop(&fetches, "restore"))
+        .call0(&fetches)
+        .unwrap();
+    started.unwrap();
+    controller.abort();
+    assert_code(cancelled.await, "ABORTED");
+    let token = patient.await.unwrap().as_string().unwrap();
+    assert_eq!(token.split('.').count(), 3);
+    assert_eq!(token_requests().await, 1, "one fetch, not cancelled");
+    control("DELETE", "/__sandbox/faults", None).await;
 }
 
 #[wasm_bindgen_test]
@@ -942,7 +1215,11 @@ async fn a_token_url_provider_uses_the_session_cookie() {
 #[wasm_bindgen_test]
 async fn a_fetch_token_provider_takes_any_callback() {
     reset(5).await;
-    let issued = rust(&settle(client("plivo").create_token(None)).await.unwrap());
+    let issued = rust(
+        &settle(client("plivo").create_token(None, None))
+            .await
+            .unwrap(),
+    );
     let token = issued["token"].as_str().unwrap().to_owned();
     let callback = js_sys::Function::new_with_args("token", "return () => Promise.resolve(token)")
         .call1(&JsValue::UNDEFINED, &JsValue::from_str(&token))

@@ -223,7 +223,7 @@ async fn invalid_input_rejects_before_any_request() {
         ),
     ];
     for (json, code) in cases {
-        let error = settle(c.create_endpoint(object(json)))
+        let error = settle(c.create_endpoint(object(json), None))
             .await
             .expect_err(json);
         assert_error(&error, code);
@@ -234,7 +234,7 @@ async fn invalid_input_rejects_before_any_request() {
         (r#"{"limit":"20"}"#, "INVALID_QUERY"),
         (r#"{"aliasContains":"x"}"#, "UNSUPPORTED"),
     ] {
-        let error = settle(c.list_endpoints(Some(object(query))))
+        let error = settle(c.list_endpoints(Some(object(query)), None))
             .await
             .expect_err(query);
         assert_error(&error, code);
@@ -244,10 +244,13 @@ async fn invalid_input_rejects_before_any_request() {
         JsValue::from_str("../x"),
         JsValue::from(5),
     ] {
-        let error = settle(c.get_endpoint(id)).await.unwrap_err();
+        let error = settle(c.get_endpoint(id, None)).await.unwrap_err();
         assert_error(&error, "INVALID_ID");
     }
-    let error = c.endpoints(Some(object(r#"{"limit":0}"#))).err().unwrap();
+    let error = c
+        .endpoints(Some(object(r#"{"limit":0}"#)), None)
+        .err()
+        .unwrap();
     assert_error(&error, "INVALID_QUERY");
 }
 
@@ -258,7 +261,7 @@ async fn unreachable_hosts_are_network_errors() {
         r#"{{"dialect":"plivo","authId":"MA1","authToken":"t","baseUrl":"{base}","retry":{{"maxRetries":0}}}}"#
     ))
     .unwrap();
-    let error = settle(c.get_endpoint("1".into())).await.unwrap_err();
+    let error = settle(c.get_endpoint("1".into(), None)).await.unwrap_err();
     assert_error(&error, "NETWORK");
     assert!(message(&error).contains(&base));
 }
@@ -270,8 +273,8 @@ async fn freeing_a_client_during_a_call_lets_the_call_settle() {
         r#"{{"dialect":"vobiz","authId":"MA1","authToken":"t","baseUrl":"{base}","retry":{{"maxRetries":0}}}}"#
     ))
     .unwrap();
-    let pending = c.list_endpoints(None);
-    let also = c.get_endpoint("7".into());
+    let pending = c.list_endpoints(None, None);
+    let also = c.get_endpoint("7".into(), None);
     drop(c); // what `client.free()` does
     assert_error(&settle(pending).await.unwrap_err(), "NETWORK");
     assert_error(&settle(also).await.unwrap_err(), "NETWORK");

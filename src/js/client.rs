@@ -4,16 +4,17 @@ use std::rc::Rc;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
+use web_sys::AbortSignal;
 
 use super::error::to_js;
-use super::host::{field, function, json_promise, output, parse, promise, text};
+use super::host::{cancellable, field, function, json_promise, output, parse, text};
 use super::provider::TokenProvider;
 use super::runtime::{FetchTransport, HostRuntime};
+use super::signal::{call_signal, signal_of};
 use crate::client::{Client, Operation, PageWalk, Progress};
 use crate::config::{ClientConfig, ClientOptions};
 use crate::endpoint::{CreateEndpointRequest, PageRead, UpdateEndpointRequest};
 use crate::error::{Error, ErrorCode, Result};
-use crate::fields::Options;
 use crate::query::ListQuery;
 use crate::task::{abortable, AbortHandle, Channel};
 use crate::token::CreateTokenRequest;
@@ -22,8 +23,17 @@ pub(crate) type HostClient = Client<FetchTransport, HostRuntime>;
 
 #[wasm_bindgen(typescript_custom_section)]
 const CLIENT_TS: &str = r#"
+/** The last argument of every async method. */
+export interface CallOptions {
+  /**
+   * Cancels the call: it rejects with `ABORTED` (at once, sending nothing, when the signal
+   * has already fired), and its request in flight is aborted.
+   */
+  signal?: AbortSignal;
+}
+
 /** Options of `summary`. */
-export interface SummaryOptions {
+export interface SummaryOptions extends CallOptions {
   /** Called after each page, so a page can show progress on large accounts. */
   onProgress?: (progress: Progress) => void;
 }
@@ -34,25 +44,30 @@ export interface SummaryOptions {
 // generator costs several promise jobs per item, this one resolves a buffered item at
 // once. Calls made while a page is on its way wait for it in order. `break` (`return()`)
 // or an error ends it and frees the page stream, which cancels the requests in flight.
+// Once `signal` fires, the page stream stops fetching and rejects with `ABORTED`, and no
+// buffered item is handed out.
 #[wasm_bindgen(inline_js = r#"
-export function endpointsOf(pages) {
+export function endpointsOf(pages, signal) {
   let items = [];
   let at = 0;
   let done = false;
   let loading = null;
+  const halt = () => done || pages.halt();
   const finish = () => {
     if (!done) {
       done = true;
       items = [];
+      signal?.removeEventListener("abort", halt);
       pages.free();
     }
   };
+  signal?.addEventListener("abort", halt);
   return {
     [Symbol.asyncIterator]() {
       return this;
     },
     next() {
-      if (at < items.length) return Promise.resolve({ value: items[at++], done: false });
+      if (at < items.length && !signal?.aborted) return Promise.resolve({ value: items[at++], done: false });
       if (done) return Promise.resolve({ value: undefined, done: true });
       loading ??= pages.next().then(
         (page) => {
@@ -77,7 +92,7 @@ export function endpointsOf(pages) {
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = endpointsOf)]
-    fn endpoints_of(pages: EndpointPages) -> JsValue;
+    fn endpoints_of(pages: EndpointPages, signal: Option<AbortSignal>) -> JsValue;
 }
 
 /// Manages the SIP endpoints of one Plivo or Vobiz account.
@@ -96,9 +111,10 @@ fn id(value: &JsValue) -> Result<String> {
 }
 
 impl EndpointClient {
-    /// A promise for an operation on this client's account.
-    fn call(&self, operation: Result<Operation>) -> Promise {
-        json_promise(self.inner.clone().run(operation))
+    /// A promise for an operation on this client's account, cancelled by the `signal` of
+    /// `options` (`CallOptions`).
+    fn call(&self, operation: Result<Operation>, options: Option<JsValue>) -> Promise {
+        json_promise(call_signal(options), self.inner.clone().run(operation))
     }
 }
 
@@ -139,12 +155,13 @@ impl EndpointClient {
     pub fn list_endpoints(
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "ListQuery")] query: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
     ) -> Promise {
         let query = ListQuery::read(
             field(query.unwrap_or_default()),
             self.inner.config().dialect,
         );
-        self.call(query.map(Operation::List))
+        self.call(query.map(Operation::List), options)
     }
 
     /// One endpoint by id.
@@ -152,8 +169,9 @@ impl EndpointClient {
     pub fn get_endpoint(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
     ) -> Promise {
-        self.call(self::id(&id).map(Operation::Get))
+        self.call(self::id(&id).map(Operation::Get), options)
     }
 
     /// Creates an endpoint. Every field is checked first; never retried automatically.
@@ -161,8 +179,12 @@ impl EndpointClient {
     pub fn create_endpoint(
         &self,
         #[wasm_bindgen(unchecked_param_type = "CreateEndpointRequest")] fields: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
     ) -> Promise {
-        self.call(CreateEndpointRequest::read(field(fields)).map(Operation::Create))
+        self.call(
+            CreateEndpointRequest::read(field(fields)).map(Operation::Create),
+            options,
+        )
     }
 
     /// Changes an endpoint's password, alias or application.
@@ -171,9 +193,13 @@ impl EndpointClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "UpdateEndpointRequest")] fields: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
     ) -> Promise {
         let fields = UpdateEndpointRequest::read(field(fields));
-        self.call(self::id(&id).and_then(|id| Ok(Operation::Update(id, fields?))))
+        self.call(
+            self::id(&id).and_then(|id| Ok(Operation::Update(id, fields?))),
+            options,
+        )
     }
 
     /// Deletes an endpoint.
@@ -181,8 +207,9 @@ impl EndpointClient {
     pub fn delete_endpoint(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
     ) -> Promise {
-        self.call(self::id(&id).map(Operation::Delete))
+        self.call(self::id(&id).map(Operation::Delete), options)
     }
 
     /// Sets a strong random password (from `crypto.getRandomValues`) and returns it with
@@ -191,8 +218,9 @@ impl EndpointClient {
     pub fn rotate_password(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
     ) -> Promise {
-        self.call(self::id(&id).map(Operation::Rotate))
+        self.call(self::id(&id).map(Operation::Rotate), options)
     }
 
     /// Every matching endpoint across pages, for `for await`. After the first page, up to
@@ -202,14 +230,17 @@ impl EndpointClient {
     pub fn endpoints(
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "ListQuery")] query: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
     ) -> std::result::Result<JsValue, JsValue> {
         let query = ListQuery::read(
             field(query.unwrap_or_default()),
             self.inner.config().dialect,
         )?;
-        Ok(endpoints_of(EndpointPages::start(
-            self.inner.clone().pages(&query),
-        )))
+        let signal = call_signal(options)?;
+        Ok(endpoints_of(
+            EndpointPages::start(self.inner.clone().pages(&query), signal.clone()),
+            signal,
+        ))
     }
 
     /// Counts total, registered and unregistered endpoints over all pages.
@@ -221,21 +252,15 @@ impl EndpointClient {
     ) -> Promise {
         let client = self.inner.clone();
         let query = ListQuery::read(field(query.unwrap_or_default()), client.config().dialect);
-        let on_progress = options.as_ref().map_or(Ok(None), |options| {
-            Options::optional(
-                field(options.clone()),
-                "summary options",
-                ErrorCode::InvalidArgument,
-                &["onProgress"],
-            )?;
-            function(
-                options,
-                "onProgress",
-                "summary options",
-                ErrorCode::InvalidArgument,
-            )
-        });
-        promise(async move {
+        let options = options.unwrap_or_default();
+        let signal = signal_of(&options, "summary options", &["onProgress", "signal"]);
+        let on_progress = function(
+            &options,
+            "onProgress",
+            "summary options",
+            ErrorCode::InvalidArgument,
+        );
+        cancellable(signal, async move {
             let (query, on_progress) = (query?, on_progress?);
             let mut thrown: Option<JsValue> = None;
             let summary = client
@@ -270,10 +295,12 @@ impl EndpointClient {
         #[wasm_bindgen(unchecked_optional_param_type = "CreateTokenRequest")] request: Option<
             JsValue,
         >,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
     ) -> Promise {
         self.call(
             CreateTokenRequest::read(field(request.unwrap_or_default()))
                 .map(Operation::CreateToken),
+            options,
         )
     }
 
@@ -299,10 +326,11 @@ impl EndpointClient {
 pub struct EndpointPages {
     pages: Channel<Result<PageRead>>,
     pump: AbortHandle,
+    signal: Option<AbortSignal>,
 }
 
 impl EndpointPages {
-    fn start(mut walk: PageWalk<FetchTransport, HostRuntime>) -> Self {
+    fn start(mut walk: PageWalk<FetchTransport, HostRuntime>, signal: Option<AbortSignal>) -> Self {
         let pages = Channel::new(1);
         let pump = AbortHandle::default();
         let sender = pages.clone();
@@ -318,7 +346,11 @@ impl EndpointPages {
         wasm_bindgen_futures::spawn_local(async move {
             task.await;
         });
-        Self { pages, pump }
+        Self {
+            pages,
+            pump,
+            signal,
+        }
     }
 }
 
@@ -330,10 +362,17 @@ impl Drop for EndpointPages {
 
 #[wasm_bindgen]
 impl EndpointPages {
-    /// The endpoints of the next page, or `undefined` after the last.
+    /// Stops fetching pages (the walk's signal fired); `next()` then rejects with
+    /// `ABORTED`.
+    pub fn halt(&self) {
+        self.pump.abort();
+    }
+
+    /// The endpoints of the next page, or `undefined` after the last; `ABORTED` once the
+    /// walk's signal has fired.
     pub fn next(&self) -> Promise {
         let pages = self.pages.clone();
-        promise(async move {
+        cancellable(Ok(self.signal.clone()), async move {
             match pages.receive().await {
                 Some(Ok(page)) => Ok(parse(page.json.get(page.objects).unwrap_or_default())),
                 Some(Err(error)) => Err(error),

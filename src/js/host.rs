@@ -7,7 +7,10 @@ use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use web_sys::AbortSignal;
+
 use super::error::to_js;
+use super::signal::unless_aborted;
 use crate::error::{Error, ErrorCode, Result};
 use crate::fields::{Field, Host};
 
@@ -117,9 +120,12 @@ pub fn parse(json: &str) -> JsValue {
 }
 
 /// A promise for the JSON text `future` gives (empty text resolves to `undefined`), or
-/// its `EndpointLoginError`.
-pub fn json_promise(future: crate::task::LocalBoxFuture<'static, Result<String>>) -> Promise {
-    promise(async move {
+/// its `EndpointLoginError`; cancelled by `signal` (see [`cancellable`]).
+pub fn json_promise(
+    signal: Result<Option<AbortSignal>>,
+    future: crate::task::LocalBoxFuture<'static, Result<String>>,
+) -> Promise {
+    cancellable(signal, async move {
         let json = future.await?;
         Ok(if json.is_empty() {
             JsValue::UNDEFINED
@@ -130,17 +136,34 @@ pub fn json_promise(future: crate::task::LocalBoxFuture<'static, Result<String>>
 }
 
 /// A promise for `future`: it resolves with the value or rejects with an
-/// `EndpointLoginError`.
-pub fn promise<F>(future: F) -> Promise
+/// `EndpointLoginError`. For a call that takes `{ signal }`: a signal that is not an
+/// `AbortSignal` rejects at once, without polling `future` (nothing is sent); one that
+/// fires rejects with `ABORTED` and drops `future`.
+pub fn cancellable<F>(signal: Result<Option<AbortSignal>>, future: F) -> Promise
 where
     F: Future<Output = Result<JsValue>> + 'static,
 {
-    boxed_promise(Box::pin(future))
+    boxed_promise(Box::pin(future), signal)
+}
+
+/// A promise already rejected with `error`.
+#[inline(never)]
+pub fn rejected(error: &Error) -> Promise {
+    Promise::reject(&to_js(error))
 }
 
 /// The one promise adapter: every method's future goes through it boxed, so the
-/// machinery that drives a future from a promise is compiled once.
+/// machinery that drives a future from a promise, and the one that cancels it, are
+/// compiled once.
 #[inline(never)]
-fn boxed_promise(future: crate::task::LocalBoxFuture<'static, Result<JsValue>>) -> Promise {
-    wasm_bindgen_futures::future_to_promise(async move { future.await.map_err(|e| to_js(&e)) })
+fn boxed_promise(
+    future: crate::task::LocalBoxFuture<'static, Result<JsValue>>,
+    signal: Result<Option<AbortSignal>>,
+) -> Promise {
+    match signal {
+        Ok(signal) => wasm_bindgen_futures::future_to_promise(async move {
+            unless_aborted(signal, future).await.map_err(|e| to_js(&e))
+        }),
+        Err(e) => rejected(&e),
+    }
 }

@@ -22,4 +22,5 @@ pub mod provider;
 pub mod runtime;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod signal;
 pub mod token;

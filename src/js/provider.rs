@@ -13,8 +13,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::client::HostClient;
 use super::error::{is_endpoint_login_error, to_js};
-use super::host::{field, function, output, promise, JsObject};
+use super::host::{cancellable, field, function, output, rejected, JsObject};
 use super::runtime::{FetchTransport, HostRuntime};
+use super::signal::call_signal;
 use super::token::unix_now;
 use crate::client::Transport;
 use crate::config::{check_token_url, read_timeout, DEFAULT_TIMEOUT_MS};
@@ -576,21 +577,36 @@ impl TokenProvider {
     /// when it has less, the refreshed one (the call waits for it; `callersHeld` says
     /// so). Rejects only when the source refuses (401/403), on `dispose()`, or after
     /// `maxWaitMs`. This is what `client.loginWithAccessTokenGenerator(provider)` calls.
+    /// A `signal` cancels this call's wait only: a fetch other calls share goes on.
     #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<string>")]
-    pub fn get_access_token(&self) -> Promise {
+    pub fn get_access_token(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let signal = call_signal(options);
+        if let Err(e) = &signal {
+            return rejected(e);
+        }
         self.start();
         let token = self.core.get_access_token();
-        promise(async move { token.await.map(JsValue::from) })
+        cancellable(signal, async move { token.await.map(JsValue::from) })
     }
 
     /// Fetches a new token now (in a shared group, the leading tab does, for all);
     /// rejects if that attempt fails (the token in hand, if still good, keeps being
-    /// handed out).
+    /// handed out). A `signal` cancels this call's wait only, not the fetch.
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
-    pub fn refresh(&self) -> Promise {
+    pub fn refresh(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let signal = call_signal(options);
+        if let Err(e) = &signal {
+            return rejected(e);
+        }
         self.start();
         let token = self.core.refresh();
-        promise(async move { token.await.map(JsValue::from) })
+        cancellable(signal, async move { token.await.map(JsValue::from) })
     }
 
     /// The token in hand (claims, seconds left by both clocks, expiry), or `null`.
@@ -603,7 +619,11 @@ impl TokenProvider {
 
     /// Whether the token is shared with other tabs, and with how many.
     #[wasm_bindgen(unchecked_return_type = "Promise<TokenSharing>")]
-    pub fn sharing(&self) -> Promise {
+    pub fn sharing(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let signal = call_signal(options);
         let role = match self.core.role() {
             Role::Alone => "alone",
             Role::Joining => "joining",
@@ -615,7 +635,7 @@ impl TokenProvider {
             .borrow()
             .as_ref()
             .and_then(|link| link.tabs.as_ref().map(|tabs| JsFuture::from(tabs.count())));
-        promise(async move {
+        cancellable(signal, async move {
             let tabs = match count {
                 Some(count) => count.await.ok().and_then(|n| n.as_f64()).unwrap_or(1.0),
                 None => 1.0,

@@ -49,6 +49,18 @@ test("lists and walks endpoints from the sandbox", async () => {
   assert.ok(seen.every((alias) => alias.includes("desk")));
 });
 
+test("an AbortSignal cancels calls in Node", async () => {
+  const client = new EndpointClient({ dialect: "vobiz", ...ACCOUNT, baseUrl: SANDBOX });
+  const aborted = (e) => isEndpointLoginError(e) && e.code === "ABORTED";
+  await assert.rejects(client.listEndpoints({}, { signal: AbortSignal.abort() }), aborted);
+  const stop = new AbortController();
+  const walk = (async () => {
+    for await (const endpoint of client.endpoints({}, { signal: stop.signal })) if (endpoint) stop.abort();
+  })();
+  await assert.rejects(walk, aborted);
+  await assert.rejects(client.getEndpoint("1", { signal: {} }), (e) => e.code === "INVALID_ARGUMENT" && e.field === "signal");
+});
+
 test("errors are typed", async () => {
   assert.throws(() => new EndpointClient({ dialect: "plivo", authId: "MA1" }), (e) => {
     assert.ok(isEndpointLoginError(e));

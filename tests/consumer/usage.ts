@@ -26,9 +26,13 @@ export async function precise(client: EndpointClient): Promise<string[]> {
   const appIds = registered.map((e) => e.application?.appId ?? "none");
   const created: CreatedEndpoint = await client.createEndpoint({ username: "a", password: "12345", alias: "a" });
   const creds: SipCredentials = await client.rotatePassword(created.endpointId);
-  const counts: EndpointSummary = await client.summary({ limit: 20 }, { onProgress: ({ loaded, total }) => loaded / total });
+  const counts: EndpointSummary = await client.summary({ limit: 20 }, { onProgress: ({ loaded, total }) => loaded / total, signal: AbortSignal.timeout(5000) });
+  const stop = new AbortController();
+  await client.getEndpoint(created.endpointId, { signal: stop.signal });
+  // @ts-expect-error a signal is an AbortSignal
+  await client.listEndpoints({}, { signal: "stop" });
   const none: void = await client.deleteEndpoint(created.endpointId);
-  for await (const e of client.endpoints()) {
+  for await (const e of client.endpoints({}, { signal: stop.signal })) {
     const id: string = e.endpointId;
     appIds.push(id);
   }

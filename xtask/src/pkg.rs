@@ -23,8 +23,10 @@ fn manifest_field(field: &str) -> Result<String> {
 
 /// The largest download a page may have: the browser module's wasm, its JS glue and
 /// snippets, gzip -9. `cargo xtask test` fails above it. A ratchet: it is lowered with
-/// every saving, towards the goal of 60,000 B (issue 11).
-pub const SIZE_LIMIT: u64 = 91_000;
+/// every saving, towards the goal of 60,000 B (issue 11). Raised once, from 91,000, for
+/// `{ signal }` on every async method (issue 14: 1.5 KB, mostly the extra argument in
+/// each method's wasm-bindgen shim).
+pub const SIZE_LIMIT: u64 = 92_500;
 
 /// One module of the package: the one pages load, or the one servers load.
 pub struct Module {
