@@ -1,6 +1,5 @@
-// What the Node-side tests share: a free port, and a Node HTTP server in front of a
-// Fetch-API handler (`(request: Request) => Promise<Response>`), with the same adapter as
-// the README's backend handler example.
+// What the Node-side tests share: a free port, a Node HTTP server for a listener, and
+// waiting until a server answers.
 import http from "node:http";
 import net from "node:net";
 
@@ -17,20 +16,12 @@ export function freePort() {
 }
 
 /**
- * Serves `handle` on a free port of 127.0.0.1; answers `{ origin, close }`.
- * @param {(request: Request) => Promise<Response>} handle
+ * Serves a Node request listener (the package's `nodeListener(handler)`) on a free port of
+ * 127.0.0.1; answers `{ origin, close }`.
+ * @param {http.RequestListener} listener
  */
-export async function serve(handle) {
-  const server = http.createServer(async (req, res) => {
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string") headers.set(name, value);
-    const chunks = [];
-    for await (const chunk of req) chunks.push(chunk);
-    const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
-    const answer = await handle(new Request(`http://${req.headers.host}${req.url}`, { method: req.method, headers, body }));
-    answer.headers.forEach((value, name) => res.setHeader(name, value));
-    res.writeHead(answer.status).end(Buffer.from(await answer.arrayBuffer()));
-  });
+export async function serve(listener) {
+  const server = http.createServer(listener);
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { origin: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
 }

@@ -93,6 +93,83 @@ struct Handler {
     client: Client<FetchTransport, HostRuntime>,
 }
 
+#[wasm_bindgen(typescript_custom_section)]
+const NODE_TS: &str = r#"
+/** What `nodeListener` reads of Node's `http.IncomingMessage`. */
+export interface NodeRequest extends AsyncIterable<Uint8Array> {
+  method?: string;
+  url?: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+/** What `nodeListener` writes of Node's `http.ServerResponse`. */
+export interface NodeResponse {
+  statusCode: number;
+  readonly headersSent: boolean;
+  setHeader(name: string, value: string | string[]): unknown;
+  end(body?: Uint8Array): unknown;
+}
+"#;
+
+// A Fetch-API handler as a Node `http` request listener: the Node request as a `Request`
+// (headers, the body read whole, the URL on the Host header; `originalUrl` where a
+// framework stripped its mount path), the `Response` written back. A handler that
+// throws answers 500 without details, and the server goes on.
+#[wasm_bindgen(inline_js = r#"
+export function nodeListenerOf(handle) {
+  return async (req, res) => {
+    try {
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(req.headers)) {
+        for (const one of Array.isArray(value) ? value : [value]) if (typeof one === "string") headers.append(name, one);
+      }
+      const chunks = [];
+      for await (const chunk of req) chunks.push(chunk);
+      const method = req.method ?? "GET";
+      const body = chunks.length > 0 && method !== "GET" && method !== "HEAD" ? new Blob(chunks) : undefined;
+      const url = new URL(req.originalUrl ?? req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
+      const answer = await handle(new Request(url, { method, headers, body }));
+      const bytes = new Uint8Array(await answer.arrayBuffer());
+      res.statusCode = answer.status;
+      for (const [name, value] of answer.headers) if (name !== "set-cookie") res.setHeader(name, value);
+      const cookies = answer.headers.getSetCookie?.() ?? [];
+      if (cookies.length > 0) res.setHeader("set-cookie", cookies);
+      res.end(bytes);
+    } catch {
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.setHeader("content-type", "application/json");
+      }
+      res.end(new TextEncoder().encode('{"error": "the handler failed"}'));
+    }
+  };
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = nodeListenerOf)]
+    fn node_listener_of(handle: &Function) -> JsValue;
+}
+
+/// Mounts a Fetch-API handler (`createBackendHandler`'s, or any `(request: Request) =>
+/// Promise<Response>`) in a Node `http` server: `http.createServer(nodeListener(voice))`.
+/// Throws `INVALID_ARGUMENT` when `handler` is not a function.
+#[wasm_bindgen(
+    js_name = nodeListener,
+    unchecked_return_type = "(request: NodeRequest, response: NodeResponse) => Promise<void>"
+)]
+pub fn node_listener(
+    #[wasm_bindgen(unchecked_param_type = "(request: Request) => Promise<Response>")]
+    handler: JsValue,
+) -> std::result::Result<JsValue, JsValue> {
+    match handler.dyn_into::<Function>() {
+        Ok(handler) => Ok(node_listener_of(&handler)),
+        Err(other) => Err(Error::argument(
+            "nodeListener",
+            &text!("pass the handler function, not ", field(other).kind()),
+        )
+        .into()),
+    }
+}
+
 /// Creates the backend half of backend mode: a function from a `Request` to a `Response`
 /// that answers `GET {basePath}token` with a token for the signed-in user and forwards the
 /// endpoint calls of a backend-mode `EndpointClient` with the account's credentials, as

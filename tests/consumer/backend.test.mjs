@@ -5,7 +5,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import init, { EndpointClient, TokenProvider, decodeAccessToken } from "endpoint-login";
-import initServer, { createBackendHandler, isEndpointLoginError } from "endpoint-login/server";
+import initServer, { createBackendHandler, isEndpointLoginError, nodeListener } from "endpoint-login/server";
 import { serve } from "../node-http.mjs";
 
 const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
@@ -121,8 +121,8 @@ test("mounted in a Node server: a backend-mode EndpointClient and a TokenProvide
     // A real application checks its session cookie here.
     authorize: () => ({ sub: "alice", incoming: true, endpoints: "manage" }),
   });
-  // Behind a Node server (the adapter of the README's example).
-  const { origin, close } = await serve(mounted);
+  // Behind a Node server, as in the README's example.
+  const { origin, close } = await serve(nodeListener(mounted));
   t.after(close);
 
   const client = new EndpointClient({ dialect: "plivo", authId: AUTH_ID, baseUrl: `${origin}/voice` });
@@ -136,4 +136,28 @@ test("mounted in a Node server: a backend-mode EndpointClient and a TokenProvide
   const token = await provider.getAccessToken();
   assert.equal(decodeAccessToken(token).claims.sub, "alice");
   provider.dispose();
+});
+
+test("nodeListener: any Fetch handler in a Node server, bodies, headers and cookies both ways, a throwing handler is a 500", async (t) => {
+  let seen;
+  const { origin, close } = await serve(nodeListener(async (request) => {
+    if (request.url.endsWith("/throw")) throw new Error("a secret detail");
+    seen = { method: request.method, url: request.url, cookie: request.headers.get("cookie"), body: await request.text() };
+    const headers = new Headers({ "content-type": "text/plain", "x-one": "1" });
+    headers.append("set-cookie", "a=1; Path=/");
+    headers.append("set-cookie", "b=2; Path=/");
+    return new Response("ünïcode answer", { status: 201, headers });
+  }));
+  t.after(close);
+  const answer = await fetch(`${origin}/some/path?q=1`, { method: "POST", headers: { cookie: "session=x" }, body: "a body" });
+  assert.equal(answer.status, 201);
+  assert.equal(await answer.text(), "ünïcode answer");
+  assert.equal(answer.headers.get("x-one"), "1");
+  assert.deepEqual(answer.headers.getSetCookie(), ["a=1; Path=/", "b=2; Path=/"]);
+  assert.deepEqual(seen, { method: "POST", url: `${origin}/some/path?q=1`, cookie: "session=x", body: "a body" });
+  const failed = await fetch(`${origin}/throw`);
+  assert.equal(failed.status, 500);
+  assert.doesNotMatch(await failed.text(), /secret/);
+  assert.equal((await fetch(`${origin}/after`)).status, 201, "the server goes on");
+  assert.throws(() => nodeListener("not a function"), (e) => isEndpointLoginError(e) && e.code === "INVALID_ARGUMENT");
 });

@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import initServer, { createBackendHandler } from "endpoint-login/server";
+import initServer, { createBackendHandler, nodeListener } from "endpoint-login/server";
 import { freePort, serve, untilAnswers } from "../node-http.mjs";
 
 const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
@@ -129,7 +129,7 @@ test("the page examples run in Chromium against the README's backend: a Vobiz wa
     "/walk.js": ["text/javascript", example("client.endpoints({ aliasContains")],
     "/provider.js": ["text/javascript", example("new TokenProvider({\n  tokenUrl")],
   };
-  const app = await serve(async (request) => {
+  const app = await serve(nodeListener(async (request) => {
     const url = new URL(request.url);
     if (url.pathname === "/favicon.ico") return new Response(null, { status: 204 });
     if (files[url.pathname]) {
@@ -141,7 +141,7 @@ test("the page examples run in Chromium against the README's backend: a Vobiz wa
       return new Response(readFileSync(`${pkg}${file}`), { headers: { "content-type": type } });
     }
     return (url.pathname.startsWith("/voice/api/") ? vobiz : plivo)(request);
-  });
+  }));
   t.after(app.close);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",

@@ -1,7 +1,8 @@
 // Type-level checks of the installed package with `tsc --noEmit --strict` (the README's
 // examples are checked verbatim beside this file, in readme/). Compiled, never run.
 import init, { EndpointClient, TokenProvider, isEndpointLoginError } from "endpoint-login";
-import { createBackendHandler, verifyAccessToken } from "endpoint-login/server";
+import { createBackendHandler, nodeListener, verifyAccessToken } from "endpoint-login/server";
+import http from "node:http";
 import type { BackendGrant, BackendHandlerOptions } from "endpoint-login/server";
 // @ts-expect-error pages' module has no function that needs the Auth Token
 import { verifyAccessToken as notInPages } from "endpoint-login";
@@ -103,4 +104,9 @@ export function backend(): (request: Request) => Promise<Response> {
   };
   void wrong;
   return createBackendHandler(options);
+}
+
+// Node's own request and response types fit the listener.
+export function mounted(handler: (request: Request) => Promise<Response>): http.Server {
+  return http.createServer(nodeListener(handler));
 }

@@ -4,7 +4,7 @@
 // files, the package) it relays from the sandbox.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import initServer, { createBackendHandler } from "../../pkg/server/node.js";
+import initServer, { createBackendHandler, nodeListener } from "../../pkg/server/node.js";
 import { serve } from "../node-http.mjs";
 import {
   AUTH_ID, AUTH_TOKEN, SANDBOX, newContext, pageTest, requests, sandbox, setup, watchedPage,
@@ -33,7 +33,7 @@ async function startApplication() {
       return user ? { sub: user, incoming: user === "alice", endpoints: "manage" } : null;
     },
   });
-  return serve(async (request) => {
+  return serve(nodeListener(async (request) => {
     const url = new URL(request.url);
     if (url.pathname === "/backend/session" && request.method === "POST") {
       // The application's own sign-in (a real one checks a password).
@@ -52,7 +52,7 @@ async function startApplication() {
     kept.delete("content-encoding");
     kept.delete("content-length");
     return new Response(relayed.body, { status: relayed.status, headers: kept });
-  });
+  }));
 }
 
 pageTest("the demo in backend mode on createBackendHandler: endpoints, a token and a provider, no secret in the page", async () => {
