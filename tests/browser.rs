@@ -480,6 +480,7 @@ async fn an_aborted_signal_rejects_every_call_before_sending() {
     controller.abort();
     let signal = controller.signal();
     let c = client("plivo");
+    let fetches = track_fetches();
     let id = || JsValue::from_str("12345");
     let calls = [
         c.list_endpoints(None, with_signal(&signal)),
@@ -510,6 +511,14 @@ async fn an_aborted_signal_rejects_every_call_before_sending() {
         "ABORTED",
     );
     assert_code(settle(p.refresh(with_signal(&signal))).await, "ABORTED");
+    js_sys::Function::from(prop(&fetches, "restore"))
+        .call0(&fetches)
+        .unwrap();
+    assert_eq!(
+        prop(&fetches, "started").as_f64(),
+        Some(0.0),
+        "no fetch was started"
+    );
     assert_eq!(requests().await, Vec::<String>::new(), "nothing was sent");
 }
 

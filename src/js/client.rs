@@ -333,6 +333,10 @@ impl EndpointPages {
     fn start(mut walk: PageWalk<FetchTransport, HostRuntime>, signal: Option<AbortSignal>) -> Self {
         let pages = Channel::new(1);
         let pump = AbortHandle::default();
+        if signal.as_ref().is_some_and(AbortSignal::aborted) {
+            // Fired before the walk began: it sends nothing.
+            pump.abort();
+        }
         let sender = pages.clone();
         let task = abortable(
             async move {
