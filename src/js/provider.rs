@@ -466,6 +466,21 @@ impl TokenProvider {
         }
     }
 
+    /// `getAccessToken` and `refresh`: the call's options checked first (a bad one rejects
+    /// before the provider starts), then `ask` of the core, cancelled by their `signal`.
+    fn token_call<F>(&self, options: Option<JsValue>, ask: impl FnOnce(&Core) -> F) -> Promise
+    where
+        F: std::future::Future<Output = Result<String>> + 'static,
+    {
+        let signal = call_signal(options);
+        if let Err(e) = &signal {
+            return rejected(e);
+        }
+        self.start();
+        let token = ask(&self.core);
+        cancellable(signal, async move { token.await.map(JsValue::from) })
+    }
+
     fn stop(&self) {
         self.core.dispose();
         self.listeners.borrow_mut().clear();
@@ -583,13 +598,7 @@ impl TokenProvider {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let signal = call_signal(options);
-        if let Err(e) = &signal {
-            return rejected(e);
-        }
-        self.start();
-        let token = self.core.get_access_token();
-        cancellable(signal, async move { token.await.map(JsValue::from) })
+        self.token_call(options, Core::get_access_token)
     }
 
     /// Fetches a new token now (in a shared group, the leading tab does, for all);
@@ -600,13 +609,7 @@ impl TokenProvider {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let signal = call_signal(options);
-        if let Err(e) = &signal {
-            return rejected(e);
-        }
-        self.start();
-        let token = self.core.refresh();
-        cancellable(signal, async move { token.await.map(JsValue::from) })
+        self.token_call(options, Core::refresh)
     }
 
     /// The token in hand (claims, seconds left by both clocks, expiry), or `null`.
