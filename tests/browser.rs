@@ -612,19 +612,26 @@ async fn a_signal_ends_a_walk_at_once() {
         "no endpoint is handed out after the abort, buffered or not"
     );
     assert_js_code(&prop(&result, "error"), "ABORTED");
-    until_fetches_settle(&fetches, 10_000).await.unwrap();
-    let at_abort = prop(&fetches, "started").as_f64().unwrap();
-    // Whatever was in flight has settled; a walk still running would start another page.
+    fetches_at_abort(&fetches).await;
+}
+
+/// After a walk's abort: waits until what was in flight has settled, then checks with one
+/// more request that the walk starts nothing (a walk still running would start another
+/// page). Restores `fetch` and answers how many fetches had started by the abort.
+async fn fetches_at_abort(fetches: &JsValue) -> f64 {
+    until_fetches_settle(fetches, 10_000).await.unwrap();
+    let at_abort = prop(fetches, "started").as_f64().unwrap();
     let again = settle(client("vobiz").list_endpoints(None, None)).await;
-    js_sys::Function::from(prop(&fetches, "restore"))
-        .call0(&fetches)
+    js_sys::Function::from(prop(fetches, "restore"))
+        .call0(fetches)
         .unwrap();
     again.unwrap();
     assert_eq!(
-        prop(&fetches, "started").as_f64().unwrap(),
+        prop(fetches, "started").as_f64().unwrap(),
         at_abort + 1.0,
         "the walk fetched nothing after the abort"
     );
+    at_abort
 }
 
 #[wasm_bindgen_test]
@@ -633,18 +640,7 @@ async fn an_abort_stops_a_walk_nobody_is_reading() {
     let fetches = track_fetches();
     let c: JsValue = client("vobiz").into();
     let walk = abort_an_unread_walk(&c).await;
-    until_fetches_settle(&fetches, 10_000).await.unwrap();
-    let at_abort = prop(&fetches, "started").as_f64().unwrap();
-    let again = settle(client("vobiz").list_endpoints(None, None)).await;
-    js_sys::Function::from(prop(&fetches, "restore"))
-        .call0(&fetches)
-        .unwrap();
-    again.unwrap();
-    assert_eq!(
-        prop(&fetches, "started").as_f64().unwrap(),
-        at_abort + 1.0,
-        "the walk fetched nothing after the abort"
-    );
+    let at_abort = fetches_at_abort(&fetches).await;
     assert!(
         at_abort <= 7.0,
         "what was in flight at the abort, the first page and a window of 6: {at_abort}"
