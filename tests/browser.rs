@@ -814,6 +814,13 @@ async fn slow_answers_time_out() {
     );
     let e = assert_code(settle(c.list_endpoints(None, None)).await, "TIMEOUT");
     assert!(prop(&e, "message").as_string().unwrap().contains("300 ms"));
+    // The client's requests share one timeout reason: a second timeout is told apart the
+    // same way, and a request that answers in time is not taken for one.
+    fault(json!({"latencyMs": 3000, "times": 1})).await;
+    assert_code(settle(c.list_endpoints(None, None)).await, "TIMEOUT");
+    settle(c.list_endpoints(None, None))
+        .await
+        .expect("an answer in time after two timeouts");
 }
 
 #[wasm_bindgen_test]

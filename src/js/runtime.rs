@@ -96,6 +96,15 @@ pub struct FetchTransport {
     headers: Vec<(&'static str, String)>,
     credentials: RequestCredentials,
     timeout_ms: u32,
+    /// The reason a timed-out fetch is aborted with: one `Error` for every request, made
+    /// once (an `Error` per request cost a stack capture each, measurable on a walk).
+    timed_out: JsValue,
+}
+
+/// The reason a fetch is aborted with when its time is up. It must be an `Error`: `fetch`
+/// rejects with it, and gloo-net takes it apart.
+fn timeout_reason() -> JsValue {
+    js_sys::Error::new("no answer in time").into()
 }
 
 impl FetchTransport {
@@ -109,6 +118,7 @@ impl FetchTransport {
                 Credentials::Backend => RequestCredentials::Include,
             },
             timeout_ms: config.timeout_ms,
+            timed_out: timeout_reason(),
         }
     }
 
@@ -120,6 +130,7 @@ impl FetchTransport {
             headers: Vec::new(),
             credentials: RequestCredentials::Include,
             timeout_ms,
+            timed_out: timeout_reason(),
         }
     }
 
@@ -195,18 +206,17 @@ impl FetchTransport {
         })?;
         let mut guard = AbortOnDrop(Some(controller.clone()));
         // `controller.abort(timed_out)` when the time is up (a bound function: no closure).
-        // The reason must be an Error: `fetch` rejects with it, and gloo-net takes it apart.
-        let timed_out: JsValue = js_sys::Error::new("no answer in time").into();
+        let timed_out = &self.timed_out;
         let _timer = js_sys::Reflect::get(&controller, &JsValue::from_str("abort"))
             .ok()
             .map(|abort| {
                 let abort: js_sys::Function = abort.unchecked_into();
-                let bound = abort.bind1(&controller, &timed_out);
+                let bound = abort.bind1(&controller, timed_out);
                 Timer::new(bound.as_ref(), self.timeout_ms)
             });
         let failed = |e: gloo_net::Error| {
             let what = request.describe();
-            if controller.signal().reason() == timed_out {
+            if controller.signal().reason() == *timed_out {
                 Error::new(
                     ErrorCode::Timeout,
                     text!(
