@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::host::{field, JsObject};
-use super::runtime::{FetchTransport, HostRuntime};
+use super::runtime::{FetchTransport, HostClient, HostRuntime};
 use crate::backend::{
     self, refuse, EndpointAccess, Refusal, Route, DEFAULT_TOKEN_TTL_SECONDS,
     MAX_FORWARDED_BODY_BYTES,
@@ -90,7 +90,7 @@ struct Handler {
     authorize: Function,
     /// Asks the JWT API for tokens; its transport forwards endpoint calls with the
     /// account's credentials.
-    client: Client<FetchTransport, HostRuntime>,
+    client: HostClient,
 }
 
 #[wasm_bindgen(typescript_custom_section)]

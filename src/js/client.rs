@@ -9,7 +9,7 @@ use web_sys::AbortSignal;
 use super::error::to_js;
 use super::host::{cancellable, field, function, json_promise, output, parse, text};
 use super::provider::TokenProvider;
-use super::runtime::{FetchTransport, HostRuntime};
+use super::runtime::{FetchTransport, HostClient, HostRuntime};
 use super::signal::{call_signal, signal_of};
 use crate::client::{Client, Operation, PageWalk, Progress};
 use crate::config::{ClientConfig, ClientOptions};
@@ -18,8 +18,6 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::query::ListQuery;
 use crate::task::{abortable, AbortHandle, Channel};
 use crate::token::CreateTokenRequest;
-
-pub(crate) type HostClient = Client<FetchTransport, HostRuntime>;
 
 #[wasm_bindgen(typescript_custom_section)]
 const CLIENT_TS: &str = r#"

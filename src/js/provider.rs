@@ -11,10 +11,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::client::HostClient;
 use super::error::{is_endpoint_login_error, to_js};
 use super::host::{cancellable, field, function, output, rejected, JsObject};
-use super::runtime::{FetchTransport, HostRuntime};
+use super::runtime::{FetchTransport, HostClient, HostRuntime};
 use super::signal::call_signal;
 use super::token::unix_now;
 use crate::client::Transport;
