@@ -49,6 +49,19 @@ test("lists and walks endpoints from the sandbox", async () => {
   assert.ok(seen.every((alias) => alias.includes("desk")));
 });
 
+test("free() while calls are pending: the calls settle, and the freed client is not used again", async () => {
+  const client = new EndpointClient({ dialect: "vobiz", ...ACCOUNT, baseUrl: SANDBOX });
+  const page = client.listEndpoints({ limit: 3 });
+  const walk = client.endpoints({ limit: 2 })[Symbol.asyncIterator]();
+  const first = walk.next();
+  assert.doesNotThrow(() => client.free());
+  assert.equal((await page).objects.length, 3);
+  assert.equal(typeof (await first).value.username, "string");
+  assert.equal(typeof (await walk.next()).value.username, "string", "a walk started before free() goes on");
+  await walk.return();
+  assert.throws(() => client.listEndpoints());
+});
+
 test("an AbortSignal cancels calls in Node", async () => {
   const client = new EndpointClient({ dialect: "vobiz", ...ACCOUNT, baseUrl: SANDBOX });
   const aborted = (e) => isEndpointLoginError(e) && e.code === "ABORTED";
