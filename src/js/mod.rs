@@ -15,6 +15,7 @@ static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
 
 #[cfg(feature = "server")]
 pub mod backend;
+#[cfg(feature = "endpoints")]
 pub mod client;
 pub mod error;
 pub mod host;

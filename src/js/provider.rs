@@ -13,9 +13,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::error::{is_endpoint_login_error, to_js};
 use super::host::{cancellable, field, function, output, rejected, JsObject};
-use super::runtime::{FetchTransport, HostClient, HostRuntime};
+use super::runtime::{FetchTransport, HostRuntime};
 use super::signal::call_signal;
-use super::token::unix_now;
 use crate::client::Transport;
 use crate::config::{check_token_url, read_timeout, DEFAULT_TIMEOUT_MS};
 use crate::error::{Error, ErrorCode, Result};
@@ -23,10 +22,16 @@ use crate::fields::{Field, Options};
 use crate::http::{success_json, ApiRequest, Method};
 use crate::task::LocalBoxFuture;
 use crate::token::provider::{
-    Provider, ProviderHost, RefreshPolicy, Role, Spawn, TokenEvent, TokenSource,
-    CLIENT_PROVIDER_FIELDS, PROVIDER_FIELDS,
+    Provider, ProviderHost, RefreshPolicy, Role, Spawn, TokenEvent, TokenSource, PROVIDER_FIELDS,
 };
-use crate::token::{CreateTokenRequest, FetchedToken};
+use crate::token::FetchedToken;
+// A provider over a direct-mode `EndpointClient` (`client.tokenProvider()`), in the modules
+// that have the client.
+#[cfg(feature = "endpoints")]
+use {
+    super::runtime::HostClient, super::token::unix_now,
+    crate::token::provider::CLIENT_PROVIDER_FIELDS, crate::token::CreateTokenRequest,
+};
 
 #[wasm_bindgen(typescript_custom_section)]
 const PROVIDER_TS: &str = r#"
@@ -174,6 +179,7 @@ impl ProviderHost for HostRuntime {
 
 /// The sources a provider can use.
 enum HostSource {
+    #[cfg(feature = "endpoints")]
     Client {
         client: Rc<HostClient>,
         request: CreateTokenRequest,
@@ -215,6 +221,7 @@ fn callback_error(value: &JsValue) -> Error {
 impl TokenSource for HostSource {
     fn fetch(&self) -> LocalBoxFuture<'static, Result<FetchedToken>> {
         match self {
+            #[cfg(feature = "endpoints")]
             Self::Client { client, request } => {
                 let (client, request) = (client.clone(), request.clone());
                 Box::pin(async move {
@@ -489,6 +496,7 @@ impl TokenProvider {
     }
 
     /// `client.tokenProvider(options)`: the JWT API through a direct-mode client.
+    #[cfg(feature = "endpoints")]
     pub(crate) fn for_client(client: Rc<HostClient>, raw: JsValue) -> Result<Self> {
         let options = Options::optional(
             field(raw.clone()),

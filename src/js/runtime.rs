@@ -41,6 +41,7 @@ impl Drop for Timer {
 /// The core's client over `fetch` and the host's clock: what `EndpointClient` wraps and
 /// what a direct-mode `TokenProvider` asks for tokens (defined here, beside its parts, so
 /// that neither binding depends on the other for it).
+#[cfg(feature = "endpoints")]
 pub(crate) type HostClient = crate::client::Client<FetchTransport, HostRuntime>;
 
 /// Clock, timers and randomness of the JavaScript host (browser or Node).

@@ -5,9 +5,10 @@ use js_sys::JsString;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::host::{field, output};
+use super::host::field;
 use crate::error::{Error, Result};
 use crate::token::decode::{self, MAX_TOKEN_LENGTH};
+#[cfg(feature = "endpoints")]
 use crate::token::time::TokenLifetimeInput;
 
 #[wasm_bindgen(inline_js = r#"
@@ -69,19 +70,22 @@ pub(crate) fn token_value(token: &decode::TokenView<'_>) -> JsValue {
 }
 
 /// Unix seconds now, for `now` defaults.
+#[cfg(feature = "endpoints")]
 pub(crate) fn unix_now() -> i64 {
     (js_sys::Date::now() / 1000.0).floor() as i64
 }
 
 /// Checks an access-token lifetime: `exp` 3 minutes to 24 hours after `now` (default: the
 /// clock), `nbf` at most `exp - 180`. Throws `EXP_OUT_OF_RANGE`, `NBF_AFTER_EXP` or
-/// `INVALID_TIMESTAMP` with the allowed window and the offending value.
+/// `INVALID_TIMESTAMP` with the allowed window and the offending value. (Issuing tokens:
+/// not in `endpoint-login/tokens`, whose pages only use them.)
+#[cfg(feature = "endpoints")]
 #[wasm_bindgen(js_name = validateTokenLifetime, unchecked_return_type = "TokenLifetime")]
 pub fn validate_token_lifetime(
     #[wasm_bindgen(unchecked_param_type = "TokenLifetimeInput")] input: JsValue,
 ) -> std::result::Result<JsValue, JsValue> {
     let input = TokenLifetimeInput::read(field(input))?;
-    Ok(output(&input.validate(unix_now())?))
+    Ok(super::host::output(&input.validate(unix_now())?))
 }
 
 /// A token argument: a string of at most [`MAX_TOKEN_LENGTH`], measured before it is
