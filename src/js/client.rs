@@ -21,15 +21,6 @@ use crate::token::CreateTokenRequest;
 
 #[wasm_bindgen(typescript_custom_section)]
 const CLIENT_TS: &str = r#"
-/** The last argument of every async method. */
-export interface CallOptions {
-  /**
-   * Cancels the call: it rejects with `ABORTED` (at once, sending nothing, when the signal
-   * has already fired), and its request in flight is aborted.
-   */
-  signal?: AbortSignal;
-}
-
 /** Options of `summary`. */
 export interface SummaryOptions extends CallOptions {
   /** Called after each page, so a page can show progress on large accounts. */

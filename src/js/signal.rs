@@ -16,6 +16,19 @@ use super::host::{field, JsObject};
 use crate::error::{Error, ErrorCode, Result};
 use crate::fields::Options;
 
+// Declared here, beside what reads it, so that every module (tokens among them) has it.
+#[wasm_bindgen(typescript_custom_section)]
+const CALL_OPTIONS_TS: &str = r#"
+/** The last argument of every async method. */
+export interface CallOptions {
+  /**
+   * Cancels the call: it rejects with `ABORTED` (at once, sending nothing, when the signal
+   * has already fired), and its request in flight is aborted.
+   */
+  signal?: AbortSignal;
+}
+"#;
+
 /// The options of a call (`CallOptions`): `known` are the fields it takes, `signal` among
 /// them. Absent options or signal: `None`. Anything but an `AbortSignal` is
 /// `INVALID_ARGUMENT`, before anything is sent.

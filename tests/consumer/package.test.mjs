@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { readFile, stat } from "node:fs/promises";
 import init, * as pages from "endpoint-login";
 import initServer, * as server from "endpoint-login/server";
+import initTokens, * as tokens from "endpoint-login/tokens";
+import { serve } from "../node-http.mjs";
 
 const { EndpointClient, isEndpointLoginError } = pages;
 
@@ -17,6 +19,7 @@ before(async () => {
   // .wasm next to the module; in Node the package's `node` entry reads it from disk.
   await init();
   await initServer();
+  await initTokens();
 });
 
 test("package.json describes an ES module with types", async () => {
@@ -25,12 +28,14 @@ test("package.json describes an ES module with types", async () => {
   assert.equal(manifest.type, "module");
   assert.equal(manifest.exports["."].types, "./endpoint_login.d.ts");
   assert.equal(manifest.exports["./server"].types, "./server/endpoint_login.d.ts");
+  assert.equal(manifest.exports["./tokens"].types, "./tokens/endpoint_login.d.ts");
+  assert.equal(manifest.exports["./tokens"].node, "./tokens/node.js");
   assert.equal(manifest.exports["."].node, "./node.js");
   assert.equal(manifest.exports["./server"].node, "./server/node.js");
   assert.ok(import.meta.resolve("endpoint-login").endsWith("/node.js"), "Node takes the node entry");
   assert.equal(manifest.sideEffects, false);
   const dir = new URL(".", import.meta.resolve("endpoint-login"));
-  for (const file of ["endpoint_login.js", "endpoint_login.d.ts", "endpoint_login_bg.wasm", "node.js", "README.md", "server/endpoint_login.js", "server/endpoint_login_bg.wasm", "server/node.js"]) {
+  for (const file of ["endpoint_login.js", "endpoint_login.d.ts", "endpoint_login_bg.wasm", "node.js", "README.md", "server/endpoint_login.js", "server/endpoint_login_bg.wasm", "server/node.js", "tokens/endpoint_login.js", "tokens/endpoint_login_bg.wasm", "tokens/node.js"]) {
     assert.ok((await stat(new URL(file, dir))).size > 0, file);
   }
 });
@@ -104,3 +109,30 @@ function tryDecode() {
   }
   return null;
 }
+
+test("endpoint-login/tokens logs users in without the endpoint client", async () => {
+  const issuer = new EndpointClient({ dialect: "plivo", ...ACCOUNT, baseUrl: SANDBOX });
+  const { token } = await issuer.createToken({ sub: "alice260101000000", ttlSeconds: 600 });
+  // A tokenUrl that answers {"token": ...}, as an application's backend does.
+  const backend = await serve((request, response) => {
+    response.setHeader("content-type", "application/json");
+    response.end(JSON.stringify({ token }));
+  });
+  try {
+    const fromUrl = new tokens.TokenProvider({ tokenUrl: `${backend.origin}/token` });
+    assert.equal(await fromUrl.getAccessToken(), token);
+    fromUrl.dispose();
+  } finally {
+    backend.close();
+  }
+  const fromCallback = new tokens.TokenProvider({ fetchToken: async () => token });
+  assert.equal(await fromCallback.getAccessToken(), token);
+  fromCallback.dispose();
+  assert.equal(tokens.decodeAccessToken(token).claims.sub, "alice260101000000");
+  assert.throws(() => tokens.decodeAccessToken("not a token"), (e) => tokens.isEndpointLoginError(e) && e.code === "MALFORMED_TOKEN");
+  // What issues tokens or manages endpoints is in the main module only.
+  for (const name of ["EndpointClient", "validateTokenLifetime", "verifyAccessToken", "createBackendHandler"]) {
+    assert.equal(name in tokens, false, name);
+  }
+  assert.equal(typeof pages.validateTokenLifetime, "function");
+});

@@ -6,6 +6,10 @@ import http from "node:http";
 import type { BackendGrant, BackendHandlerOptions } from "endpoint-login/server";
 // @ts-expect-error pages' module has no function that needs the Auth Token
 import { verifyAccessToken as notInPages } from "endpoint-login";
+import initTokens, { TokenProvider as LoginProvider, decodeAccessToken } from "endpoint-login/tokens";
+import type { DecodedAccessToken } from "endpoint-login/tokens";
+// @ts-expect-error the login pages' module has no endpoint client
+import { EndpointClient as notInTokens } from "endpoint-login/tokens";
 import type {
   ClientOptions,
   CreatedEndpoint,
@@ -109,4 +113,14 @@ export function backend(): (request: Request) => Promise<Response> {
 // Node's own request and response types fit the listener.
 export function mounted(handler: (request: Request) => Promise<Response>): http.Server {
   return http.createServer(nodeListener(handler));
+}
+
+/** A page that only logs users in, with `endpoint-login/tokens`. */
+export async function loginPage(): Promise<string> {
+  await initTokens();
+  const provider = new LoginProvider({ tokenUrl: "/voice/token", refreshMarginSeconds: 120 });
+  const token: string = await provider.getAccessToken({ signal: AbortSignal.timeout(5000) });
+  const decoded: DecodedAccessToken = decodeAccessToken(token);
+  provider.dispose();
+  return decoded.claims.iss;
 }

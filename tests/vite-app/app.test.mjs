@@ -37,12 +37,12 @@ after(async () => {
   preview?.kill();
 });
 
-test("the production build emits the WebAssembly as an asset", () => {
+test("the production build emits the WebAssembly of both modules as assets", () => {
   const assets = readdirSync(new URL("dist/assets/", import.meta.url));
-  assert.ok(assets.some((name) => name.endsWith(".wasm")), assets.join(", "));
+  assert.equal(assets.filter((name) => name.endsWith(".wasm")).length, 2, assets.join(", "));
 });
 
-test("the built app lists, creates, gets a token and runs a provider against the sandbox", async () => {
+test("the built app lists, creates, gets a token and runs providers of both modules against the sandbox", async () => {
   const page = await browser.newPage();
   const problems = [];
   page.on("pageerror", (e) => problems.push(e.message));
@@ -56,6 +56,7 @@ test("the built app lists, creates, gets a token and runs a provider against the
   assert.match(result.created, /^viteuser/);
   assert.equal(result.tokenSub, result.created);
   assert.equal(result.providerSub, result.created);
+  assert.equal(result.loginSub, result.created);
   assert.equal(result.error, "INVALID_ID");
   assert.deepEqual(problems, []);
 });

@@ -1,6 +1,8 @@
 // What a Vite application does with the package: `init()` (Vite resolves the .wasm URL
 // and serves the file), then the clients. The test page reads `window.run`.
 import init, { EndpointClient, TokenProvider, decodeAccessToken, isEndpointLoginError } from "endpoint-login";
+// The module of pages that only log users in: its own WebAssembly, resolved by Vite too.
+import initTokens, { TokenProvider as LoginProvider } from "endpoint-login/tokens";
 
 window.run = async ({ sandbox, authId, authToken }) => {
   await init();
@@ -11,6 +13,10 @@ window.run = async ({ sandbox, authId, authToken }) => {
   const provider = client.tokenProvider({ request: { sub: created.username, ttlSeconds: 600 } });
   const fromProvider = await provider.getAccessToken();
   provider.dispose();
+  await initTokens();
+  const login = new LoginProvider({ fetchToken: async () => token });
+  const fromLogin = await login.getAccessToken();
+  login.dispose();
   let error = null;
   try {
     await client.getEndpoint("no/such");
@@ -22,6 +28,7 @@ window.run = async ({ sandbox, authId, authToken }) => {
     created: created.username,
     tokenSub: decodeAccessToken(token).claims.sub,
     providerSub: decodeAccessToken(fromProvider).claims.sub,
+    loginSub: decodeAccessToken(fromLogin).claims.sub,
     error,
   };
 };
