@@ -37,13 +37,17 @@ export class Simulation {
     return sim;
   }
 
-  /** Opens a tab that loads the SDK and this package, and logs the SDK in with a provider. */
-  async openTab({ ttl = 300, signIn = this.tabs.length === 0 } = {}) {
+  /**
+   * Opens a tab that loads the SDK and this package (`module`: the main module, or
+   * `/pkg/tokens/endpoint_login.js`, the login pages' one), and logs the SDK in with a
+   * provider.
+   */
+  async openTab({ ttl = 300, signIn = this.tabs.length === 0, module = "/pkg/endpoint_login.js" } = {}) {
     const page = watch(await this.context.newPage(), SDK_NOISE);
     await page.goto(this.url);
     await page.addScriptTag({ path: PLIVO_SDK });
     await page.evaluate(
-      async ({ ttl, signIn }) => {
+      async ({ ttl, signIn, module }) => {
         if (signIn) {
           await fetch("/backend/session", {
             method: "POST",
@@ -51,7 +55,7 @@ export class Simulation {
             body: JSON.stringify({ user: "alice" }),
           });
         }
-        const lib = await import("/pkg/endpoint_login.js");
+        const lib = await import(module);
         await lib.default();
         const seen = (window.seen = { calls: 0, handed: [], failures: [], events: [] });
         const provider = (window.provider = new lib.TokenProvider({ tokenUrl: `/backend/token?ttl=${ttl}` }));
@@ -72,7 +76,7 @@ export class Simulation {
         plivo.client.on("onLoginFailed", (cause) => seen.failures.push(cause));
         plivo.client.loginWithAccessTokenGenerator(provider);
       },
-      { ttl, signIn },
+      { ttl, signIn, module },
     );
     this.tabs.push(page);
     await page.waitForFunction(() => window.seen.handed.length === 1, null, { timeout: 10_000, polling: 20 });
