@@ -43,19 +43,26 @@ async function snippets(dir) {
   }
   return found;
 }
-let glue = await gzip("pkg/endpoint_login.js");
-for (const file of await snippets("pkg/snippets/")) glue += gzipSync(await readFile(file), { level: 9 }).length;
-results.download = { wasm: await gzip("pkg/endpoint_login_bg.wasm"), glue };
+/** What a page downloads with the module in `folder` of pkg/ ("" or "tokens/"). */
+async function download(folder) {
+  let glue = await gzip(`pkg/${folder}endpoint_login.js`);
+  for (const file of await snippets(`pkg/${folder}snippets/`)) glue += gzipSync(await readFile(file), { level: 9 }).length;
+  return { wasm: await gzip(`pkg/${folder}endpoint_login_bg.wasm`), glue };
+}
+results.download = await download("");
+results.downloadTokens = await download("tokens/");
 
-// Start-up, each sample in a fresh page.
-const startUps = { sync: [], async: [] };
-for (let i = 0; i < 30; i++) {
+// Start-up, each sample in a fresh page: the main module sync and async, and the
+// login pages' module (endpoint-login/tokens) sync, interleaved.
+const kinds = ["sync", "async", "tokens"];
+const startUps = { sync: [], async: [], tokens: [] };
+for (let i = 0; i < 45; i++) {
   const { context, page } = await open();
-  const sync = i % 2 === 0;
-  startUps[sync ? "sync" : "async"].push(await page.evaluate((s) => window.bench.startUp(s), sync));
+  const kind = kinds[i % kinds.length];
+  startUps[kind].push(await page.evaluate((k) => window.bench.startUp(k), kind));
   await context.close();
 }
-results.startUp = { sync: spread(startUps.sync), async: spread(startUps.async) };
+results.startUp = Object.fromEntries(kinds.map((k) => [k, spread(startUps[k])]));
 
 const { page } = await open();
 const setUp = await page.evaluate(() => window.bench.setUp());
@@ -132,6 +139,8 @@ const rows = [
   ["download: wasm + JS glue and snippets, gzip -9", `${kb(results.download.wasm + results.download.glue)} (wasm ${kb(results.download.wasm)} + glue ${kb(results.download.glue)})`, "Twilio Voice SDK 65.8 KB; Plivo browser SDK 220.8 KB", ""],
   ["start-up: instantiate from bytes (`initSync`) + first call, fresh page", fmt(results.startUp.sync, "ms", 2), "", ""],
   ["start-up: the same with `await init(bytes)`", fmt(results.startUp.async, "ms", 2), "", ""],
+  ["`endpoint-login/tokens` (pages that only log users in): download", `${kb(results.downloadTokens.wasm + results.downloadTokens.glue)} (wasm ${kb(results.downloadTokens.wasm)} + glue ${kb(results.downloadTokens.glue)})`, "", ""],
+  ["`endpoint-login/tokens`: start-up (`initSync`) + first call, fresh page", fmt(results.startUp.tokens, "ms", 2), "", ""],
   ["`decodeAccessToken` rate", fmt(d.library, "/s"), `jose decodeJwt + decodeProtectedHeader + the same checks: ${fmt(d.jose, "/s")}`, ratio(d.library.median, d.jose.median)],
   ["", "", `jwt-decode, header + payload + the same checks: ${fmt(d.jwtDecode, "/s")}`, ratio(d.library.median, d.jwtDecode.median)],
   [`walk ${setUp.total} Vobiz endpoints, ${100} a page, \`endpoints()\``, fmt(w.library, "ms"), `sequential \`fetch\` + \`json()\` loop, count from the first page: ${fmt(w.sequential, "ms")}`, ratio(w.library.median, w.sequential.median)],

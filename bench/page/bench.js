@@ -26,16 +26,19 @@ export async function setUp() {
 
 /**
  * Start-up in this fresh page: compile and instantiate the module from its bytes, then a
- * first call. `sync` uses `initSync` (`new WebAssembly.Module`), the other `await init()`
- * (`WebAssembly.instantiate`, which waits for a task of its own).
+ * first call. `sync` uses `initSync` (`new WebAssembly.Module`), `async` `await init()`
+ * (`WebAssembly.instantiate`, which waits for a task of its own), `tokens` `initSync` with
+ * the login pages' module (`endpoint-login/tokens`).
  */
-export async function startUp(sync) {
-  const bytes = await (await fetch("/pkg/endpoint_login_bg.wasm")).arrayBuffer();
+export async function startUp(kind) {
+  const folder = kind === "tokens" ? "/pkg/tokens/" : "/pkg/";
+  const lib = kind === "tokens" ? await import("/pkg/tokens/endpoint_login.js") : { initSync, decodeAccessToken };
+  const bytes = await (await fetch(`${folder}endpoint_login_bg.wasm`)).arrayBuffer();
   const first = sampleToken();
   const started = performance.now();
-  if (sync) initSync({ module: new WebAssembly.Module(bytes) });
-  else await init({ module_or_path: bytes });
-  decodeAccessToken(first);
+  if (kind === "async") await init({ module_or_path: bytes });
+  else lib.initSync({ module: new WebAssembly.Module(bytes) });
+  lib.decodeAccessToken(first);
   return performance.now() - started;
 }
 
