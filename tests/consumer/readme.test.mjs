@@ -125,7 +125,7 @@ test("the page examples run in Chromium against the README's backend: a Vobiz wa
   const vobiz = createBackendHandler({ dialect: "vobiz", authId: AUTH_ID, authToken: AUTH_TOKEN, baseUrl: SANDBOX, basePath: "/voice/", authorize: grant });
   const pkg = `${HERE}node_modules/endpoint-login/`;
   const files = {
-    "/": ["text/html", `<!doctype html><script type="importmap">{"imports": {"endpoint-login": "/pkg/endpoint_login.js"}}</script>`],
+    "/": ["text/html", `<!doctype html><script type="importmap">{"imports": {"endpoint-login": "/pkg/endpoint_login.js", "endpoint-login/tokens": "/pkg/tokens/endpoint_login.js"}}</script>`],
     "/walk.js": ["text/javascript", example("client.endpoints({ aliasContains")],
     "/provider.js": ["text/javascript", example("new TokenProvider({\n  tokenUrl")],
   };
