@@ -60,7 +60,11 @@ pub const PACE_WINDOW_MS: f64 = 5000.0;
 
 /// Progress of a walk over all pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
+#[cfg_attr(
+    all(feature = "typescript", feature = "endpoints"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null)
+)]
 pub struct Progress {
     /// Endpoints read so far.
     pub loaded: u32,

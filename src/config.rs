@@ -11,7 +11,7 @@ use crate::validate;
 /// Which platform's API the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(
-    feature = "typescript",
+    all(feature = "typescript", feature = "endpoints"),
     derive(tsify::Tsify),
     serde(rename_all = "lowercase")
 )]
@@ -83,7 +83,7 @@ impl Dialect {
 /// the browser.
 #[derive(Clone, PartialEq)]
 #[cfg_attr(
-    feature = "typescript",
+    all(feature = "typescript", feature = "endpoints"),
     derive(tsify::Tsify),
     serde(rename_all = "camelCase")
 )]
@@ -93,18 +93,18 @@ pub struct ClientOptions {
     /// The account's Auth ID (it is part of every API path; it is not a secret).
     pub auth_id: String,
     /// The account's Auth Token: direct mode only, never in pages served to end users.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub auth_token: Option<String>,
     /// Where requests go. Direct mode: defaults to the platform's API host. Backend mode:
     /// required, the URL (absolute, or a path on this origin such as `"/voice"`) of your
     /// backend's forwarding route.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub base_url: Option<String>,
     /// Milliseconds before one request attempt fails with `TIMEOUT` (default 10,000).
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub timeout_ms: Option<u32>,
     /// Retry policy for reads (`GET`); writes are never retried automatically.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub retry: Option<RetryOptions>,
 }
 

@@ -189,7 +189,7 @@ fn write_application(out: &mut JsonOut, app: &App<'_>) {
 }
 
 /// The TypeScript declaration of a normalised endpoint (what [`MEMBERS`] writes).
-#[cfg(feature = "typescript")]
+#[cfg(all(feature = "typescript", feature = "endpoints"))]
 #[allow(dead_code)]
 #[derive(tsify::Tsify)]
 #[tsify(missing_as_null)]
@@ -238,7 +238,7 @@ pub struct Endpoint {
 }
 
 /// The application attached to an endpoint, in one shape whatever the platform sent.
-#[cfg(feature = "typescript")]
+#[cfg(all(feature = "typescript", feature = "endpoints"))]
 #[allow(dead_code)]
 #[derive(tsify::Tsify)]
 #[tsify(missing_as_null)]
@@ -253,7 +253,7 @@ pub struct Application {
 }
 
 /// Pagination details of a list response.
-#[cfg(feature = "typescript")]
+#[cfg(all(feature = "typescript", feature = "endpoints"))]
 #[allow(dead_code)]
 #[derive(tsify::Tsify)]
 #[tsify(missing_as_null)]
@@ -272,7 +272,7 @@ pub struct PageMeta {
 }
 
 /// One page of endpoints, as `listEndpoints` returns it.
-#[cfg(feature = "typescript")]
+#[cfg(all(feature = "typescript", feature = "endpoints"))]
 #[allow(dead_code)]
 #[derive(tsify::Tsify)]
 #[tsify(missing_as_null)]
@@ -635,7 +635,11 @@ fn read_meta<'a>(reader: &mut Reader<'a>) -> std::result::Result<Meta<'a>, Shape
 
 /// The result of `createEndpoint`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
+#[cfg_attr(
+    all(feature = "typescript", feature = "endpoints"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedEndpoint {
     /// The new endpoint's id.
@@ -679,7 +683,11 @@ impl CreatedEndpoint {
 /// Credentials after `rotatePassword`: what a web SDK's `login(username, password)` takes.
 /// The password is returned once and never stored.
 #[derive(Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
+#[cfg_attr(
+    all(feature = "typescript", feature = "endpoints"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct SipCredentials {
     /// The endpoint's SIP username.
@@ -699,7 +707,11 @@ impl fmt::Debug for SipCredentials {
 
 /// Registration counts over all matching endpoints (the dashboard of the Vobiz docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
+#[cfg_attr(
+    all(feature = "typescript", feature = "endpoints"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointSummary {
     /// All matching endpoints.
@@ -722,7 +734,7 @@ impl EndpointSummary {
 /// Fields of `createEndpoint`. The `allow*` flags and `subAccount` are Vobiz options.
 #[derive(Clone, PartialEq, Default)]
 #[cfg_attr(
-    feature = "typescript",
+    all(feature = "typescript", feature = "endpoints"),
     derive(tsify::Tsify),
     serde(rename_all = "camelCase")
 )]
@@ -734,31 +746,31 @@ pub struct CreateEndpointRequest {
     /// Letters, digits, hyphens and underscores.
     pub alias: String,
     /// Id of the application to attach.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub app_id: Option<String>,
     /// Vobiz: allow voice calls.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub allow_voice: Option<bool>,
     /// Vobiz: allow messages.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub allow_message: Option<bool>,
     /// Vobiz: allow video.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub allow_video: Option<bool>,
     /// Vobiz: allow calls to the same domain.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub allow_same_domain: Option<bool>,
     /// Vobiz: allow calls to other domains.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub allow_other_domains: Option<bool>,
     /// Vobiz: allow calls to phone numbers.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub allow_phones: Option<bool>,
     /// Vobiz: allow calls to applications.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub allow_apps: Option<bool>,
     /// Vobiz: the sub-account to create the endpoint in.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub sub_account: Option<String>,
 }
 
@@ -891,19 +903,19 @@ fn require_vobiz(vobiz: bool, field: &str) -> Result<()> {
 /// Fields of `updateEndpoint`; at least one. The username cannot change.
 #[derive(Clone, Default, PartialEq)]
 #[cfg_attr(
-    feature = "typescript",
+    all(feature = "typescript", feature = "endpoints"),
     derive(tsify::Tsify),
     serde(rename_all = "camelCase")
 )]
 pub struct UpdateEndpointRequest {
     /// A new password, at least 5 characters.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub password: Option<String>,
     /// A new alias.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub alias: Option<String>,
     /// Id of the application to attach.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub app_id: Option<String>,
 }
 

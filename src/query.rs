@@ -34,7 +34,7 @@ pub struct ListQuery {
 }
 
 /// The TypeScript declaration of the query JavaScript passes.
-#[cfg(feature = "typescript")]
+#[cfg(all(feature = "typescript", feature = "endpoints"))]
 pub mod declaration {
     /// A page request and filters for `listEndpoints`, `endpoints` and `summary` (the
     /// TypeScript declaration of what [`ListQuery::read`] reads).

@@ -11,20 +11,20 @@ use crate::fields::{Host, Options};
 /// every field optional.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
-    feature = "typescript",
+    all(feature = "typescript", feature = "endpoints"),
     derive(tsify::Tsify),
     serde(rename_all = "camelCase")
 )]
 pub struct RetryOptions {
     /// How many times a failed attempt is repeated (0 turns retries off; default 2, max 10).
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub max_retries: Option<u32>,
     /// The first backoff step in milliseconds (default 250).
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub base_delay_ms: Option<u32>,
     /// The longest wait between attempts in milliseconds (default 5,000). A `Retry-After`
     /// longer than this ends the retries and the error carries `retryAfter` instead.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub max_delay_ms: Option<u32>,
 }
 

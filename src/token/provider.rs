@@ -220,7 +220,7 @@ pub struct TokenProviderOptions {
 }
 
 /// Options of `client.tokenProvider(options)`: the JWT API through a direct-mode client.
-#[cfg(feature = "typescript")]
+#[cfg(all(feature = "typescript", feature = "endpoints"))]
 #[derive(tsify::Tsify)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientTokenProviderOptions {

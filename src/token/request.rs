@@ -20,37 +20,41 @@ pub const DEFAULT_NBF_BACKDATE_SECONDS: i64 = 60;
 /// Fields of `createToken`. Give `ttlSeconds` or `exp`, not both (default: one hour).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
-    feature = "typescript",
+    all(feature = "typescript", feature = "endpoints"),
     derive(tsify::Tsify),
     serde(rename_all = "camelCase")
 )]
 pub struct CreateTokenRequest {
     /// The endpoint username the token logs in as (required for incoming calls).
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub sub: Option<String>,
     /// Lifetime in seconds, 180 to 86,400.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub ttl_seconds: Option<i64>,
     /// Expiry, Unix seconds: 3 minutes to 24 hours from now.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub exp: Option<i64>,
     /// Not before, Unix seconds (default: 60 s ago, which absorbs small clock differences).
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub nbf: Option<i64>,
     /// May receive calls (default false; needs `sub`).
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub incoming: Option<bool>,
     /// May place calls (default true).
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub outgoing: Option<bool>,
     /// Application id to put in the token.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub app: Option<String>,
 }
 
 /// The result of `createToken`.
 #[derive(Clone, PartialEq, serde::Serialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
+#[cfg_attr(
+    all(feature = "typescript", feature = "endpoints"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedToken {
     /// The access token, for `loginWithAccessToken` or a `TokenProvider`.

@@ -53,7 +53,7 @@ pub fn seconds<O>(field: &str, value: &Field<O>) -> Result<i64> {
 /// Input of `validateTokenLifetime`.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(
-    feature = "typescript",
+    all(feature = "typescript", feature = "endpoints"),
     derive(tsify::Tsify),
     serde(rename_all = "camelCase")
 )]
@@ -61,10 +61,10 @@ pub struct TokenLifetimeInput {
     /// Expiry, Unix seconds.
     pub exp: i64,
     /// Not before, Unix seconds.
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub nbf: Option<i64>,
     /// The current time, Unix seconds (default: the clock).
-    #[cfg_attr(feature = "typescript", tsify(optional))]
+    #[cfg_attr(all(feature = "typescript", feature = "endpoints"), tsify(optional))]
     pub now: Option<i64>,
 }
 
@@ -101,7 +101,11 @@ impl TokenLifetimeInput {
 
 /// A lifetime that passed the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(missing_as_null))]
+#[cfg_attr(
+    all(feature = "typescript", feature = "endpoints"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenLifetime {
     /// Seconds from now to `exp`.
