@@ -75,7 +75,7 @@ pub const SERVER: Module = Module {
     limit: None,
 };
 
-/// Every module, the main one last (its build leaves the named copy for the size report).
+/// Every module of the package, in the order they are built.
 const MODULES: [&Module; 3] = [&SERVER, &TOKENS, &BROWSER];
 
 /// The entry Node takes (the `node` condition of `exports`), beside each module's glue.
