@@ -102,15 +102,21 @@ pub struct FetchTransport {
     headers: Vec<(&'static str, String)>,
     credentials: RequestCredentials,
     timeout_ms: u32,
-    /// The reason a timed-out fetch is aborted with: one `Error` for every request, made
-    /// once (an `Error` per request cost a stack capture each, measurable on a walk).
+    /// The reason a timed-out fetch is aborted with: one for every request, made once (a
+    /// `new Error` per request cost a stack capture each, measurable on a walk).
     timed_out: JsValue,
 }
 
-/// The reason a fetch is aborted with when its time is up. It must be an `Error`: `fetch`
-/// rejects with it, and gloo-net takes it apart.
+/// The reason a fetch is aborted with when its time is up. It must be an `Error` (`fetch`
+/// rejects with it, and gloo-net takes it apart), yet not one made by `new Error`, which
+/// keeps the stack it was made in: made in `new TokenProvider(...)`, that stack held the
+/// provider's own JavaScript object, so a provider nobody referred to any more was never
+/// collected (the page test of that caught it). An object whose prototype is
+/// `Error.prototype` is an `Error` to `instanceof`, and holds nothing.
 fn timeout_reason() -> JsValue {
-    js_sys::Error::new("no answer in time").into()
+    let prototype = js_sys::Object::get_prototype_of(&js_sys::Error::new("").into());
+    // No message of its own: a timeout is told by this very object, and its text is ours.
+    js_sys::Object::create(&prototype).into()
 }
 
 impl FetchTransport {

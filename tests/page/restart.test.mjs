@@ -10,7 +10,7 @@ setup();
 
 const BINARY = process.env.SANDBOX_BIN ?? "target/debug/endpoint-sandbox";
 const LISTENING = "endpoint-sandbox listening on ";
-const SEEDED = 300;
+const SEEDED = 1000;
 
 /** Starts a sandbox with SEEDED endpoints on `port` (0: a free one) once it listens. */
 function start(port = 0) {
