@@ -123,8 +123,8 @@ impl EndpointClient {
 
     /// The API dialect: `"plivo"` or `"vobiz"`.
     #[wasm_bindgen(getter, unchecked_return_type = "Dialect")]
-    pub fn dialect(&self) -> String {
-        self.inner.config().dialect.as_str().to_owned()
+    pub fn dialect(&self) -> JsValue {
+        JsValue::from_str(self.inner.config().dialect.as_str())
     }
 
     /// True in direct mode (the client holds the account token), false in backend mode.
