@@ -182,33 +182,20 @@ fn stages(run: &mut Run) -> Result {
         "-D",
         "warnings",
     ]))?;
-    run.check(cmd("cargo").args([
-        "clippy",
-        "--package",
-        "endpoint-login",
-        "--all-targets",
-        "--all-features",
-        "--target",
-        WASM_TARGET,
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
-    // endpoint-login/tokens: the library without its default `endpoints` feature.
-    run.check(cmd("cargo").args([
-        "clippy",
-        "--package",
-        "endpoint-login",
-        "--lib",
-        "--no-default-features",
-        "--features",
-        "typescript",
-        "--target",
-        WASM_TARGET,
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    // The library for wasm32 with every feature, then as endpoint-login/tokens is built
+    // (without the default `endpoints` feature).
+    let wasm_configurations: [&[&str]; 2] = [
+        &["--all-targets", "--all-features"],
+        &["--lib", "--no-default-features", "--features", "typescript"],
+    ];
+    for configuration in wasm_configurations {
+        run.check(
+            cmd("cargo")
+                .args(["clippy", "--package", "endpoint-login"])
+                .args(configuration)
+                .args(["--target", WASM_TARGET, "--", "-D", "warnings"]),
+        )?;
+    }
 
     run.stage("native tests: cargo test --workspace");
     run.tests(cmd("cargo").args(["test", "--workspace"]))?;
