@@ -1,11 +1,19 @@
 //! Builds the npm package into `pkg/`: release wasm, wasm-bindgen (`--target web`),
-//! `wasm-opt -Oz`, and a package.json.
+//! `wasm-opt -Oz --converge`, and a package.json.
 
 use std::fs;
 use std::path::PathBuf;
 
 use crate::tools::{self, WASM_TARGET};
 use crate::util::{cmd, fail, root, run, target_dir, Result};
+
+/// How the shipped modules are optimised by wasm-opt.
+const WASM_OPT_SHIPPED: [&str; 4] = [
+    "-Oz",
+    "--converge",
+    "--strip-producers",
+    "--strip-target-features",
+];
 
 /// Base name of the generated files.
 pub const OUT_NAME: &str = "endpoint_login";
@@ -268,7 +276,14 @@ fn build_module(module: &Module) -> Result<PathBuf> {
         tighten_declarations(&fs::read_to_string(&declarations)?),
     )?;
     let bg = out.join(format!("{OUT_NAME}_bg.wasm"));
-    run(cmd("wasm-opt").arg("-Oz").arg(&bg).arg("-o").arg(&bg))?;
+    // `--converge` repeats -Oz while it still shrinks the module; the producers and
+    // target-features sections only describe the build (wasm-bindgen has read the
+    // features already): about 430 B gzip in all, measured on the main module.
+    run(cmd("wasm-opt")
+        .args(WASM_OPT_SHIPPED)
+        .arg(&bg)
+        .arg("-o")
+        .arg(&bg))?;
     // The glue is shipped minified (its documentation is in the .d.ts), and the names
     // the glue and the module call each other by are shortened.
     let glue = out.join(format!("{OUT_NAME}.js"));
