@@ -33,12 +33,12 @@ fn manifest_field(field: &str) -> Result<String> {
 /// JS glue and snippets, gzip -9. `cargo xtask test` fails above it. A ratchet: it is
 /// lowered with every saving, towards the goal of 60,000 B (issue 11). Raised once, from
 /// 91,000, for `{ signal }` on every async method (issue 14: 1.5 KB, mostly the extra
-/// argument in each method's wasm-bindgen shim); lowered to 92,400 (92,327 measured).
-pub const SIZE_LIMIT: u64 = 92_400;
+/// argument in each method's wasm-bindgen shim); lowered to 91,900 (91,850 measured).
+pub const SIZE_LIMIT: u64 = 91_900;
 
 /// The same for `endpoint-login/tokens`, the module of pages that only log users in: a
-/// ratchet too, under issue 11's 60,000 B (59,440 measured).
-pub const TOKENS_SIZE_LIMIT: u64 = 59_500;
+/// ratchet too, under issue 11's 60,000 B (59,148 measured).
+pub const TOKENS_SIZE_LIMIT: u64 = 59_200;
 
 /// One module of the package.
 pub struct Module {
