@@ -278,7 +278,7 @@ fn build_module(module: &Module) -> Result<PathBuf> {
     let bg = out.join(format!("{OUT_NAME}_bg.wasm"));
     // `--converge` repeats -Oz while it still shrinks the module; the producers and
     // target-features sections only describe the build (wasm-bindgen has read the
-    // features already): about 430 B gzip in all, measured on the main module.
+    // features already): 477 B gzip less on the main module, 292 B on the tokens one.
     run(cmd("wasm-opt")
         .args(WASM_OPT_SHIPPED)
         .arg(&bg)
