@@ -12,7 +12,7 @@ use crate::clock::{offset_from_date, Runtime};
 use crate::config::{ClientConfig, Dialect};
 use crate::endpoint::{
     read_endpoint_body, read_page, CreateEndpointRequest, CreatedEndpoint, EndpointRead,
-    EndpointSummary, PageRead, ShapeError, SipCredentials, UpdateEndpointRequest,
+    EndpointRows, EndpointSummary, PageRead, ShapeError, SipCredentials, UpdateEndpointRequest,
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{
@@ -91,6 +91,19 @@ pub enum Operation {
     CreateToken(CreateTokenRequest),
 }
 
+/// The result of an [`Operation`], as the binding layer receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// None (`undefined`).
+    Nothing,
+    /// JSON text.
+    Json(String),
+    /// A page of endpoints (`listEndpoints`).
+    Page(PageRead),
+    /// One endpoint (`getEndpoint`), as a row.
+    Endpoint(EndpointRows),
+}
+
 /// A response body that is not what the platform documents.
 fn bad_shape(request: &ApiRequest, response: &ApiResponse, (fault, what): ShapeError) -> Error {
     let mut error = bad_body(request, response, fault);
@@ -158,29 +171,33 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
         }
     }
 
-    /// Performs an operation and gives its result as the JSON text JavaScript gets (empty
-    /// for none). One future serves every operation, so the binding layer has none of
-    /// its own.
+    /// Performs an operation and gives its result in the form the binding layer turns
+    /// into a JavaScript value. One future serves every operation, so the binding layer
+    /// has none of its own.
     pub fn run(
         self: Rc<Self>,
         operation: Result<Operation>,
-    ) -> LocalBoxFuture<'static, Result<String>> {
+    ) -> LocalBoxFuture<'static, Result<Output>> {
         Box::pin(async move {
             Ok(match operation? {
-                Operation::List(query) => self.list_endpoints(&query).await?.json,
-                Operation::Get(id) => self.get_endpoint(&id).await?.json,
-                Operation::Create(fields) => json::to_json(&self.create_endpoint(&fields).await?),
+                Operation::List(query) => Output::Page(self.list_endpoints(&query).await?),
+                Operation::Get(id) => Output::Endpoint(self.get_endpoint(&id).await?.rows),
+                Operation::Create(fields) => {
+                    Output::Json(json::to_json(&self.create_endpoint(&fields).await?))
+                }
                 Operation::Update(id, fields) => {
                     self.update_endpoint(&id, &fields).await?;
-                    String::new()
+                    Output::Nothing
                 }
                 Operation::Delete(id) => {
                     self.delete_endpoint(&id).await?;
-                    String::new()
+                    Output::Nothing
                 }
-                Operation::Rotate(id) => json::to_json(&self.rotate_password(&id).await?),
+                Operation::Rotate(id) => {
+                    Output::Json(json::to_json(&self.rotate_password(&id).await?))
+                }
                 Operation::CreateToken(request) => {
-                    json::to_json(&self.create_token(&request).await?.0)
+                    Output::Json(json::to_json(&self.create_token(&request).await?.0))
                 }
             })
         })
@@ -1006,10 +1023,7 @@ mod tests {
         let pages = walk(c.clone(), &ListQuery::default());
         let ids: Vec<String> = pages
             .into_iter()
-            .flat_map(|p| {
-                let json: Value = serde_json::from_str(&p.unwrap().json).unwrap();
-                json["objects"].as_array().unwrap().clone()
-            })
+            .flat_map(|p| crate::endpoint::tests::rows_json(&p.unwrap().rows))
             .map(|e| e["endpointId"].as_str().unwrap().to_owned())
             .collect();
         assert_eq!(ids, (0..90).map(|i| i.to_string()).collect::<Vec<_>>());

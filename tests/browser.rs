@@ -28,6 +28,11 @@ export async function collect(client, query) {
   for await (const endpoint of client.endpoints(query)) ids.push(endpoint.endpointId);
   return ids;
 }
+export async function collectAll(client, query) {
+  const all = [];
+  for await (const endpoint of client.endpoints(query)) all.push(endpoint);
+  return all;
+}
 export async function takeThenBreak(client, query, count) {
   const ids = [];
   for await (const endpoint of client.endpoints(query)) {
@@ -100,6 +105,8 @@ export async function untilFetchesSettle(record, timeoutMs) {
 extern "C" {
     #[wasm_bindgen(catch)]
     async fn collect(client: &JsValue, query: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = collectAll)]
+    async fn collect_all(client: &JsValue, query: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = takeThenBreak)]
     async fn take_then_break(
         client: &JsValue,
@@ -285,6 +292,70 @@ async fn lists_a_page() {
         "a boolean, not the wire's string"
     );
     assert!(first.get("password").is_none());
+}
+
+/// Strings a platform escapes or writes outside ASCII reach JavaScript exactly, through each
+/// way of reading endpoints, with the members in the declared order.
+#[wasm_bindgen_test]
+async fn endpoints_arrive_exactly() {
+    reset(0).await;
+    let first = r#"{"endpoint_id":"1","username":"u\u00e9\"q","alias":"a\\b\/c","sip_uri":"sip:x@y","sip_registered":"true","application":"\/v1\/Account\/MA1\/Application\/42\/","sub_account":null,"resource_uri":"/r/1/","allow_voice":"false"}"#;
+    let second = r#"{"endpoint_id":2,"username":"\ud83d\udcde 📞 ü","sip_user_agent":"Zoiper ©","application":{"app_id":7,"app_name":"Désk"}}"#;
+    let page = format!(
+        r#"{{"api_id":"a\u00e9","meta":{{"limit":20,"offset":0,"total_count":2,"next":null,"previous":null}},"objects":[{first},{second}]}}"#
+    );
+    let blank = |id: &str, username: &str| {
+        let mut e = json!({"endpointId": id, "username": username, "alias": ""});
+        for name in endpoint_login::endpoint::member_names().skip(3) {
+            e[name] = Value::Null;
+        }
+        e["sipRegistered"] = json!(false);
+        e
+    };
+    let mut one = blank("1", "u\u{e9}\"q");
+    one["alias"] = json!("a\\b/c");
+    one["sipUri"] = json!("sip:x@y");
+    one["sipRegistered"] = json!(true);
+    one["application"] =
+        json!({"appId": "42", "appName": null, "uri": "/v1/Account/MA1/Application/42/"});
+    one["resourceUri"] = json!("/r/1/");
+    one["allowVoice"] = json!(false);
+    let mut two = blank("2", "\u{1f4de} \u{1f4de} \u{fc}");
+    two["sipUserAgent"] = json!("Zoiper \u{a9}");
+    two["application"] = json!({"appId": "7", "appName": "D\u{e9}sk", "uri": null});
+    let answer = |body: &str| json!({"path": "/Endpoint/", "method": "GET", "body": body, "contentType": "application/json"});
+    let c = client("vobiz");
+
+    fault(answer(&page)).await;
+    let listed = settle(c.list_endpoints(Some(js(json!({"limit": 20}))), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        rust(&listed),
+        json!({"apiId": "a\u{e9}", "meta": {"limit": 20, "offset": 0, "totalCount": 2, "next": null, "previous": null}, "objects": [one, two]})
+    );
+    let first_listed = Array::from(&prop(&listed, "objects")).get(0);
+    let keys: Vec<String> = js_sys::Object::keys(&first_listed.into())
+        .iter()
+        .map(|k| k.as_string().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        endpoint_login::endpoint::member_names().collect::<Vec<_>>()
+    );
+
+    fault(answer(second)).await;
+    let got = settle(c.get_endpoint(JsValue::from_str("2"), None))
+        .await
+        .unwrap();
+    assert_eq!(rust(&got), two);
+
+    fault(answer(&page)).await;
+    let walked = collect_all(&c.into(), &js(json!({"limit": 20})))
+        .await
+        .unwrap();
+    assert_eq!(rust(&walked), json!([one, two]));
+    control("DELETE", "/__sandbox/faults", None).await;
 }
 
 async fn every_method(dialect: &str, username: &str) {

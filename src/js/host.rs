@@ -119,22 +119,6 @@ pub fn parse(json: &str) -> JsValue {
     js_sys::JSON::parse(json).unwrap_or(JsValue::NULL)
 }
 
-/// A promise for the JSON text `future` gives (empty text resolves to `undefined`), or
-/// its `EndpointLoginError`; cancelled by `signal` (see [`cancellable`]).
-pub fn json_promise(
-    signal: Result<Option<AbortSignal>>,
-    future: crate::task::LocalBoxFuture<'static, Result<String>>,
-) -> Promise {
-    cancellable(signal, async move {
-        let json = future.await?;
-        Ok(if json.is_empty() {
-            JsValue::UNDEFINED
-        } else {
-            parse(&json)
-        })
-    })
-}
-
 /// A promise for `future`: it resolves with the value or rejects with an
 /// `EndpointLoginError`. For a call that takes `{ signal }`: a signal that is not an
 /// `AbortSignal` rejects at once, without polling `future` (nothing is sent); one that

@@ -4,8 +4,10 @@
 //! One way across in each direction, chosen by measurement (see BENCHMARKS.md):
 //! - in: option objects are read field by field through [`crate::fields::Host`], with the
 //!   core's names and rules; response bodies arrive as bytes (`arrayBuffer`);
-//! - out: every result is JSON text written by the core and parsed once with
-//!   `JSON.parse` ([`host::output`]).
+//! - out: results are JSON text written by the core and parsed once with `JSON.parse`
+//!   ([`host::output`]), except the hot ones, decoded tokens and endpoints: the core joins
+//!   their strings and gives their lengths, and a small builder makes the objects
+//!   (`tokenObject`, `endpointRows`: several times faster than JSON for them).
 //!
 //! Async methods take `&self` only to clone `Rc` state into the future they return, so
 //! `free()` during a call neither throws nor cancels it.

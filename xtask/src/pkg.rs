@@ -33,12 +33,15 @@ fn manifest_field(field: &str) -> Result<String> {
 /// JS glue and snippets, gzip -9. `cargo xtask test` fails above it. A ratchet: it is
 /// lowered with every saving, towards the goal of 60,000 B (issue 11). Raised once, from
 /// 91,000, for `{ signal }` on every async method (issue 14: 1.5 KB, mostly the extra
-/// argument in each method's wasm-bindgen shim); lowered to 91,900 (91,850 measured).
-pub const SIZE_LIMIT: u64 = 91_900;
+/// argument in each method's wasm-bindgen shim); lowered to 91,900; raised again to 92,500
+/// (92,445 measured) for endpoints built in JavaScript from the rows the core reads instead
+/// of JSON text (595 B, mostly the builder: a third less main-thread work per page of a walk
+/// outside `fetch`).
+pub const SIZE_LIMIT: u64 = 92_500;
 
 /// The same for `endpoint-login/tokens`, the module of pages that only log users in: a
-/// ratchet too, under issue 11's 60,000 B (59,148 measured).
-pub const TOKENS_SIZE_LIMIT: u64 = 59_200;
+/// ratchet too, under issue 11's 60,000 B (59,131 measured).
+pub const TOKENS_SIZE_LIMIT: u64 = 59_150;
 
 /// One module of the package.
 pub struct Module {
