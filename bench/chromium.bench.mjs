@@ -86,6 +86,14 @@ for (let round = 0; round < ROUNDS; round++) {
 results.walk = Object.fromEntries(Object.entries(walks).map(([k, v]) => [k, spread(v)]));
 results.memoryAfterWalks = await page.evaluate(() => window.bench.wasmMemory());
 
+const pageWork = { library: [], peer: [] };
+for (let round = 0; round < ROUNDS; round++) {
+  const r = await page.evaluate(() => window.bench.pageWork(200));
+  pageWork.library.push(r.library);
+  pageWork.peer.push(r.peer);
+}
+results.pageWork = { library: spread(pageWork.library), peer: spread(pageWork.peer) };
+
 const cached = { library: [], peer: [] };
 for (let round = 0; round < 5; round++) {
   const r = await page.evaluate(() => window.bench.cachedTokens(200));
@@ -145,6 +153,7 @@ const rows = [
   ["", "", `jwt-decode, header + payload + the same checks: ${fmt(d.jwtDecode, "/s")}`, ratio(d.library.median, d.jwtDecode.median)],
   [`walk ${setUp.total} Vobiz endpoints, ${100} a page, \`endpoints()\``, fmt(w.library, "ms"), `sequential \`fetch\` + \`json()\` loop, count from the first page: ${fmt(w.sequential, "ms")}`, ratio(w.library.median, w.sequential.median)],
   ["", "", `6-connection JS pool, count from the first page: ${fmt(w.pool6, "ms")}`, ratio(w.library.median, w.pool6.median)],
+  ["one page of 100 endpoints, network taken out (`fetch` answers at once): work per page", fmt(results.pageWork.library, "us"), `\`fetch\` + \`json()\`: ${fmt(results.pageWork.peer, "us")}`, ratio(results.pageWork.library.median, results.pageWork.peer.median)],
   ["cached `getAccessToken()` calls", fmt(results.cachedTokens.library, "/s"), `awaiting a resolved promise: ${fmt(results.cachedTokens.peer, "/s")}`, ratio(results.cachedTokens.library.median, results.cachedTokens.peer.median)],
   ["1,000 concurrent cold `getAccessToken()`", `${results.coldTokens.ms.toFixed(0)} ms, ${results.coldTokens.distinct} token`, `requests seen by the sandbox: ${results.coldTokens.requests}`, ""],
   ["wasm memory after the walks", kb(results.memoryAfterWalks), "", ""],

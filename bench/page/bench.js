@@ -134,6 +134,36 @@ export async function walk(name) {
   return ms;
 }
 
+/**
+ * One page of 100 endpoints with the network taken out: `fetch` answers at once with the
+ * bytes the sandbox gave for the first page, for the library's `listEndpoints` and for the
+ * peer's `fetch` + `json()` alike. What is left is each side's own work on the main thread
+ * (building the request, reading and converting the page), in microseconds per page.
+ */
+export async function pageWork(calls) {
+  const body = await (await fetch(pageUrl(0), { headers: VOBIZ_HEADERS })).arrayBuffer();
+  const realFetch = window.fetch;
+  const headers = { "Content-Type": "application/json" };
+  window.fetch = async () => new Response(body, { status: 200, headers });
+  const measure = async (one) => {
+    await one(); // warm-up
+    const started = performance.now();
+    for (let i = 0; i < calls; i++) await one();
+    return ((performance.now() - started) / calls) * 1000;
+  };
+  const count = (n) => {
+    if (n !== PAGE) throw new Error(`a page of ${n} endpoints`);
+  };
+  try {
+    return {
+      library: await measure(async () => count((await vobiz.listEndpoints({ limit: PAGE })).objects.length)),
+      peer: await measure(async () => count((await getPage(0)).objects.length)),
+    };
+  } finally {
+    window.fetch = realFetch;
+  }
+}
+
 /** The wasm memory after the walks, in bytes. */
 export function wasmMemory() {
   return wasm.memory.buffer.byteLength;
