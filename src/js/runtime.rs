@@ -1,17 +1,16 @@
-//! The browser side of the core's traits: `fetch` through gloo-net with a timeout and
-//! cancellation, the clock, timers and `crypto.getRandomValues`.
+//! The browser side of the core's traits: `fetch` with a timeout and cancellation (the
+//! answer read through gloo-net), the clock, timers and `crypto.getRandomValues`.
 
-use gloo_net::http::{Request, RequestBuilder};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, RequestCredentials};
+use web_sys::{AbortController, Headers, RequestCredentials, RequestInit};
 
 use crate::client::Transport;
 use crate::clock::Runtime;
 use crate::config::{ClientConfig, Credentials};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::MAX_BODY_BYTES;
-use crate::http::{auth_headers, ApiRequest, ApiResponse, Method};
+use crate::http::{auth_headers, ApiRequest, ApiResponse};
 use crate::task::LocalBoxFuture;
 
 #[wasm_bindgen]
@@ -20,6 +19,13 @@ extern "C" {
     fn set_timeout(handler: &JsValue, ms: u32) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(id: &JsValue);
+    /// `fetch(url, init)`: one request object, made by `fetch` itself (a `Request` passed to
+    /// `fetch` is copied into another).
+    #[wasm_bindgen(catch, js_name = fetch)]
+    fn fetch_with_init(
+        url: &str,
+        init: &RequestInit,
+    ) -> std::result::Result<js_sys::Promise, JsValue>;
 }
 
 /// A host timer that calls `handler` after `ms`; dropping it clears the timer, so that
@@ -99,7 +105,9 @@ impl Drop for AbortOnDrop {
 /// (backend mode), and a timeout per attempt.
 pub struct FetchTransport {
     base_url: String,
-    headers: Vec<(&'static str, String)>,
+    /// The headers of a request without a body and of one with a JSON body: made once,
+    /// `fetch` copies them (`None` where the host has no `Headers`, so no `fetch`).
+    headers: Option<[Headers; 2]>,
     credentials: RequestCredentials,
     timeout_ms: u32,
     /// The reason a timed-out fetch is aborted with: one for every request, made once (a
@@ -119,12 +127,46 @@ fn timeout_reason() -> JsValue {
     js_sys::Object::create(&prototype).into()
 }
 
+/// `Accept` and `extra`, and the same with `Content-Type` for a JSON body.
+fn headers(extra: &[(&str, String)]) -> Option<[Headers; 2]> {
+    let make = |body: bool| {
+        let headers = Headers::new().ok()?;
+        let json = "application/json";
+        headers.append("Accept", json).ok()?;
+        if body {
+            headers.append("Content-Type", json).ok()?;
+        }
+        for (name, value) in extra {
+            headers.append(name, value).ok()?;
+        }
+        Some(headers)
+    };
+    Some([make(false)?, make(true)?])
+}
+
+/// A failure of `fetch` or of reading the answer: its name and message.
+fn fault(error: &JsValue) -> (String, String) {
+    match error.dyn_ref::<js_sys::Error>() {
+        Some(e) => (e.name().into(), e.message().into()),
+        None => (String::new(), "an unexpected failure".into()),
+    }
+}
+
+fn body_fault(error: gloo_net::Error) -> (String, String) {
+    match error {
+        gloo_net::Error::JsError(js) => (js.name, js.message),
+        gloo_net::Error::GlooError(text) => (String::new(), text),
+        #[allow(unreachable_patterns)]
+        _ => (String::new(), "an unexpected failure".into()),
+    }
+}
+
 impl FetchTransport {
     /// A transport for a checked configuration.
     pub fn new(config: &ClientConfig) -> Self {
         Self {
             base_url: config.base_url.clone(),
-            headers: auth_headers(config),
+            headers: headers(&auth_headers(config)),
             credentials: match config.credentials {
                 Credentials::Direct(_) => RequestCredentials::Omit,
                 Credentials::Backend => RequestCredentials::Include,
@@ -139,54 +181,11 @@ impl FetchTransport {
     pub fn for_url(url: &str, timeout_ms: u32) -> Self {
         Self {
             base_url: url.to_owned(),
-            headers: Vec::new(),
+            headers: headers(&[]),
             credentials: RequestCredentials::Include,
             timeout_ms,
             timed_out: timeout_reason(),
         }
-    }
-
-    fn build(&self, request: &ApiRequest, controller: &AbortController) -> Result<Request> {
-        let url = request.url(&self.base_url);
-        let mut builder = match request.method {
-            Method::Get => RequestBuilder::new(&url).method(gloo_net::http::Method::GET),
-            Method::Post => RequestBuilder::new(&url).method(gloo_net::http::Method::POST),
-            Method::Delete => RequestBuilder::new(&url).method(gloo_net::http::Method::DELETE),
-        }
-        .credentials(self.credentials)
-        .abort_signal(Some(&controller.signal()))
-        .header("Accept", "application/json");
-        for (name, value) in &self.headers {
-            builder = builder.header(name, value);
-        }
-        let built = match &request.body {
-            Some(body) => builder
-                .header("Content-Type", "application/json")
-                .body(JsValue::from_str(body)),
-            None => builder.build(),
-        };
-        built.map_err(|e| {
-            Error::new(
-                ErrorCode::InvalidConfig,
-                text!(
-                    "Could not build ",
-                    request.describe(),
-                    ": ",
-                    describe(&e),
-                    ". Check baseUrl."
-                ),
-            )
-        })
-    }
-}
-
-/// What a fetch failure says, for messages.
-fn describe(error: &gloo_net::Error) -> &str {
-    match error {
-        gloo_net::Error::JsError(js) => &js.message,
-        gloo_net::Error::GlooError(text) => text,
-        #[allow(unreachable_patterns)]
-        _ => "an unexpected failure",
     }
 }
 
@@ -226,7 +225,7 @@ impl FetchTransport {
                 let bound = abort.bind1(&controller, timed_out);
                 Timer::new(bound.as_ref(), self.timeout_ms)
             });
-        let failed = |e: gloo_net::Error| {
+        let failed = |(name, message): (String, String)| {
             let what = request.describe();
             if controller.signal().reason() == *timed_out {
                 Error::new(
@@ -238,7 +237,7 @@ impl FetchTransport {
                         " ms. Try again, or raise timeoutMs."
                     ),
                 )
-            } else if matches!(&e, gloo_net::Error::JsError(js) if js.name == "AbortError") {
+            } else if name == "AbortError" {
                 Error::new(ErrorCode::Aborted, text!(what, " was cancelled."))
             } else {
                 let url = request.url(&self.base_url);
@@ -249,18 +248,37 @@ impl FetchTransport {
                         ": could not reach ",
                         origin_of(&url),
                         " (",
-                        describe(&e),
+                        &message,
                         "). Check baseUrl and the network, and that \
                          the server allows this page's origin (CORS)."
                     ),
                 )
             }
         };
-        let response = self
-            .build(request, &controller)?
-            .send()
+        let Some([plain, with_body]) = &self.headers else {
+            return Err(Error::new(
+                ErrorCode::Unsupported,
+                "fetch is not available in this JavaScript host.",
+            ));
+        };
+        let init = RequestInit::new();
+        init.set_method(request.method.as_str());
+        init.set_credentials(self.credentials);
+        init.set_signal(Some(&controller.signal()));
+        match &request.body {
+            Some(body) => {
+                init.set_headers(with_body);
+                init.set_body(&JsValue::from_str(body));
+            }
+            None => init.set_headers(plain),
+        }
+        let sent =
+            fetch_with_init(&request.url(&self.base_url), &init).map_err(|e| failed(fault(&e)))?;
+        let response: gloo_net::http::Response = wasm_bindgen_futures::JsFuture::from(sent)
             .await
-            .map_err(&failed)?;
+            .map_err(|e| failed(fault(&e)))?
+            .unchecked_into::<web_sys::Response>()
+            .into();
         let headers = response.headers();
         let status = response.status();
         let too_large = |bytes: u64| {
@@ -282,7 +300,7 @@ impl FetchTransport {
         if let Some(bytes) = declared.filter(|&n| n > MAX_BODY_BYTES as u64) {
             return Err(too_large(bytes));
         }
-        let body = response.binary().await.map_err(&failed)?;
+        let body = response.binary().await.map_err(|e| failed(body_fault(e)))?;
         if body.len() > MAX_BODY_BYTES {
             return Err(too_large(body.len() as u64));
         }
