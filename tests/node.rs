@@ -266,6 +266,20 @@ async fn unreachable_hosts_are_network_errors() {
     assert!(message(&error).contains(&base));
 }
 
+/// Node has no page for a path to resolve against: a backend-mode path is a configuration
+/// mistake, said at once (not a network fault retried with backoff).
+#[wasm_bindgen_test]
+async fn paths_without_a_page_are_config_errors() {
+    let c = client(r#"{"dialect":"plivo","authId":"MA1","baseUrl":"/voice"}"#).unwrap();
+    let error = settle(c.get_endpoint("1".into(), None)).await.unwrap_err();
+    assert_error(&error, "INVALID_CONFIG");
+    assert!(
+        message(&error).contains("absolute URL"),
+        "{}",
+        message(&error)
+    );
+}
+
 #[wasm_bindgen_test]
 async fn freeing_a_client_during_a_call_lets_the_call_settle() {
     let base = unreachable_base_url().await;

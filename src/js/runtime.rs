@@ -144,6 +144,12 @@ fn headers(extra: &[(&str, String)]) -> Option<[Headers; 2]> {
     Some([make(false)?, make(true)?])
 }
 
+/// Whether the host has a page (`location`) that paths resolve against: not Node.
+fn has_page() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("location"))
+        .is_ok_and(|location| location.is_object())
+}
+
 /// A failure of `fetch` or of reading the answer: its name and message.
 fn fault(error: &JsValue) -> (String, String) {
     match error.dyn_ref::<js_sys::Error>() {
@@ -261,6 +267,18 @@ impl FetchTransport {
                 "fetch is not available in this JavaScript host.",
             ));
         };
+        if self.base_url.starts_with('/') && !has_page() {
+            // A mistake in the options, not a network fault: said at once, never retried.
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
+                text!(
+                    request.describe(),
+                    ": the URL is a path on this page's origin, and this JavaScript host has \
+                     no page to resolve it against (no `location`); give an absolute URL \
+                     (https://...)."
+                ),
+            ));
+        }
         let init = RequestInit::new();
         init.set_method(request.method.as_str());
         init.set_credentials(self.credentials);
