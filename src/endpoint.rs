@@ -210,6 +210,62 @@ impl EndpointRows {
         self.cells.is_empty()
     }
 
+    /// The endpoints as JSON text, their strings cut out of [`Self::text`] as the binding
+    /// layer's builder cuts them (by UTF-16 lengths): for tests and fuzzing, which check
+    /// what the builder gets. `None` when the cells do not fit the text (never for rows the
+    /// core wrote).
+    pub fn to_json(&self) -> Option<String> {
+        let units: Vec<u16> = self.text.encode_utf16().collect();
+        let mut at = 0;
+        let mut cells = self.cells.iter().copied();
+        let mut string = |out: &mut JsonOut, cell: i32| -> Option<()> {
+            if cell == NONE {
+                out.null();
+            } else {
+                let end = at + usize::try_from(cell).ok()?;
+                out.string(&String::from_utf16(units.get(at..end)?).ok()?);
+                at = end;
+            }
+            Some(())
+        };
+        let mut out = JsonOut::with_capacity(2 * self.text.len());
+        out.open_array();
+        for _ in 0..self.len() {
+            out.open_object();
+            for (name, (_, kind)) in NAMES.iter().zip(MEMBERS) {
+                out.name(name);
+                let cell = cells.next()?;
+                match kind {
+                    Kind::Text | Kind::TextOrEmpty => string(&mut out, cell)?,
+                    Kind::Flag | Kind::FlagOrFalse if cell == NONE => {
+                        out.null();
+                    }
+                    Kind::Flag | Kind::FlagOrFalse => {
+                        out.bool(cell == 1);
+                    }
+                    Kind::Application if cell == NONE => {
+                        for _ in 0..3 {
+                            (cells.next()? == NONE).then_some(())?;
+                        }
+                        out.null();
+                    }
+                    Kind::Application => {
+                        out.open_object();
+                        for key in ["appId", "appName", "uri"] {
+                            out.name(key);
+                            string(&mut out, cells.next()?)?;
+                        }
+                        out.close_object();
+                    }
+                }
+            }
+            out.close_object();
+        }
+        out.close_array();
+        let whole = cells.next().is_none() && self.cells.len() % ROW_CELLS == 0;
+        (whole && at == units.len()).then(|| out.finish())
+    }
+
     /// Adds a string cell.
     #[inline(never)]
     fn push(&mut self, value: Option<Text<'_>>) {
@@ -1007,48 +1063,10 @@ pub(crate) mod tests {
     use crate::fields::tests::arg;
     use serde_json::{json, Value as Json};
 
-    /// The objects `rows` stands for, built as the binding layer's `endpointRows` builds
-    /// them (the browser tests check that one against the real pages).
+    /// The objects `rows` stands for, cut out as the binding layer's builder cuts them
+    /// (the browser tests check that one against the real pages).
     pub(crate) fn rows_json(rows: &EndpointRows) -> Vec<Json> {
-        let text: Vec<u16> = rows.text.encode_utf16().collect();
-        let (mut at, mut cells) = (0, rows.cells.iter().copied());
-        let mut string = |cells: &mut dyn Iterator<Item = i32>| match cells.next().unwrap() {
-            NONE => Json::Null,
-            n => {
-                let end = at + n as usize;
-                let s = String::from_utf16(&text[at..end]).unwrap();
-                at = end;
-                Json::String(s)
-            }
-        };
-        let mut out = Vec::new();
-        for _ in 0..rows.len() {
-            let mut object = serde_json::Map::new();
-            for (key, (_, kind)) in NAMES.into_iter().zip(MEMBERS) {
-                let key = key.to_owned();
-                let value = match kind {
-                    Kind::Text | Kind::TextOrEmpty => string(&mut cells),
-                    Kind::Flag | Kind::FlagOrFalse => match cells.next().unwrap() {
-                        NONE => Json::Null,
-                        b => Json::Bool(b == 1),
-                    },
-                    Kind::Application => match cells.next().unwrap() {
-                        NONE => {
-                            cells.nth(2);
-                            Json::Null
-                        }
-                        _ => {
-                            json!({"appId": string(&mut cells), "appName": string(&mut cells), "uri": string(&mut cells)})
-                        }
-                    },
-                };
-                object.insert(key, value);
-            }
-            out.push(Json::Object(object));
-        }
-        assert_eq!(cells.next(), None, "every cell read");
-        assert_eq!(at, text.len(), "every character read");
-        out
+        serde_json::from_str(&rows.to_json().expect("rows that fit their text")).unwrap()
     }
 
     fn fixture(name: &str) -> String {
