@@ -215,6 +215,16 @@ impl Transport for FetchTransport {
 
 impl FetchTransport {
     async fn fetch(&self, request: &ApiRequest) -> Result<ApiResponse> {
+        if self.base_url.starts_with('/') && !has_page() {
+            // A mistake in the options, not a network fault: said at once, never retried.
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
+                text!(
+                    request.describe(),
+                    ": a path, and this host has no page to resolve it against; give an absolute URL."
+                ),
+            ));
+        }
         let controller = AbortController::new().map_err(|_| {
             Error::new(
                 ErrorCode::Unsupported,
@@ -267,18 +277,6 @@ impl FetchTransport {
                 "fetch is not available in this JavaScript host.",
             ));
         };
-        if self.base_url.starts_with('/') && !has_page() {
-            // A mistake in the options, not a network fault: said at once, never retried.
-            return Err(Error::new(
-                ErrorCode::InvalidConfig,
-                text!(
-                    request.describe(),
-                    ": the URL is a path on this page's origin, and this JavaScript host has \
-                     no page to resolve it against (no `location`); give an absolute URL \
-                     (https://...)."
-                ),
-            ));
-        }
         let init = RequestInit::new();
         init.set_method(request.method.as_str());
         init.set_credentials(self.credentials);

@@ -37,12 +37,13 @@ fn manifest_field(field: &str) -> Result<String> {
 /// (92,445 measured) for endpoints built in JavaScript from the rows the core reads instead
 /// of JSON text (595 B, mostly the builder; 10-12% less work per page of 100 endpoints);
 /// lowered to 90,300 (90,268 measured) when requests went to `fetch(url,
-/// init)` directly instead of through gloo-net's request builder.
-pub const SIZE_LIMIT: u64 = 90_300;
+/// init)` directly instead of through gloo-net's request builder; 90,550 (90,513 measured)
+/// with the check that keeps a path in a host with no page `INVALID_CONFIG` (about 140 B).
+pub const SIZE_LIMIT: u64 = 90_550;
 
 /// The same for `endpoint-login/tokens`, the module of pages that only log users in: a
-/// ratchet too, under issue 11's 60,000 B (56,996 measured).
-pub const TOKENS_SIZE_LIMIT: u64 = 57_000;
+/// ratchet too, under issue 11's 60,000 B (57,159 measured).
+pub const TOKENS_SIZE_LIMIT: u64 = 57_200;
 
 /// One module of the package.
 pub struct Module {
