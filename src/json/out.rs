@@ -1,5 +1,6 @@
-//! Writing JSON text: the one way results cross to JavaScript, which parses each result
-//! once with `JSON.parse`. Output types derive `serde::Serialize` (their TypeScript
+//! Writing JSON text: how results cross to JavaScript, which parses each result once with
+//! `JSON.parse` (the two hot outputs, decoded tokens and endpoints, are built as objects
+//! from joined strings instead: `TokenView::strings`, `EndpointRows`). Output types derive `serde::Serialize` (their TypeScript
 //! declarations come from the same definitions); [`to_json`] writes them.
 //!
 //! Numbers are written as whole numbers (every number the library returns is a count, an
