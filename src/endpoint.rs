@@ -5,9 +5,9 @@
 //! arrives as a URI string (Plivo, some Vobiz responses) or as `{app_id, app_name}`
 //! (Vobiz). The MD5 `password` hash the platforms return is never read.
 //!
-//! A page is read with the pull reader straight into borrowed [`Endpoint`]s and written
-//! out as the normalised JSON text that JavaScript parses once: strings are copied as
-//! they came, with no allocation per field.
+//! A page is read with the pull reader into values borrowed from the body, with no
+//! allocation per field, and written out as [`EndpointRows`]: the strings joined and a few
+//! cells per endpoint, from which the binding layer builds the normalised objects.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -172,8 +172,8 @@ impl<'a> EndpointValues<'a> {
     }
 }
 
-/// Cells per endpoint in [`EndpointRows::cells`]: one per member of [`MEMBERS`], and the
-/// application's three strings after its own.
+/// Cells per endpoint in [`EndpointRows::cells`]: one per member (see [`member_names`]),
+/// and the application's three strings after its own.
 pub const ROW_CELLS: usize = MEMBERS.len() + 3;
 
 /// The cell of a `null`.
@@ -181,7 +181,7 @@ pub const NONE: i32 = -1;
 
 /// Normalised endpoints in the form the binding layer builds JavaScript objects from (for
 /// a page of them, several times faster than writing JSON text and parsing it): their
-/// strings joined, and [`ROW_CELLS`] cells per endpoint, in [`MEMBERS`] order.
+/// strings joined, and [`ROW_CELLS`] cells per endpoint, in the order of [`member_names`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndpointRows {
     /// The strings, escapes undone, joined in cell order.
