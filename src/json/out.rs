@@ -105,15 +105,6 @@ impl JsonOut {
         self
     }
 
-    /// A member name already in JSON form with its colon (`"name":`), for tables of names
-    /// written again and again.
-    pub fn key(&mut self, key: &str) -> &mut Self {
-        self.separate();
-        self.text.extend_from_slice(key.as_bytes());
-        self.comma = false;
-        self
-    }
-
     /// A string value.
     pub fn string(&mut self, text: &str) -> &mut Self {
         self.separate();
