@@ -104,6 +104,29 @@ pub enum Output {
     Endpoint(EndpointRows),
 }
 
+/// The page a list request was answered with.
+fn read_list(request: &ApiRequest, response: &ApiResponse, now_ms: f64) -> Result<PageRead> {
+    let text = success_text(request, response, now_ms)?;
+    read_page(text).map_err(|e| bad_shape(request, response, e))
+}
+
+/// The endpoint a get request was answered with.
+fn read_get(request: &ApiRequest, response: &ApiResponse, now_ms: f64) -> Result<EndpointRead> {
+    let text = success_text(request, response, now_ms)?;
+    read_endpoint_body(text).map_err(|e| bad_shape(request, response, e))
+}
+
+/// The endpoint a create request made.
+fn read_created(
+    request: &ApiRequest,
+    response: &ApiResponse,
+    now_ms: f64,
+    fields: &CreateEndpointRequest,
+) -> Result<CreatedEndpoint> {
+    let value = success_json(request, response, now_ms)?;
+    CreatedEndpoint::read(&value, fields).map_err(|e| bad_shape(request, response, e))
+}
+
 /// A response body that is not what the platform documents.
 fn bad_shape(request: &ApiRequest, response: &ApiResponse, (fault, what): ShapeError) -> Error {
     let mut error = bad_body(request, response, fault);
@@ -173,34 +196,59 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
 
     /// Performs an operation and gives its result in the form the binding layer turns
     /// into a JavaScript value. One future serves every operation, so the binding layer
-    /// has none of its own.
+    /// has none of its own; the operations that take one request share its `await`.
     pub fn run(
         self: Rc<Self>,
         operation: Result<Operation>,
     ) -> LocalBoxFuture<'static, Result<Output>> {
         Box::pin(async move {
-            Ok(match operation? {
-                Operation::List(query) => Output::Page(self.list_endpoints(&query).await?),
-                Operation::Get(id) => Output::Endpoint(self.get_endpoint(&id).await?.rows),
-                Operation::Create(fields) => {
-                    Output::Json(json::to_json(&self.create_endpoint(&fields).await?))
-                }
-                Operation::Update(id, fields) => {
-                    self.update_endpoint(&id, &fields).await?;
-                    Output::Nothing
-                }
-                Operation::Delete(id) => {
-                    self.delete_endpoint(&id).await?;
-                    Output::Nothing
-                }
+            let operation = match operation? {
                 Operation::Rotate(id) => {
-                    Output::Json(json::to_json(&self.rotate_password(&id).await?))
+                    return Ok(Output::Json(json::to_json(
+                        &self.rotate_password(&id).await?,
+                    )))
                 }
                 Operation::CreateToken(request) => {
-                    Output::Json(json::to_json(&self.create_token(&request).await?.0))
+                    return Ok(Output::Json(json::to_json(
+                        &self.create_token(&request).await?.0,
+                    )))
+                }
+                operation => operation,
+            };
+            let request = self.request_of(&operation)?;
+            let response = self.exchange(&request).await?;
+            let now = self.runtime.now_ms();
+            Ok(match &operation {
+                Operation::List(_) => Output::Page(read_list(&request, &response, now)?),
+                Operation::Get(_) => Output::Endpoint(read_get(&request, &response, now)?.rows),
+                Operation::Create(fields) => Output::Json(json::to_json(&read_created(
+                    &request, &response, now, fields,
+                )?)),
+                _ => {
+                    expect_success(&request, &response, now)?;
+                    Output::Nothing
                 }
             })
         })
+    }
+
+    /// The request of an operation that takes one, its input checked. `Rotate` (two
+    /// requests) and `CreateToken` (the JWT API's checks) have their own methods, which
+    /// [`Client::run`] calls instead.
+    fn request_of(&self, operation: &Operation) -> Result<ApiRequest> {
+        match operation {
+            Operation::List(query) => Ok(self.list_request(query)),
+            Operation::Create(fields) => self.create_request(fields),
+            Operation::Update(id, fields) => self.update_request(id, fields),
+            Operation::Delete(id) => Ok(ApiRequest::new(Method::Delete, self.endpoint_path(id)?)),
+            Operation::Get(id) | Operation::Rotate(id) => {
+                Ok(ApiRequest::new(Method::Get, self.endpoint_path(id)?))
+            }
+            Operation::CreateToken(_) => Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "createToken is not a single endpoint request.",
+            )),
+        }
     }
 
     /// Sends a request; reads are retried on transient failures per the policy.
@@ -283,16 +331,14 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
     pub async fn list_endpoints(&self, query: &ListQuery) -> Result<PageRead> {
         let request = self.list_request(query);
         let response = self.exchange(&request).await?;
-        let text = success_text(&request, &response, self.runtime.now_ms())?;
-        read_page(text).map_err(|e| bad_shape(&request, &response, e))
+        read_list(&request, &response, self.runtime.now_ms())
     }
 
     /// One endpoint.
     pub async fn get_endpoint(&self, id: &str) -> Result<EndpointRead> {
         let request = ApiRequest::new(Method::Get, self.endpoint_path(id)?);
         let response = self.exchange(&request).await?;
-        let text = success_text(&request, &response, self.runtime.now_ms())?;
-        read_endpoint_body(text).map_err(|e| bad_shape(&request, &response, e))
+        read_get(&request, &response, self.runtime.now_ms())
     }
 
     /// The request that creates an endpoint (checks every field first).
@@ -306,8 +352,7 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
     pub async fn create_endpoint(&self, fields: &CreateEndpointRequest) -> Result<CreatedEndpoint> {
         let request = self.create_request(fields)?;
         let response = self.exchange(&request).await?;
-        let value = success_json(&request, &response, self.runtime.now_ms())?;
-        CreatedEndpoint::read(&value, fields).map_err(|e| bad_shape(&request, &response, e))
+        read_created(&request, &response, self.runtime.now_ms(), fields)
     }
 
     /// The request that updates an endpoint (checks every field first).
