@@ -39,7 +39,7 @@ impl<'a> Text<'a> {
     }
 }
 
-/// Writes a text (or `null`) as a JSON string.
+/// How a member of an endpoint is read and written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     /// A string (`null` when absent).
