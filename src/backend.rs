@@ -152,10 +152,16 @@ pub fn route(
         "DELETE" => Method::Delete,
         _ => return Err(refuse(405, "endpoint calls are GET, POST or DELETE")),
     };
+    // Only the parameters the endpoint API takes go on, each as it was sent.
     let mut path_and_query = path;
-    if !query.is_empty() {
-        path_and_query.push('?');
-        path_and_query.push_str(query);
+    let mut separator = '?';
+    for pair in query.split('&') {
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        if crate::query::is_list_parameter(dialect, name) {
+            path_and_query.push(separator);
+            path_and_query.push_str(pair);
+            separator = '&';
+        }
     }
     Ok(Route::Forward {
         method,
@@ -253,6 +259,34 @@ mod tests {
                 method: Method::Delete,
                 path_and_query: "/api/v1/Account/MA1/Endpoint/42/".into()
             })
+        );
+    }
+
+    #[test]
+    fn only_the_list_parameters_are_forwarded() {
+        let path = |dialect, query| match forward(dialect, "GET", "v1/Account/MA1/Endpoint/", query)
+            .or_else(|_| forward(dialect, "GET", "api/v1/Account/MA1/Endpoint/", query))
+        {
+            Ok(Route::Forward { path_and_query, .. }) => path_and_query,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            path(
+                Dialect::Plivo,
+                "limit=5&auth_token=x&offset=10&username__contains=a&limit"
+            ),
+            "/v1/Account/MA1/Endpoint/?limit=5&offset=10&limit"
+        );
+        assert_eq!(
+            path(
+                Dialect::Vobiz,
+                "username__contains=a%26b&callback=http://evil&alias__exact=desk&=x&&"
+            ),
+            "/api/v1/Account/MA1/Endpoint/?username__contains=a%26b&alias__exact=desk"
+        );
+        assert_eq!(
+            path(Dialect::Vobiz, "format=xml"),
+            "/api/v1/Account/MA1/Endpoint/"
         );
     }
 

@@ -20,6 +20,7 @@ use crate::http::{
 };
 use crate::json;
 use crate::query::ListQuery;
+use crate::redact::Redactor;
 use crate::retry::RetryPolicy;
 use crate::task::LocalBoxFuture;
 use crate::token::{CreateTokenRequest, FetchedToken, IssuedToken};
@@ -48,6 +49,8 @@ pub struct Client<T, R> {
     clock_offset_ms: Cell<Option<f64>>,
     /// When the requests of the last [`PACE_WINDOW_MS`] were sent (ms, local clock).
     sent: RefCell<VecDeque<f64>>,
+    /// Cuts the account's credentials out of what answers echo (direct mode only).
+    redactor: Option<Redactor>,
 }
 
 /// Plivo allows 300 API requests per 5 s per account and answers 429 above that. A Plivo
@@ -127,6 +130,18 @@ fn read_created(
     CreatedEndpoint::read(&value, fields).map_err(|e| bad_shape(request, response, e))
 }
 
+/// `response` with every form of the credentials cut out of its body and headers.
+fn redact_response(redactor: &Redactor, response: &mut ApiResponse) {
+    if let std::borrow::Cow::Owned(body) = redactor.bytes(&response.body) {
+        response.body = body;
+    }
+    for header in [&mut response.retry_after, &mut response.date] {
+        if let Some(std::borrow::Cow::Owned(value)) = header.as_deref().map(|v| redactor.text(v)) {
+            *header = Some(value);
+        }
+    }
+}
+
 /// A response body that is not what the platform documents.
 fn bad_shape(request: &ApiRequest, response: &ApiResponse, (fault, what): ShapeError) -> Error {
     let mut error = bad_body(request, response, fault);
@@ -141,6 +156,7 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
     /// A client from a checked configuration.
     pub fn new(config: ClientConfig, transport: T, runtime: R) -> Self {
         Self {
+            redactor: Redactor::of(&config),
             config,
             transport,
             runtime,
@@ -165,10 +181,24 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
         &self.runtime
     }
 
-    /// The transport, for requests sent as they are (no retries, no pacing): the backend
-    /// handler's forwarding.
-    pub fn transport(&self) -> &T {
-        &self.transport
+    /// Sends a request as it is, once (no retries, no pacing), and answers the response
+    /// with the account's credentials cut out of its body and headers wherever the
+    /// platform echoed them: the backend handler's forwarding, which relays it.
+    pub async fn forward(&self, request: &ApiRequest) -> Result<ApiResponse> {
+        let mut response = self.transport.send(request).await?;
+        if let Some(redactor) = &self.redactor {
+            redact_response(redactor, &mut response);
+        }
+        Ok(response)
+    }
+
+    /// A response as the operations read it: a failure's body and headers, whose words may
+    /// reach an error message, without the account's credentials.
+    fn received(&self, mut response: ApiResponse) -> ApiResponse {
+        if let Some(redactor) = self.redactor.as_ref().filter(|_| !response.is_success()) {
+            redact_response(redactor, &mut response);
+        }
+        response
     }
 
     fn dialect(&self) -> Dialect {
@@ -275,7 +305,7 @@ impl<T: Transport + 'static, R: Runtime + 'static> Client<T, R> {
                 |_| async {
                     self.pace().await;
                     let sent = self.runtime.now_ms();
-                    let response = self.transport.send(request).await?;
+                    let response = self.received(self.transport.send(request).await?);
                     if let Some(date) = response.date_ms() {
                         let received = self.runtime.now_ms();
                         self.clock_offset_ms
@@ -948,6 +978,34 @@ mod tests {
             ErrorCode::NotFound
         );
         assert_eq!(script.sent.borrow().len(), 1);
+    }
+
+    #[test]
+    fn echoed_credentials_never_reach_a_message_and_forwarding_cuts_them() {
+        let (c, script, _) = client(Dialect::Plivo);
+        let basic = crate::base64::encode(b"MA1:tok");
+        script.answers.borrow_mut().extend([
+            ok(
+                401,
+                json!({"error": format!("bad credentials tok (Basic {basic})")}),
+            ),
+            ok(200, json!({"echo": "tok", "basic": basic})),
+        ]);
+        let e = block_on(c.get_endpoint("1")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Unauthorized);
+        assert!(!e.message.contains("tok ") && !e.message.contains(&basic));
+        assert!(
+            e.message
+                .contains("bad credentials [redacted] (Basic [redacted])"),
+            "{}",
+            e.message
+        );
+        let request = ApiRequest::new(Method::Get, "/v1/Account/MA1/Endpoint/".into());
+        let relayed = block_on(c.forward(&request)).unwrap();
+        assert_eq!(
+            relayed.text(),
+            Some(r#"{"basic":"[redacted]","echo":"[redacted]"}"#)
+        );
     }
 
     #[test]

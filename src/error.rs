@@ -56,6 +56,9 @@ pub enum ErrorCode {
     ServerError,
     /// Any other HTTP failure status.
     HttpError,
+    /// A redirect answered a request that carries the account's credentials: it is not
+    /// followed, so they never reach another address.
+    Redirect,
     /// The request never got an answer (DNS, connection refused, CORS, connection closed).
     Network,
     /// No answer within the configured timeout.
@@ -74,7 +77,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         Self::InvalidConfig,
         Self::InvalidArgument,
         Self::InvalidUsername,
@@ -98,6 +101,7 @@ impl ErrorCode {
         Self::RateLimited,
         Self::ServerError,
         Self::HttpError,
+        Self::Redirect,
         Self::Network,
         Self::Timeout,
         Self::Aborted,
@@ -133,6 +137,7 @@ impl ErrorCode {
             Self::RateLimited => "RATE_LIMITED",
             Self::ServerError => "SERVER_ERROR",
             Self::HttpError => "HTTP_ERROR",
+            Self::Redirect => "REDIRECT",
             Self::Network => "NETWORK",
             Self::Timeout => "TIMEOUT",
             Self::Aborted => "ABORTED",

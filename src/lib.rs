@@ -17,6 +17,7 @@ pub mod json;
 pub mod loopback;
 pub mod password;
 pub mod query;
+pub mod redact;
 pub mod retry;
 pub mod task;
 pub mod token;

@@ -18,6 +18,13 @@ const FILTERS: [(&str, &str); 8] = [
     ("subAccount", "sub_account"),
 ];
 
+/// Whether `name` is a query parameter the dialect's endpoint list takes: `limit` and
+/// `offset`, and on Vobiz its filters. (The backend handler forwards those only.)
+pub fn is_list_parameter(dialect: Dialect, name: &str) -> bool {
+    matches!(name, "limit" | "offset")
+        || (dialect == Dialect::Vobiz && FILTERS.iter().any(|(_, wire)| *wire == name))
+}
+
 /// Index of the boolean filter in [`FILTERS`].
 const IS_NULL: usize = 6;
 

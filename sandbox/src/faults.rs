@@ -9,6 +9,7 @@
 //! { "latencyMs": 3000 }
 //! { "method": "POST", "status": 500, "afterHandling": true }
 //! { "path": "/Endpoint/", "status": 200, "body": "<html>maintenance</html>" }
+//! { "status": 302, "location": "http://127.0.0.1:9/elsewhere" }
 //! ```
 //!
 //! `path` matches any request path containing it (default: every API path), `method`
@@ -16,7 +17,8 @@
 //! `status`, `body` and `close`, unlimited for latency alone). `body` answers with that text
 //! instead of the API's (an HTML page, a truncated JSON), with `status` (default 200) and
 //! `contentType` (default `text/html`), padded with `padBytes` spaces and sent in chunks
-//! without a length when `stream` is true. With `afterHandling`, the request is handled
+//! without a length when `stream` is true. `location` answers a redirect there, with a
+//! `status` of 300-399. With `afterHandling`, the request is handled
 //! first (an endpoint is created) and its answer then replaced by `status`: the work was
 //! done but the answer was lost. `GET` lists the rules, `DELETE` clears them. Nothing is
 //! injected unless a rule asks for it.
@@ -48,7 +50,8 @@ pub struct FaultRule {
     /// HTTP method; absent matches every method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
-    /// Answer with this status (400-599) instead of handling the request.
+    /// Answer with this status (400-599; 300-399 with `location`) instead of handling the
+    /// request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// `Retry-After` seconds to send with `status`.
@@ -66,6 +69,9 @@ pub struct FaultRule {
     /// Send `body` in chunks, with no `Content-Length`.
     #[serde(default)]
     pub stream: bool,
+    /// Answer `status` (a redirect) with this `Location`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// Close the connection instead of answering.
     #[serde(default)]
     pub close: bool,
@@ -93,8 +99,18 @@ impl FaultRule {
         if self.body.is_some() && self.status.is_none() {
             self.status = Some(200);
         }
+        if let Some(location) = &self.location {
+            if self.body.is_some() || self.after_handling || self.close {
+                return Err("location goes with status alone".into());
+            }
+            if axum::http::HeaderValue::from_str(location).is_err() {
+                return Err("location must be a header value".into());
+            }
+        }
         if let Some(status) = self.status {
-            let range = if self.body.is_some() {
+            let range = if self.location.is_some() {
+                300..=399
+            } else if self.body.is_some() {
                 200..=599
             } else {
                 400..=599
@@ -154,6 +170,7 @@ enum Fault {
     /// Status, Retry-After, and whether the request is handled first.
     Status(u16, Option<u32>, bool),
     Body(u16, String, String, bool),
+    Redirect(u16, String),
     Close,
 }
 
@@ -188,6 +205,8 @@ pub async fn middleware(State(state): State<Shared>, request: Request, next: Nex
                 let mut body = body.clone();
                 body.push_str(&" ".repeat(rule.pad_bytes.unwrap_or(0) as usize));
                 fault = Some(Fault::Body(status, body, content_type, rule.stream));
+            } else if let (Some(status), Some(location)) = (rule.status, &rule.location) {
+                fault = Some(Fault::Redirect(status, location.clone()));
             } else if let Some(status) = rule.status {
                 fault = Some(Fault::Status(status, rule.retry_after, rule.after_handling));
             } else if rule.close {
@@ -238,6 +257,16 @@ pub async fn middleware(State(state): State<Shared>, request: Request, next: Nex
                 response
                     .headers_mut()
                     .insert(axum::http::header::CONTENT_TYPE, value);
+            }
+            response
+        }
+        Some(Fault::Redirect(status, location)) => {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
+            if let Ok(value) = axum::http::HeaderValue::from_str(&location) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::LOCATION, value);
             }
             response
         }

@@ -12,16 +12,16 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::host::{field, JsObject};
-use super::runtime::{FetchTransport, HostClient, HostRuntime};
+use super::runtime::{body_at_most, FetchTransport, HostClient, HostRuntime};
 use crate::backend::{
     self, refuse, EndpointAccess, Refusal, Route, DEFAULT_TOKEN_TTL_SECONDS,
     MAX_FORWARDED_BODY_BYTES,
 };
-use crate::client::{Client, Transport};
+use crate::client::Client;
 use crate::config::{ClientConfig, ClientOptions};
 use crate::error::{Error, ErrorCode, Result};
 use crate::fields::{Field, Options};
-use crate::http::ApiRequest;
+use crate::http::{ApiRequest, Method};
 use crate::token::CreateTokenRequest;
 
 /// What `authorize` grants the signed-in user of a request.
@@ -65,6 +65,10 @@ pub struct BackendHandlerOptions {
     /// Timeout of each platform request, ms (default 10,000).
     #[tsify(optional)]
     pub timeout_ms: Option<u32>,
+    /// How long `authorize` may take, ms (default 10,000): past it the request is
+    /// answered 503 and `authorize`'s answer is ignored.
+    #[tsify(optional)]
+    pub authorize_timeout_ms: Option<u32>,
     /// Checks the request's session: the user's grant, or null when nobody is signed in
     /// (the handler answers 401). Never take the grant from the request itself.
     #[tsify(type = "(request: Request) => BackendGrant | null | Promise<BackendGrant | null>")]
@@ -79,8 +83,12 @@ const FIELDS: &[&str] = &[
     "baseUrl",
     "basePath",
     "timeoutMs",
+    "authorizeTimeoutMs",
     "authorize",
 ];
+
+/// How long `authorize` may take unless `authorizeTimeoutMs` says otherwise.
+const DEFAULT_AUTHORIZE_TIMEOUT_MS: u32 = 10_000;
 
 /// The fields of a grant.
 const GRANT_FIELDS: &[&str] = &["sub", "incoming", "outgoing", "ttlSeconds", "endpoints"];
@@ -88,6 +96,7 @@ const GRANT_FIELDS: &[&str] = &["sub", "incoming", "outgoing", "ttlSeconds", "en
 struct Handler {
     base_path: String,
     authorize: Function,
+    authorize_timeout_ms: u32,
     /// Asks the JWT API for tokens; its transport forwards endpoint calls with the
     /// account's credentials.
     client: HostClient,
@@ -111,35 +120,94 @@ export interface NodeResponse {
 "#;
 
 // A Fetch-API handler as a Node `http` request listener: the Node request as a `Request`
-// (headers, the body read whole, the URL on the Host header; `originalUrl` where a
-// framework stripped its mount path), the `Response` written back. A handler that
-// throws answers 500 without details, and the server goes on.
+// (headers; the URL from the request target, which must be a path, on the Host header;
+// `originalUrl` where a framework stripped its mount path), the `Response` written back.
+// The body is not read here: it reaches the handler as a stream that pulls from the
+// socket only when the handler reads it, so a body the handler refuses (outside its
+// path, no session, too large) is never read into memory. What the client still sends
+// after the answer is read and dropped for a second (so that it sees the answer rather
+// than a reset connection), then the connection is cut. A handler that throws answers 500 without details, and the server
+// goes on.
 #[wasm_bindgen(inline_js = r#"
+const DROPPED_FOR_MS = 1000;
+const refusal = (message) => new Response(JSON.stringify({ error: message }), {
+  status: 400,
+  headers: { "content-type": "application/json", "cache-control": "no-store" },
+});
+function bodyOf(req, state) {
+  return new ReadableStream({
+    start(controller) {
+      req.pause();
+      req.on("data", (chunk) => {
+        if (state.answered) return;
+        try {
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if (controller.desiredSize > 0) return;
+        } catch {
+          // The handler stopped reading (cancelled): what follows waits for the answer.
+        }
+        req.pause();
+      });
+      const settle = (how) => () => {
+        try {
+          how();
+        } catch {}
+      };
+      req.on("end", settle(() => controller.close()));
+      req.on("error", (error) => settle(() => controller.error(error))());
+    },
+    pull() {
+      req.resume();
+    },
+  });
+}
+function requestOf(req, state) {
+  const target = req.originalUrl ?? req.url ?? "/";
+  // Origin-form only: "//other.host/path" would be read as another host's URL, and
+  // "http://other.host/path" (absolute-form, for proxies) is not this server's to serve.
+  if (!target.startsWith("/") || target.startsWith("//")) return null;
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    for (const one of Array.isArray(value) ? value : [value]) if (typeof one === "string") headers.append(name, one);
+  }
+  const host = /^[\w.-]+(:\d+)?$|^\[[\da-f:.]+\](:\d+)?$/i.test(req.headers.host ?? "") ? req.headers.host : "localhost";
+  const method = req.method ?? "GET";
+  const init = { method, headers };
+  if (method !== "GET" && method !== "HEAD") {
+    init.body = bodyOf(req, state);
+    init.duplex = "half";
+  }
+  return new Request(new URL(target, `http://${host}`), init);
+}
 export function nodeListenerOf(handle) {
   return async (req, res) => {
-    try {
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(req.headers)) {
-        for (const one of Array.isArray(value) ? value : [value]) if (typeof one === "string") headers.append(name, one);
+    const state = { answered: false };
+    const send = (status, headers, bytes) => {
+      res.statusCode = status;
+      for (const [name, value] of headers) res.setHeader(name, value);
+      if (!state.answered && !req.complete && req.listenerCount("data") > 0) {
+        state.answered = true;
+        req.resume();
+        const cut = setTimeout(() => req.socket?.destroy(), DROPPED_FOR_MS);
+        cut.unref?.();
+        req.once("end", () => clearTimeout(cut));
       }
-      const chunks = [];
-      for await (const chunk of req) chunks.push(chunk);
-      const method = req.method ?? "GET";
-      const body = chunks.length > 0 && method !== "GET" && method !== "HEAD" ? new Blob(chunks) : undefined;
-      const url = new URL(req.originalUrl ?? req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
-      const answer = await handle(new Request(url, { method, headers, body }));
-      const bytes = new Uint8Array(await answer.arrayBuffer());
-      res.statusCode = answer.status;
-      for (const [name, value] of answer.headers) if (name !== "set-cookie") res.setHeader(name, value);
-      const cookies = answer.headers.getSetCookie?.() ?? [];
-      if (cookies.length > 0) res.setHeader("set-cookie", cookies);
       res.end(bytes);
+    };
+    try {
+      let request = null;
+      try {
+        request = requestOf(req, state);
+      } catch {}
+      const answer = request ? await handle(request) : refusal("the request target must be a path on this server");
+      const bytes = new Uint8Array(await answer.arrayBuffer());
+      const headers = [...answer.headers].filter(([name]) => name !== "set-cookie");
+      const cookies = answer.headers.getSetCookie?.() ?? [];
+      if (cookies.length > 0) headers.push(["set-cookie", cookies]);
+      send(answer.status, headers, bytes);
     } catch {
-      if (!res.headersSent) {
-        res.statusCode = 500;
-        res.setHeader("content-type", "application/json");
-      }
-      res.end(new TextEncoder().encode('{"error": "the handler failed"}'));
+      if (res.headersSent) res.end();
+      else send(500, [["content-type", "application/json"]], new TextEncoder().encode('{"error": "the handler failed"}'));
     }
   };
 }
@@ -181,7 +249,7 @@ pub fn node_listener(
 pub fn create_backend_handler(
     #[wasm_bindgen(unchecked_param_type = "BackendHandlerOptions")] options: JsValue,
 ) -> std::result::Result<JsValue, JsValue> {
-    let authorize = Reflect::get(&options, &JsValue::from_str("authorize"))
+    let authorize = super::host::own(&options, "authorize")
         .ok()
         .and_then(|f| f.dyn_into::<Function>().ok())
         .ok_or_else(|| {
@@ -212,14 +280,18 @@ pub fn create_backend_handler(
         )
         .into());
     }
+    let authorize_timeout_ms = o
+        .whole("authorizeTimeoutMs", 1, 600_000)?
+        .map_or(DEFAULT_AUTHORIZE_TIMEOUT_MS, |ms| ms as u32);
     let config = ClientConfig::from_options(ClientOptions::read(field(without(
         &options,
-        &["basePath", "authorize"],
+        &["basePath", "authorize", "authorizeTimeoutMs"],
     )))?)?;
     let transport = FetchTransport::new(&config);
     let handler = Rc::new(Handler {
         base_path,
         authorize,
+        authorize_timeout_ms,
         client: Client::new(config, transport, HostRuntime),
     });
     let serve = Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
@@ -240,7 +312,7 @@ fn without(options: &JsValue, names: &[&str]) -> JsValue {
     copy.into()
 }
 
-/// A JSON response.
+/// A JSON response (`status` 200-599: a `Response` cannot have another).
 fn respond(status: u16, body: &[u8], retry_after: Option<&str>) -> JsValue {
     let init = web_sys::ResponseInit::new();
     init.set_status(status);
@@ -256,7 +328,10 @@ fn respond(status: u16, body: &[u8], retry_after: Option<&str>) -> JsValue {
     let body = (!matches!(status, 204 | 205 | 304)).then_some(&mut body[..]);
     web_sys::Response::new_with_opt_u8_array_and_init(body, &init)
         .map(JsValue::from)
-        .unwrap_or(JsValue::NULL)
+        .unwrap_or_else(|_| {
+            // Only a status outside 200-599 gets here, and callers check for it.
+            respond(500, br#"{"error": "the handler built no answer"}"#, None)
+        })
 }
 
 fn refused(refusal: &Refusal) -> JsValue {
@@ -301,6 +376,19 @@ fn read_grant(value: Field<JsObject>) -> Result<Grant> {
     })
 }
 
+/// `future`'s output, or `None` when `ms` pass first (the future is then dropped).
+async fn within<F: std::future::Future>(ms: u32, future: F) -> Option<F::Output> {
+    use crate::clock::Runtime;
+    use std::future::Future;
+    let mut future = std::pin::pin!(future);
+    let mut deadline = std::pin::pin!(HostRuntime.sleep(ms));
+    std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
+        std::task::Poll::Ready(output) => std::task::Poll::Ready(Some(output)),
+        std::task::Poll::Pending => deadline.as_mut().poll(cx).map(|()| None),
+    })
+    .await
+}
+
 impl Handler {
     async fn answer(&self, request: web_sys::Request) -> JsValue {
         match self.serve(&request).await {
@@ -326,6 +414,17 @@ impl Handler {
             rest,
             query,
         )?;
+        let with_body = matches!(
+            route,
+            Route::Forward {
+                method: Method::Post,
+                ..
+            }
+        );
+        // A body announced too large is refused before anyone is asked about it.
+        if with_body && declared_length(request).is_some_and(|n| n > MAX_FORWARDED_BODY_BYTES) {
+            return Err(too_large());
+        }
         let grant = self.authorize(request).await?;
         match route {
             Route::Token => self.token(&grant).await,
@@ -334,16 +433,26 @@ impl Handler {
                 path_and_query,
             } => {
                 backend::permits(grant.endpoints, method)?;
-                let body = match method {
-                    crate::http::Method::Post => Some(body_text(request).await?),
-                    _ => None,
-                };
                 let mut api = ApiRequest::new(method, path_and_query);
-                api.body = body;
-                let answer =
-                    self.client.transport().send(&api).await.map_err(|e| {
-                        refuse(502, text!("the platform did not answer: ", e.message))
-                    })?;
+                if with_body {
+                    api.body = Some(body_text(request).await?);
+                }
+                let answer = self.client.forward(&api).await.map_err(|e| {
+                    refuse(
+                        502,
+                        text!("the platform did not answer usably: ", e.message),
+                    )
+                })?;
+                if !(200..=599).contains(&answer.status) {
+                    return Err(refuse(
+                        502,
+                        text!(
+                            "the platform answered with status ",
+                            answer.status,
+                            ", which is not an HTTP answer to relay"
+                        ),
+                    ));
+                }
                 Ok(respond(
                     answer.status,
                     &answer.body,
@@ -353,7 +462,7 @@ impl Handler {
         }
     }
 
-    /// The application's verdict on the request's session.
+    /// The application's verdict on the request's session, within the time allowed.
     async fn authorize(&self, request: &web_sys::Request) -> std::result::Result<Grant, Refusal> {
         let failed = || refuse(500, "authorize failed; see the server's log");
         let mut verdict = self.authorize.call1(&JsValue::NULL, request).map_err(|e| {
@@ -361,7 +470,17 @@ impl Handler {
             failed()
         })?;
         if let Some(promise) = verdict.dyn_ref::<Promise>() {
-            verdict = JsFuture::from(promise.clone()).await.map_err(|e| {
+            let settled = within(self.authorize_timeout_ms, JsFuture::from(promise.clone()))
+                .await
+                .ok_or_else(|| {
+                    web_sys::console::error_1(&JsValue::from_str(&text!(
+                        "endpoint-login: authorize did not answer within ",
+                        self.authorize_timeout_ms,
+                        " ms (authorizeTimeoutMs)"
+                    )));
+                    refuse(503, "the session check did not answer in time; try again")
+                })?;
+            verdict = settled.map_err(|e| {
                 web_sys::console::error_2(
                     &JsValue::from_str("endpoint-login: authorize rejected"),
                     &e,
@@ -401,45 +520,40 @@ impl Handler {
                     ErrorCode::InvalidArgument | ErrorCode::InvalidConfig => 500,
                     _ => 502,
                 };
+                // The message carries the platform's words, with the credentials cut out.
                 Err(refuse(status, e.message.clone()))
             }
         }
     }
 }
 
-/// The request's body as text, refused above [`MAX_FORWARDED_BODY_BYTES`].
-async fn body_text(request: &web_sys::Request) -> std::result::Result<String, Refusal> {
-    let too_large = || {
-        refuse(
-            413,
-            text!(
-                "request bodies over ",
-                MAX_FORWARDED_BODY_BYTES,
-                " bytes are refused"
-            ),
-        )
-    };
-    if let Some(length) = request
+/// The request body's length as its `Content-Length` announces it.
+fn declared_length(request: &web_sys::Request) -> Option<usize> {
+    request
         .headers()
         .get("content-length")
         .ok()
         .flatten()
-        .and_then(|n| n.trim().parse::<u64>().ok())
-    {
-        if length > MAX_FORWARDED_BODY_BYTES as u64 {
-            return Err(too_large());
-        }
-    }
-    let text = request
-        .text()
-        .map_err(|_| refuse(400, "the request body could not be read"))?;
-    let text = JsFuture::from(text)
+        .and_then(|n| n.trim().parse::<usize>().ok())
+}
+
+fn too_large() -> Refusal {
+    refuse(
+        413,
+        text!(
+            "request bodies over ",
+            MAX_FORWARDED_BODY_BYTES,
+            " bytes are refused"
+        ),
+    )
+}
+
+/// The request's body as text, read no further than [`MAX_FORWARDED_BODY_BYTES`].
+async fn body_text(request: &web_sys::Request) -> std::result::Result<String, Refusal> {
+    let unreadable = || refuse(400, "the request body could not be read as UTF-8 text");
+    let bytes = body_at_most(request, MAX_FORWARDED_BODY_BYTES)
         .await
-        .map_err(|_| refuse(400, "the request body could not be read"))?
-        .as_string()
-        .unwrap_or_default();
-    if text.len() > MAX_FORWARDED_BODY_BYTES {
-        return Err(too_large());
-    }
-    Ok(text)
+        .map_err(|_| unreadable())?
+        .ok_or_else(too_large)?;
+    String::from_utf8(bytes).map_err(|_| unreadable())
 }

@@ -22,7 +22,7 @@ export type EndpointLoginErrorCode =
   | "EXP_OUT_OF_RANGE" | "NBF_AFTER_EXP" | "INVALID_TIMESTAMP" | "MALFORMED_TOKEN"
   | "INVALID_SIGNATURE" | "TOKEN_EXPIRED" | "TOKEN_NOT_YET_VALID" | "BAD_REQUEST"
   | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "RATE_LIMITED"
-  | "SERVER_ERROR" | "HTTP_ERROR" | "NETWORK" | "TIMEOUT" | "ABORTED" | "BAD_RESPONSE"
+  | "SERVER_ERROR" | "HTTP_ERROR" | "REDIRECT" | "NETWORK" | "TIMEOUT" | "ABORTED" | "BAD_RESPONSE"
   | "UNSUPPORTED" | "DISPOSED" | "TOKEN_SOURCE_FAILED";
 
 /** The error every function and method of this library throws or rejects with. */

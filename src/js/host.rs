@@ -42,6 +42,21 @@ pub fn field(value: JsValue) -> Field<JsObject> {
     }
 }
 
+/// A property of an options object, read only when the object itself has it: a value
+/// that a prototype lends (`Object.prototype.endpoints = "manage"`, set by a prototype
+/// pollution anywhere in the application) is no option. `undefined` when absent; `Err`
+/// when reading it threw.
+pub fn own(object: &JsValue, name: &str) -> std::result::Result<JsValue, JsValue> {
+    let key = JsValue::from_str(name);
+    if !object.is_object()
+        || Reflect::get_own_property_descriptor(object.unchecked_ref::<Object>(), &key)?
+            .is_undefined()
+    {
+        return Ok(JsValue::UNDEFINED);
+    }
+    Reflect::get(object, &key)
+}
+
 impl Host for JsObject {
     fn keys(&self) -> Vec<String> {
         Object::keys(self.0.unchecked_ref::<Object>())
@@ -51,7 +66,7 @@ impl Host for JsObject {
     }
 
     fn field(&self, name: &str) -> Field<Self> {
-        match Reflect::get(&self.0, &JsValue::from_str(name)) {
+        match own(&self.0, name) {
             Ok(value) => field(value),
             Err(_) => Field::Other("a value that could not be read"),
         }
@@ -65,10 +80,7 @@ pub fn function(
     what: &str,
     code: ErrorCode,
 ) -> Result<Option<js_sys::Function>> {
-    if !options.is_object() {
-        return Ok(None);
-    }
-    let value = Reflect::get(options, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+    let value = own(options, name).unwrap_or(JsValue::UNDEFINED);
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }

@@ -1,9 +1,10 @@
 //! The browser side of the core's traits: `fetch` with a timeout and cancellation (the
-//! answer read through gloo-net), the clock, timers and `crypto.getRandomValues`.
+//! answer's status and headers read through gloo-net, its body counted as it arrives),
+//! the clock, timers and `crypto.getRandomValues`.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, Headers, RequestCredentials, RequestInit};
+use web_sys::{AbortController, Headers, RequestCredentials, RequestInit, RequestRedirect};
 
 use crate::client::Transport;
 use crate::clock::Runtime;
@@ -12,6 +13,49 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::http::MAX_BODY_BYTES;
 use crate::http::{auth_headers, ApiRequest, ApiResponse};
 use crate::task::LocalBoxFuture;
+
+// A body (of a `Response`, or of a `Request` the backend handler reads) read to its end
+// but never past `max` bytes: the bytes, or null as soon as more arrive (the rest is left
+// unread and the stream cancelled). A chunked answer with no length is counted as it comes.
+#[wasm_bindgen(inline_js = r#"
+export async function readAtMost(message, max) {
+  const reader = message.body?.getReader();
+  const parts = [];
+  let length = 0;
+  for (let part; reader && !(part = await reader.read()).done; ) {
+    length += part.value.byteLength;
+    if (length > max) {
+      reader.cancel().catch(() => {});
+      return null;
+    }
+    parts.push(part.value);
+  }
+  const bytes = new Uint8Array(length);
+  length = 0;
+  for (const part of parts) {
+    bytes.set(part, length);
+    length += part.byteLength;
+  }
+  return bytes;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = readAtMost)]
+    async fn read_at_most(message: &JsValue, max: u32) -> std::result::Result<JsValue, JsValue>;
+}
+
+/// The body of `message` (a `Response` or a `Request`) as bytes, or `Ok(None)` when it is
+/// longer than `max` (the rest is not read); `Err` with the host's failure.
+pub(crate) async fn body_at_most(
+    message: &JsValue,
+    max: usize,
+) -> std::result::Result<Option<Vec<u8>>, JsValue> {
+    let bytes = read_at_most(message, max as u32).await?;
+    Ok(bytes
+        .dyn_into::<js_sys::Uint8Array>()
+        .ok()
+        .map(|bytes| bytes.to_vec()))
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -109,6 +153,10 @@ pub struct FetchTransport {
     /// `fetch` copies them (`None` where the host has no `Headers`, so no `fetch`).
     headers: Option<[Headers; 2]>,
     credentials: RequestCredentials,
+    /// Whether a redirect is followed: not when the request carries the account's
+    /// credentials (browsers keep custom headers such as `X-Auth-Token` on a redirect to
+    /// another origin; Node keeps every header).
+    follow_redirects: bool,
     timeout_ms: u32,
     /// The reason a timed-out fetch is aborted with: one for every request, made once (a
     /// `new Error` per request cost a stack capture each, measurable on a walk).
@@ -158,15 +206,6 @@ fn fault(error: &JsValue) -> (String, String) {
     }
 }
 
-fn body_fault(error: gloo_net::Error) -> (String, String) {
-    match error {
-        gloo_net::Error::JsError(js) => (js.name, js.message),
-        gloo_net::Error::GlooError(text) => (String::new(), text),
-        #[allow(unreachable_patterns)]
-        _ => (String::new(), "an unexpected failure".into()),
-    }
-}
-
 impl FetchTransport {
     /// A transport for a checked configuration.
     pub fn new(config: &ClientConfig) -> Self {
@@ -177,6 +216,7 @@ impl FetchTransport {
                 Credentials::Direct(_) => RequestCredentials::Omit,
                 Credentials::Backend => RequestCredentials::Include,
             },
+            follow_redirects: !config.is_direct(),
             timeout_ms: config.timeout_ms,
             timed_out: timeout_reason(),
         }
@@ -189,6 +229,7 @@ impl FetchTransport {
             base_url: url.to_owned(),
             headers: headers(&[]),
             credentials: RequestCredentials::Include,
+            follow_redirects: true,
             timeout_ms,
             timed_out: timeout_reason(),
         }
@@ -281,6 +322,9 @@ impl FetchTransport {
         init.set_method(request.method.as_str());
         init.set_credentials(self.credentials);
         init.set_signal(Some(&controller.signal()));
+        if !self.follow_redirects {
+            init.set_redirect(RequestRedirect::Manual);
+        }
         match &request.body {
             Some(body) => {
                 init.set_headers(with_body);
@@ -290,36 +334,57 @@ impl FetchTransport {
         }
         let sent =
             fetch_with_init(&request.url(&self.base_url), &init).map_err(|e| failed(fault(&e)))?;
-        let response: gloo_net::http::Response = wasm_bindgen_futures::JsFuture::from(sent)
+        let response = wasm_bindgen_futures::JsFuture::from(sent)
             .await
-            .map_err(|e| failed(fault(&e)))?
+            .map_err(|e| failed(fault(&e)))?;
+        let answer: gloo_net::http::Response = response
+            .clone()
             .unchecked_into::<web_sys::Response>()
             .into();
-        let headers = response.headers();
-        let status = response.status();
-        let too_large = |bytes: u64| {
+        let headers = answer.headers();
+        let status = answer.status();
+        // Browsers hide a redirect not followed behind status 0 ("opaqueredirect").
+        if !self.follow_redirects
+            && (answer.type_() == web_sys::ResponseType::Opaqueredirect
+                || (300..400).contains(&status))
+        {
+            let error = Error::new(
+                ErrorCode::Redirect,
+                text!(
+                    request.describe(),
+                    " was answered with a redirect, which is not followed: the request \
+                     carries the account's credentials. Check baseUrl: it must be the API's \
+                     own address."
+                ),
+            );
+            // A browser does not tell which redirect it was.
+            return Err(match status {
+                0 => error,
+                _ => error.with_status(status),
+            });
+        }
+        let too_large = || {
             Error::bad_response(text!(
                 request.describe(),
-                ": the answer is ",
-                bytes,
-                " bytes long; answers over ",
+                ": the answer is longer than ",
                 MAX_BODY_BYTES,
-                " bytes are refused."
+                " bytes, the most that is read."
             ))
         };
         // Refused before reading when the server says how long it is (dropping the guard
-        // aborts the download), and after reading otherwise.
+        // aborts the download), and while reading otherwise.
         // (Integer parsing: `f64` parsing would add kilobytes of code.)
-        let declared = headers
+        if headers
             .get("content-length")
-            .and_then(|n| n.trim().parse::<u64>().ok());
-        if let Some(bytes) = declared.filter(|&n| n > MAX_BODY_BYTES as u64) {
-            return Err(too_large(bytes));
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+        {
+            return Err(too_large());
         }
-        let body = response.binary().await.map_err(|e| failed(body_fault(e)))?;
-        if body.len() > MAX_BODY_BYTES {
-            return Err(too_large(body.len() as u64));
-        }
+        let body = body_at_most(&response, MAX_BODY_BYTES)
+            .await
+            .map_err(|e| failed(fault(&e)))?
+            .ok_or_else(too_large)?;
         guard.0 = None;
         Ok(ApiResponse {
             status,

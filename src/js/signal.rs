@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::{pin, Pin};
 use std::task::Poll;
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -45,7 +45,7 @@ pub fn signal_of(options: &JsValue, what: &str, known: &[&str]) -> Result<Option
     if o.field("signal").is_absent() {
         return Ok(None);
     }
-    let signal = Reflect::get(options, &JsValue::from_str("signal")).unwrap_or_default();
+    let signal = super::host::own(options, "signal").unwrap_or_default();
     signal.dyn_into::<AbortSignal>().map(Some).map_err(|other| {
         Error::argument(
             what,

@@ -147,6 +147,28 @@ async fn body_faults_answer_with_any_text() {
 }
 
 #[tokio::test]
+async fn redirect_faults_answer_a_location() {
+    let app = app(3, 0.0);
+    add_rule(
+        &app,
+        json!({"path": "/Endpoint/", "status": 302, "location": "http://127.0.0.1:9/elsewhere"}),
+    )
+    .await;
+    let moved = send(&app, "GET", &list_uri(), Auth::Plivo, None).await;
+    assert_eq!(moved.status, 302);
+    assert_eq!(
+        moved.headers.get("location").unwrap(),
+        "http://127.0.0.1:9/elsewhere"
+    );
+    assert_eq!(
+        send(&app, "GET", &list_uri(), Auth::Plivo, None)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
 async fn latency_delays_answers() {
     let app = app(3, 0.0);
     add_rule(&app, json!({"latencyMs": 300, "times": 1})).await;
@@ -175,6 +197,10 @@ async fn bad_rules_are_refused() {
         json!({"status": 500, "contentType": "text/plain"}),
         json!({"afterHandling": true, "latencyMs": 10}),
         json!({"afterHandling": true, "status": 500, "body": "x"}),
+        json!({"status": 302}),
+        json!({"status": 503, "location": "/x"}),
+        json!({"status": 302, "location": "/x", "body": "moved"}),
+        json!({"status": 302, "location": "line\nbreak"}),
     ] {
         let answer = send(
             &app,
