@@ -15,6 +15,9 @@ const withClaim = (name, value) => jwt(GOOD_HEADER, { ...GOOD_CLAIMS, [name]: va
 
 setup();
 
+/** Another origin, where a followed redirect would take the credentials. */
+const ELSEWHERE = "http://127.0.0.1:9";
+
 /**
  * The cases: [what, expected code, a call made in the page with `{ lib, vobiz, plivo, now }`
  * (as source, since it runs there), the fault the sandbox answers with, if any].
@@ -112,12 +115,22 @@ const CASES = [
   ["answer: 30 MB", "BAD_RESPONSE", faulted({ body: PAGE({ total_count: 0 }), contentType: "application/json", padBytes: 30_000_000 }), true],
   ["answer: a lying total_count", "BAD_RESPONSE", faulted({ body: PAGE({ total_count: 500 }), contentType: "application/json" }, `async ({ vobiz }) => { for await (const _ of vobiz.endpoints()) {} }`), true],
   ["answer: endpoint of the wrong shape", "BAD_RESPONSE", faulted({ body: '{"username": 5}', contentType: "application/json" }, `({ vobiz }) => vobiz.getEndpoint("abc")`), true],
+  // The credentials never travel on: a redirect is not followed (ELSEWHERE must see nothing),
+  // and an error body echoing them reaches no message.
+  ["answer: a redirect to another origin", "REDIRECT", faulted({ status: 302, location: `${ELSEWHERE}/api/v1/Account/${AUTH_ID}/Endpoint/` }), true],
+  ["answer: a same-origin redirect", "REDIRECT", faulted({ status: 307, location: `/v1/Account/MAOTHERACCOUNT/Call/` }, `({ plivo }) => plivo.listEndpoints()`), true],
+  ["answer: a 401 echoing the credentials", "UNAUTHORIZED", faulted({ status: 401, body: `{"error": "bad token ${AUTH_TOKEN} (${btoa(`${AUTH_ID}:${AUTH_TOKEN}`)})"}`, contentType: "application/json" }), true],
   ["answer: token that is not a JWT", "BAD_RESPONSE", faulted({ body: '{"api_id": "x", "token": "not-a-jwt"}', contentType: "application/json" }, `({ plivo }) => plivo.createToken({ ttlSeconds: 600 })`), true],
 ];
 
 pageTest(`${CASES.length} hostile inputs and answers: each its typed error, no panic, then the module still works`, async () => {
   assert.ok(CASES.length >= 60, `${CASES.length} cases`);
   await newContext();
+  const elsewhere = [];
+  await context.route(`${ELSEWHERE}/**`, (route) => {
+    elsewhere.push(`${route.request().method()} ${route.request().url()}`);
+    return route.abort();
+  });
   const url = await blankPage(context, "hostile-harness");
   const page = await watchedPage();
   await page.goto(url);
@@ -152,6 +165,7 @@ pageTest(`${CASES.length} hostile inputs and answers: each its typed error, no p
   }
   await sandbox("DELETE", "/__sandbox/faults");
   assert.deepEqual(wrong, [], wrong.join("\n"));
+  assert.deepEqual(elsewhere, [], "nothing reached the other origin");
 
   // The same instance still works.
   const listed = await page.evaluate(async () => (await window.ctx.vobiz.listEndpoints({ limit: 5 })).objects.length);
@@ -161,7 +175,7 @@ pageTest(`${CASES.length} hostile inputs and answers: each its typed error, no p
   assert.doesNotMatch(console, /panicked|RuntimeError|unreachable/);
   assert.deepEqual(page.problems, []);
   const messages = await page.evaluate(() => window.messages.join("\n"));
-  for (const secret of [AUTH_TOKEN, SECRET_PASSWORD, "sneaky-pass", "query-secret-123", "t0ken"]) {
+  for (const secret of [AUTH_TOKEN, btoa(`${AUTH_ID}:${AUTH_TOKEN}`), SECRET_PASSWORD, "sneaky-pass", "query-secret-123", "t0ken"]) {
     assert.ok(!messages.includes(secret) && !console.includes(secret), `${secret} appears in a message`);
   }
   const storage = await page.evaluate(() => localStorage.length + sessionStorage.length);

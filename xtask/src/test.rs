@@ -258,6 +258,7 @@ fn stages(run: &mut Run) -> Result {
                     "--test-concurrency=1",
                     "package.test.mjs",
                     "backend.test.mjs",
+                    "attacks.test.mjs",
                     "readme.test.mjs",
                 ])
                 .env("SANDBOX_URL", &sandbox.url)
