@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 
 use crate::errors::ApiError;
 use crate::store::{
-    format_time, md5_hex, next_api_id, seeded_apps, App, Record, ALLOW_FLAGS, SUB_ACCOUNTS,
+    format_time, md5_hex, next_api_id, seeded_apps, App, Record, Registration, ALLOW_FLAGS,
+    SUB_ACCOUNTS,
 };
 use crate::{token, Platform, Shared};
 
@@ -79,23 +80,42 @@ fn application(platform: Platform, auth_id: &str, app: &Option<App>) -> Value {
     }
 }
 
-/// An endpoint as the list route shows it (the fields of the reference examples).
-pub fn list_object(platform: Platform, auth_id: &str, r: &Record) -> Value {
+/// An endpoint as the list route shows it (the fields of the reference examples; on
+/// Plivo, the registration's contact, expiry and user agent while registered, as the
+/// official SDKs' recorded answers have them).
+pub fn list_object(
+    platform: Platform,
+    auth_id: &str,
+    r: &Record,
+    registration: Option<&Registration>,
+) -> Value {
     match platform {
-        Platform::Plivo => json!({
-            "alias": r.alias,
-            "application": application(platform, auth_id, &r.app),
-            "endpoint_id": r.id,
-            "sip_registered": r.registration.is_some().to_string(),
-            "sip_uri": sip_uri(platform, &r.username),
-            "username": r.username,
-        }),
-        Platform::Vobiz => vobiz_object(auth_id, r),
+        Platform::Plivo => {
+            let mut object = json!({
+                "alias": r.alias,
+                "application": application(platform, auth_id, &r.app),
+                "endpoint_id": r.id,
+                "sip_registered": registration.is_some().to_string(),
+                "sip_uri": sip_uri(platform, &r.username),
+                "username": r.username,
+            });
+            add_plivo_registration(&mut object, registration);
+            object
+        }
+        Platform::Vobiz => vobiz_object(auth_id, r, registration),
     }
 }
 
-fn vobiz_object(auth_id: &str, r: &Record) -> Value {
-    let reg = r.registration.as_ref();
+/// Plivo sends the three registration fields only while registered.
+fn add_plivo_registration(object: &mut Value, registration: Option<&Registration>) {
+    if let Some(reg) = registration {
+        object["sip_contact"] = json!(reg.contact);
+        object["sip_expires"] = json!(reg.expires);
+        object["sip_user_agent"] = json!(reg.user_agent);
+    }
+}
+
+fn vobiz_object(auth_id: &str, r: &Record, reg: Option<&Registration>) -> Value {
     let mut object = Map::new();
     object.insert("endpoint_id".into(), json!(r.id));
     object.insert("username".into(), json!(r.username));
@@ -123,7 +143,12 @@ fn vobiz_object(auth_id: &str, r: &Record) -> Value {
 }
 
 /// An endpoint as the retrieve route shows it: everything, with the password's MD5.
-pub fn full_object(platform: Platform, auth_id: &str, r: &Record) -> Value {
+pub fn full_object(
+    platform: Platform,
+    auth_id: &str,
+    r: &Record,
+    registration: Option<&Registration>,
+) -> Value {
     match platform {
         Platform::Plivo => {
             let mut object = json!({
@@ -132,20 +157,16 @@ pub fn full_object(platform: Platform, auth_id: &str, r: &Record) -> Value {
                 "endpoint_id": r.id,
                 "password": r.password_md5,
                 "resource_uri": resource_uri(auth_id, &r.id),
-                "sip_registered": r.registration.is_some().to_string(),
+                "sip_registered": registration.is_some().to_string(),
                 "sip_uri": sip_uri(platform, &r.username),
                 "sub_account": r.sub_account,
                 "username": r.username,
             });
-            if let Some(reg) = &r.registration {
-                object["sip_contact"] = json!(reg.contact);
-                object["sip_expires"] = json!(reg.expires);
-                object["sip_user_agent"] = json!(reg.user_agent);
-            }
+            add_plivo_registration(&mut object, registration);
             object
         }
         Platform::Vobiz => {
-            let mut object = vobiz_object(auth_id, r);
+            let mut object = vobiz_object(auth_id, r, registration);
             object["password"] = json!(r.password_md5);
             object
         }
@@ -287,6 +308,7 @@ pub async fn list(
         Platform::Plivo => Vec::new(),
         Platform::Vobiz => Filter::parse(&pairs)?,
     };
+    let now = state.clock.now().timestamp();
     let data = state.data.read().expect("sandbox state lock");
     let records = &data.store(platform).records;
     let matching: Vec<&Record> = if filters.is_empty() {
@@ -302,7 +324,14 @@ pub async fn list(
         .iter()
         .skip(offset as usize)
         .take(limit as usize)
-        .map(|r| list_object(platform, &auth_id, r))
+        .map(|r| {
+            list_object(
+                platform,
+                &auth_id,
+                r,
+                data.registration(platform, r, now).as_ref(),
+            )
+        })
         .collect();
     let path = format!("{}Endpoint/", platform.account_path(&auth_id));
     let next = (offset + limit < total).then(|| page_url(&path, &pairs, limit, offset + limit));
@@ -524,6 +553,7 @@ pub async fn create(
         id: id.clone(),
         username: username.clone(),
         password_md5: md5_hex(&password),
+        ha1: crate::sip::auth::ha1(&username, &password),
         alias: alias.clone(),
         app,
         sub_account,
@@ -557,12 +587,20 @@ pub async fn retrieve(
     headers: HeaderMap,
 ) -> Reply {
     authenticate(&state, platform, &headers, &auth_id)?;
+    let now = state.clock.now().timestamp();
     let data = state.data.read().expect("sandbox state lock");
     let record = data
         .store(platform)
         .get(&id)
         .ok_or_else(|| unknown_endpoint(platform, &id))?;
-    Ok(Json(full_object(platform, &auth_id, record)).into_response())
+    let registration = data.registration(platform, record, now);
+    Ok(Json(full_object(
+        platform,
+        &auth_id,
+        record,
+        registration.as_ref(),
+    ))
+    .into_response())
 }
 
 /// `POST .../Endpoint/{id}/`
@@ -611,6 +649,7 @@ pub async fn update(
     }
     if let Some(p) = password {
         record.password_md5 = md5_hex(&p);
+        record.ha1 = crate::sip::auth::ha1(&record.username, &p);
     }
     if let Some(a) = alias {
         record.alias = a;
@@ -639,6 +678,8 @@ pub async fn delete(
     authenticate(&state, platform, &headers, &auth_id)?;
     let mut data = state.data.write().expect("sandbox state lock");
     if data.store_mut(platform).remove(&id) {
+        // A deleted endpoint's clients are registered no more.
+        data.registrar.forget(platform, &id);
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(unknown_endpoint(platform, &id))

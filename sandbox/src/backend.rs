@@ -9,7 +9,7 @@
 //! | `DELETE /backend/session` | signs out |
 //! | `/backend/v1/Account/{id}/Endpoint/...` | Plivo endpoint calls, Basic auth added |
 //! | `/backend/api/v1/Account/{id}/Endpoint/...` | Vobiz endpoint calls, X-Auth headers added |
-//! | `GET /backend/token?ttl=600` | `{"token": ...}` from the JWT API for the signed-in user |
+//! | `GET /backend/token?ttl=600` | `{"token": ...}` from the JWT API for the signed-in user's endpoint ([`endpoint_of`]) |
 //!
 //! What it teaches, because applications copy what the demo shows: the token's `sub` is the
 //! signed-in user's, never one the page names, and its grants are what that user may have
@@ -50,6 +50,26 @@ pub const SESSION_IDLE_SECONDS: i64 = 12 * 3600;
 /// calls; anyone else may place them only.
 pub fn grants_of(user: &str) -> (bool, bool) {
     (user == "alice", true)
+}
+
+/// The Plivo endpoint a user of the application logs in as: the endpoint of that exact
+/// username, else the one created as that username (Plivo appends 12 digits: `alice`
+/// becomes `alice260101000000`), else the user's name as it is (the registrar then refuses
+/// the token with 10004, as the platform would). An application keeps this mapping in its
+/// own user records.
+pub fn endpoint_of(state: &Shared, user: &str) -> String {
+    let data = state.data.read().expect("sandbox state lock");
+    let records = &data.plivo.records;
+    let created_as = |username: &str| {
+        username.len() == user.len() + 12
+            && username.starts_with(user)
+            && username[user.len()..].bytes().all(|b| b.is_ascii_digit())
+    };
+    records
+        .iter()
+        .find(|r| r.username == user)
+        .or_else(|| records.iter().find(|r| created_as(&r.username)))
+        .map_or_else(|| user.to_owned(), |r| r.username.clone())
 }
 
 fn session_user(state: &Shared, headers: &HeaderMap) -> Option<String> {
@@ -339,7 +359,7 @@ pub async fn token(
     let now = state.clock.now().timestamp();
     let (incoming, outgoing) = grants_of(&user);
     let body = json!({
-        "sub": user,
+        "sub": endpoint_of(&state, &user),
         "nbf": now - 60,
         "exp": now + ttl,
         "per": { "voice": { "incoming_allow": incoming, "outgoing_allow": outgoing } },

@@ -10,8 +10,13 @@ pub const DEFAULT_AUTH_ID: &str = "MASANDBOXACCOUNT0001";
 pub const DEFAULT_AUTH_TOKEN: &str = "sandbox_auth_token_0123456789abcdef";
 /// Endpoints seeded per platform by default.
 pub const DEFAULT_SEED: usize = 48;
-/// Share of seeded endpoints registered by default.
-pub const DEFAULT_REGISTERED_FRACTION: f64 = 0.4;
+/// Share of seeded endpoints registered by default: none. An endpoint is registered when a
+/// client logs in over the signalling socket; seeded registrations are for tests that want
+/// registered endpoints without clients (`--registered-fraction`).
+pub const DEFAULT_REGISTERED_FRACTION: f64 = 0.0;
+/// Where the Plivo browser SDK is unless `--plivo-sdk` says otherwise: the npm package the
+/// project pins, from the repository's root.
+pub const DEFAULT_PLIVO_SDK: &str = "node_modules/plivo-browser-sdk/dist/plivobrowsersdk.js";
 /// Most endpoints that can be seeded.
 pub const MAX_SEED: usize = 1_000_000;
 
@@ -34,6 +39,26 @@ pub struct Config {
     pub www: PathBuf,
     /// Folder served at `/pkg/`.
     pub pkg: PathBuf,
+    /// The Plivo browser SDK's script, served at `/vendor/plivobrowsersdk.js`.
+    pub plivo_sdk: PathBuf,
+    /// The registration lifetime the registrar grants, seconds (`None`: as the client asks,
+    /// 60 to 3600).
+    pub sip_expires: Option<i64>,
+    /// Most registrations per endpoint (`None`: no limit); past it, 10010.
+    pub max_registrations: Option<usize>,
+    /// Registrar checks switched off, to show that a test notices (`--skip-check`).
+    pub skip_checks: Vec<String>,
+}
+
+impl Config {
+    /// The registrar's settings as the flags give them (a reset restores these).
+    pub fn registrar_settings(&self) -> crate::sip::registrar::Settings {
+        crate::sip::registrar::Settings {
+            expires: self.sip_expires,
+            max_registrations: self.max_registrations,
+            skip_checks: crate::sip::auth::Skipped(self.skip_checks.clone()),
+        }
+    }
 }
 
 impl Default for Config {
@@ -47,13 +72,18 @@ impl Default for Config {
             registered_fraction: DEFAULT_REGISTERED_FRACTION,
             www: PathBuf::from("www"),
             pkg: PathBuf::from("pkg"),
+            plivo_sdk: PathBuf::from(DEFAULT_PLIVO_SDK),
+            sip_expires: None,
+            max_registrations: None,
+            skip_checks: Vec::new(),
         }
     }
 }
 
 /// `--help` text.
 pub const USAGE: &str = "\
-endpoint-sandbox: a local stand-in for the Plivo and Vobiz endpoint APIs and Plivo's JWT API
+endpoint-sandbox: a local stand-in for the Plivo and Vobiz endpoint APIs, Plivo's JWT API and
+the platform's signalling server (SIP over WebSocket at /signalling)
 
 Usage: endpoint-sandbox [options]
 
@@ -64,9 +94,22 @@ Options (each also settable from the environment variable shown):
   --auth-token TOKEN          the account's Auth Token [ENDPOINT_SANDBOX_AUTH_TOKEN,
                               default sandbox_auth_token_0123456789abcdef]
   --seed N                    endpoints created at start, per platform [ENDPOINT_SANDBOX_SEED, default 48]
-  --registered-fraction F     share of them registered, 0-1 [ENDPOINT_SANDBOX_REGISTERED_FRACTION, default 0.4]
+  --registered-fraction F     share of them registered without a client, 0-1, for tests
+                              [ENDPOINT_SANDBOX_REGISTERED_FRACTION, default 0]
   --www DIR                   folder served at / [ENDPOINT_SANDBOX_WWW, default www]
   --pkg DIR                   folder served at /pkg/ [ENDPOINT_SANDBOX_PKG, default pkg]
+  --plivo-sdk FILE            the Plivo browser SDK served at /vendor/plivobrowsersdk.js
+                              [ENDPOINT_SANDBOX_PLIVO_SDK, default
+                              node_modules/plivo-browser-sdk/dist/plivobrowsersdk.js]
+  --sip-expires N             registration lifetime the registrar grants, 1-3600 s (the SDK
+                              refreshes 5 s before it) [ENDPOINT_SANDBOX_SIP_EXPIRES, default:
+                              as the client asks, 60-3600]
+  --max-registrations N       registrations per endpoint, past which a login is refused
+                              with 10010 [ENDPOINT_SANDBOX_MAX_REGISTRATIONS, default: no limit]
+  --skip-check NAMES          registrar checks to switch off, comma-separated, to show that a
+                              test notices: signature, subject, nbf, exp, password, expiry,
+                              logout
+                              [ENDPOINT_SANDBOX_SKIP_CHECK, default: none]
   -h, --help                  this text
 ";
 
@@ -74,12 +117,12 @@ Options (each also settable from the environment variable shown):
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Run with this configuration.
-    Run(Config),
+    Run(Box<Config>),
     /// Print the usage.
     Help,
 }
 
-const FLAGS: [(&str, &str); 8] = [
+const FLAGS: [(&str, &str); 12] = [
     ("--bind", "ENDPOINT_SANDBOX_BIND"),
     ("--port", "ENDPOINT_SANDBOX_PORT"),
     ("--auth-id", "ENDPOINT_SANDBOX_AUTH_ID"),
@@ -91,6 +134,10 @@ const FLAGS: [(&str, &str); 8] = [
     ),
     ("--www", "ENDPOINT_SANDBOX_WWW"),
     ("--pkg", "ENDPOINT_SANDBOX_PKG"),
+    ("--plivo-sdk", "ENDPOINT_SANDBOX_PLIVO_SDK"),
+    ("--sip-expires", "ENDPOINT_SANDBOX_SIP_EXPIRES"),
+    ("--max-registrations", "ENDPOINT_SANDBOX_MAX_REGISTRATIONS"),
+    ("--skip-check", "ENDPOINT_SANDBOX_SKIP_CHECK"),
 ];
 
 fn apply(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
@@ -130,6 +177,38 @@ fn apply(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         }
         "--www" => config.www = value.into(),
         "--pkg" => config.pkg = value.into(),
+        "--plivo-sdk" => config.plivo_sdk = value.into(),
+        "--sip-expires" => {
+            config.sip_expires = Some(
+                value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=crate::sip::registrar::MAX_EXPIRES).contains(n))
+                    .ok_or_else(|| bad("not a number of seconds from 1 to 3600"))?,
+            )
+        }
+        "--max-registrations" => {
+            config.max_registrations = Some(
+                value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("not a count of 1 or more"))?,
+            )
+        }
+        "--skip-check" => {
+            let names: Vec<String> = value.split(',').map(|n| n.trim().to_owned()).collect();
+            if let Some(unknown) = names
+                .iter()
+                .find(|n| !crate::sip::auth::CHECKS.contains(&n.as_str()))
+            {
+                return Err(bad(&format!(
+                    "no check named {unknown:?}; the checks are {}",
+                    crate::sip::auth::CHECKS.join(", ")
+                )));
+            }
+            config.skip_checks = names;
+        }
         _ => return Err(format!("unknown option {flag}; see --help")),
     }
     Ok(())
@@ -160,7 +239,7 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
         };
         apply(&mut config, flag, &value)?;
     }
-    Ok(Command::Run(config))
+    Ok(Command::Run(Box::new(config)))
 }
 
 #[cfg(test)]
@@ -173,7 +252,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        assert_eq!(parse(&[], |_| None), Ok(Command::Run(Config::default())));
+        assert_eq!(parse(&[], |_| None), Ok(Command::Run(Box::default())));
     }
 
     #[test]
@@ -203,6 +282,9 @@ mod tests {
             vec!["--auth-id", "a b"],
             vec!["--nope"],
             vec!["--port"],
+            vec!["--sip-expires", "0"],
+            vec!["--max-registrations", "0"],
+            vec!["--skip-check", "exp,everything"],
         ] {
             let err = parse(&args(&bad), |_| None).unwrap_err();
             assert!(err.contains(bad[0]), "{err}");

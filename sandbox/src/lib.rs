@@ -1,6 +1,7 @@
-//! `endpoint-sandbox`: a local stand-in for the Plivo and Vobiz endpoint APIs and Plivo's
-//! JWT API, so that the library, the demo page and the tests run offline against real
-//! HTTP. See the README for routes, flags and fault injection.
+//! `endpoint-sandbox`: a local stand-in for the Plivo and Vobiz endpoint APIs, Plivo's JWT
+//! API and the platform's signalling server (SIP over WebSocket), so that the library, the
+//! demo page, the real browser SDK and the tests run offline against real HTTP and a real
+//! registrar. See the README for routes, flags and fault injection.
 
 /// The library's rule for "this machine" in a URL: the very file, compiled in here (a
 /// dependency on the library's crate, a cdylib, does not link in release with LTO).
@@ -29,6 +30,7 @@ pub mod backend;
 pub mod config;
 pub mod errors;
 pub mod faults;
+pub mod sip;
 pub mod store;
 pub mod token;
 
@@ -78,14 +80,17 @@ pub struct Data {
     pub log: VecDeque<LoggedRequest>,
     /// Backend sessions: cookie value to user name and expiry.
     pub sessions: std::collections::HashMap<String, backend::Session>,
+    /// SIP registrations and the signalling test controls.
+    pub registrar: sip::registrar::Registrar,
 }
 
 /// Seed of the generator: the same data on every start.
 const RNG_SEED: u64 = 0x00E1_D901_7105_A11D;
 
 impl Data {
-    /// Fresh state with `count` endpoints per platform.
-    pub fn seeded(count: usize, registered_fraction: f64) -> Self {
+    /// Fresh state with `count` endpoints per platform, nothing registered but the seeded
+    /// registrations, and the registrar as `config` sets it.
+    pub fn seeded(count: usize, registered_fraction: f64, config: &Config) -> Self {
         let mut rng = Rng::new(RNG_SEED);
         Self {
             plivo: Store::seeded(Platform::Plivo, count, registered_fraction, &mut rng),
@@ -93,7 +98,21 @@ impl Data {
             faults: Vec::new(),
             log: VecDeque::new(),
             sessions: std::collections::HashMap::new(),
+            registrar: sip::registrar::Registrar::new(config.registrar_settings()),
         }
+    }
+
+    /// The registration an endpoint shows at `now` (Unix seconds): a client registered over
+    /// the signalling socket, else a seeded one.
+    pub fn registration(
+        &self,
+        platform: Platform,
+        record: &store::Record,
+        now: i64,
+    ) -> Option<store::Registration> {
+        self.registrar
+            .registration(platform, &record.id, now)
+            .or_else(|| record.registration.clone())
     }
 
     /// The store of a platform.
@@ -122,6 +141,8 @@ pub struct AppState {
     pub data: RwLock<Data>,
     /// The time the API routes go by: the system clock, or a fixed instant in tests.
     pub clock: Clock,
+    /// The signalling sockets open.
+    pub sockets: sip::socket::Sockets,
 }
 
 /// The time the API routes go by (token lifetimes, creation and update times), and the
@@ -186,11 +207,12 @@ impl AppState {
 
     /// State seeded as the configuration says, on the given clock.
     pub fn with_clock(config: Config, clock: Clock) -> Shared {
-        let data = Data::seeded(config.seed, config.registered_fraction);
+        let data = Data::seeded(config.seed, config.registered_fraction, &config);
         Arc::new(Self {
             config,
             data: RwLock::new(data),
             clock,
+            sockets: sip::socket::Sockets::default(),
         })
     }
 }
@@ -202,8 +224,10 @@ struct ResetRequest {
     registered_fraction: Option<f64>,
 }
 
-/// `POST /__sandbox/reset`: restores the seed (optionally another count), clears faults
-/// and the request log, and puts the clock back on the system's.
+/// `POST /__sandbox/reset`: restores the seed (optionally another count), clears faults,
+/// the request log, the registrations and the signalling controls, and puts the clock back
+/// on the system's. Open signalling sockets stay open: their clients register again at
+/// their next refresh.
 async fn reset(State(state): State<Shared>, body: Bytes) -> Response {
     let request: ResetRequest = if body.is_empty() {
         ResetRequest::default()
@@ -230,7 +254,7 @@ async fn reset(State(state): State<Shared>, body: Bytes) -> Response {
         )
             .into_response();
     }
-    *state.data.write().expect("sandbox state lock") = Data::seeded(seed, fraction);
+    *state.data.write().expect("sandbox state lock") = Data::seeded(seed, fraction, &state.config);
     state.clock.set_offset_ms(0);
     Json(json!({ "seeded": seed, "registeredFraction": fraction })).into_response()
 }
@@ -293,6 +317,45 @@ async fn date_header(
 /// prefill direct mode (the sandbox's token opens nothing but this local server).
 async fn account(State(state): State<Shared>) -> Json<serde_json::Value> {
     Json(json!({ "authId": state.config.auth_id, "authToken": state.config.auth_token }))
+}
+
+/// `GET /vendor/plivobrowsersdk.js`: the Plivo browser SDK from the npm package the project
+/// pins (`--plivo-sdk`), so that the demo page logs in with it, served from this machine.
+async fn plivo_sdk(State(state): State<Shared>, request: Request) -> Response {
+    let file = state.config.plivo_sdk.clone();
+    let mut response = match tower_http::services::ServeFile::new(&file)
+        .oneshot(request)
+        .await
+    {
+        Ok(response) if response.status() == StatusCode::NOT_FOUND => {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({ "error": format!("the Plivo browser SDK is not at {}: run `npm ci` in the repository (cargo xtask demo does), or pass --plivo-sdk", file.display()) })),
+            )
+                .into_response()
+        }
+        Ok(response) => response.map(axum::body::Body::new),
+        Err(never) => match never {},
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `GET /__sandbox/page`: an empty page of this origin, under the demo page's policy, for
+/// tests to load the package and the SDK into. (A page a test fulfils itself has no
+/// network address: Chromium counts it as public and refuses it the loopback WebSocket.)
+async fn test_page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        "<!doctype html><meta charset=\"utf-8\"><title>endpoint-sandbox test page</title>",
+    )
+        .into_response()
 }
 
 /// A 404 that is never an HTML page: the platform's format under its prefix.
@@ -455,6 +518,24 @@ pub fn router(state: Shared) -> Router {
         .route("/__sandbox/reset", post(reset))
         .route("/__sandbox/account", get(account))
         .route("/__sandbox/clock", get(clock).put(set_clock))
+        .route("/signalling", get(sip::socket::upgrade))
+        .route("/__sandbox/signalling", get(sip::status))
+        .route("/__sandbox/signalling/refuse", post(sip::refuse))
+        .route(
+            "/__sandbox/signalling/silent",
+            axum::routing::put(sip::silent),
+        )
+        .route("/__sandbox/signalling/drop", post(sip::drop_sockets))
+        .route(
+            "/__sandbox/signalling/settings",
+            axum::routing::put(sip::settings),
+        )
+        .route(
+            "/__sandbox/signalling/log",
+            get(sip::log).delete(sip::clear_log),
+        )
+        .route("/vendor/plivobrowsersdk.js", get(plivo_sdk))
+        .route("/__sandbox/page", get(test_page))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -497,9 +578,13 @@ pub async fn serve(
     state: Shared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer's address, for the signalling socket (its IP, its per-client limit).
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ async fn shutdown_signal() {
 async fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = match config::parse(&args, |var| std::env::var(var).ok()) {
-        Ok(Command::Run(config)) => config,
+        Ok(Command::Run(config)) => *config,
         Ok(Command::Help) => {
             print!("{}", config::USAGE);
             return std::process::ExitCode::SUCCESS;

@@ -64,7 +64,8 @@ pub struct App {
     pub name: String,
 }
 
-/// A live SIP registration.
+/// A SIP registration as the REST routes show it: a client registered over the signalling
+/// socket, or a seeded one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
     /// The registered contact.
@@ -95,6 +96,9 @@ pub struct Record {
     pub username: String,
     /// MD5 hex of the password (the platforms return this, never the password).
     pub password_md5: String,
+    /// What a password login's digest is checked with, MD5(username:realm:password): the
+    /// registrar keeps this, never the password.
+    pub ha1: String,
     /// The alias.
     pub alias: String,
     /// The attached application.
@@ -217,11 +221,13 @@ impl Store {
                 }
             });
             let created = now - chrono::Duration::minutes((count - i) as i64 * 7);
+            let password = format!("seed-password-{i}");
             let stamp = created.format("%Y-%m-%dT%H:%M:%SZ").to_string();
             let record = Record {
                 id: store.take_id(),
+                ha1: crate::sip::auth::ha1(&username, &password),
                 username,
-                password_md5: md5_hex(&format!("seed-password-{i}")),
+                password_md5: md5_hex(&password),
                 alias,
                 app,
                 sub_account,

@@ -10,6 +10,8 @@ mod faults;
 mod http;
 #[path = "routes/plivo.rs"]
 mod plivo;
+#[path = "routes/signalling.rs"]
+mod signalling;
 #[path = "routes/tokens.rs"]
 mod tokens;
 #[path = "routes/vobiz.rs"]

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use crate::util::{cmd, fail, output, root, run, target_dir, Result};
 
 /// The fuzz targets, as named in fuzz/Cargo.toml.
-pub const TARGETS: [&str; 4] = ["token", "response", "query", "url"];
+pub const TARGETS: [&str; 5] = ["token", "response", "query", "url", "sip"];
 
 /// The cargo-fuzz version installed into target/tools.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";

@@ -27,7 +27,7 @@ Tasks:
                     rewrites BENCHMARKS.md and the README's table
   sandbox [args]    build and run the sandbox with its own flags (see `sandbox --help`)
   fuzz [target] [--seconds N]
-                    run the fuzz targets (token, response, query, url; default all) for N
+                    run the fuzz targets (token, response, query, url, sip; default all) for N
                     seconds each (default 600) with cargo-fuzz on the nightly toolchain
 ";
 

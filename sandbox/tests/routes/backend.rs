@@ -175,6 +175,37 @@ async fn the_token_is_for_the_session_user_with_their_grants_only() {
 }
 
 #[tokio::test]
+async fn a_user_logs_in_as_the_endpoint_created_as_their_name() {
+    let app = app(20, 0.0);
+    let list = send(
+        &app,
+        "GET",
+        &format!("{}Endpoint/", plivo_base()),
+        Auth::Plivo,
+        None,
+    )
+    .await
+    .json();
+    let alice = list["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|o| o["username"].as_str().filter(|u| u.starts_with("alice")))
+        .unwrap()
+        .to_owned();
+    assert_eq!(alice.len(), "alice".len() + 12);
+    for (user, sub) in [
+        ("alice", alice.as_str()),
+        (alice.as_str(), alice.as_str()),
+        ("zed", "zed"),
+    ] {
+        let cookie = sign_in(&app, user).await;
+        let (_, _, body) = call(&app, "GET", "/backend/token?ttl=600", Some(&cookie), None).await;
+        assert_eq!(claims_of(&body)["sub"], sub, "{user}");
+    }
+}
+
+#[tokio::test]
 async fn sessions_are_random_and_expire() {
     let app = app(0, 0.0);
     let first = sign_in(&app, "dave").await;

@@ -1,0 +1,466 @@
+//! SIP messages as the Plivo browser SDK sends them over its WebSocket: parsed from one
+//! frame, built for the answers. No I/O. A server parser of hostile input: every size is
+//! bounded, nothing panics, and anything it cannot read is an error the socket answers or
+//! closes on.
+//!
+//! What the SDK sends (`reference/signalling.md`): one message per WebSocket frame, CRLF
+//! line ends, no header folding, no compact header names. Compact names are read all the
+//! same (RFC 3261 §7.3.3), folded lines are refused.
+
+use std::fmt;
+
+/// The largest frame read (the SDK's REGISTER is about 1 KB).
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+/// The most header lines a message may have.
+pub const MAX_HEADERS: usize = 64;
+
+/// Why a frame is not a SIP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// Longer than [`MAX_MESSAGE_BYTES`].
+    TooLarge,
+    /// More header lines than [`MAX_HEADERS`].
+    TooManyHeaders,
+    /// Not `METHOD URI SIP/2.0`.
+    RequestLine,
+    /// A header line without `:`, with an empty name, or folded onto the line above.
+    Header,
+    /// No blank line after the headers.
+    Unterminated,
+    /// A `Content-Length` that is not a number or does not match the body.
+    ContentLength,
+    /// A response, not a request (the sandbox sends no requests, so expects no answers).
+    Response,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TooLarge => "the message is larger than 16 KB",
+            Self::TooManyHeaders => "the message has more than 64 header lines",
+            Self::RequestLine => "the first line is not `METHOD URI SIP/2.0`",
+            Self::Header => "a header line is not `Name: value`",
+            Self::Unterminated => "the headers do not end with an empty line",
+            Self::ContentLength => "Content-Length does not match the body",
+            Self::Response => "a response where a request was expected",
+        })
+    }
+}
+
+/// A SIP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// `REGISTER`, `OPTIONS`, ...
+    pub method: String,
+    /// The Request-URI as sent.
+    pub uri: String,
+    /// Header lines in order, names as sent (compact names expanded).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+}
+
+/// The full name of a compact header name (RFC 3261 §7.3.3), or the name itself.
+fn full_name(name: &str) -> &str {
+    match name {
+        "v" | "V" => "Via",
+        "f" | "F" => "From",
+        "t" | "T" => "To",
+        "i" | "I" => "Call-ID",
+        "m" | "M" => "Contact",
+        "l" | "L" => "Content-Length",
+        "c" | "C" => "Content-Type",
+        "k" | "K" => "Supported",
+        other => other,
+    }
+}
+
+impl Request {
+    /// Parses one frame.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(ParseError::TooLarge);
+        }
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .ok_or(ParseError::Unterminated)?;
+        let mut lines = head.split("\r\n");
+        let first = lines.next().unwrap_or_default();
+        if first.starts_with("SIP/2.0 ") {
+            return Err(ParseError::Response);
+        }
+        let mut parts = first.split(' ');
+        let (Some(method), Some(uri), Some("SIP/2.0"), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(ParseError::RequestLine);
+        };
+        if method.is_empty()
+            || !method.bytes().all(|b| b.is_ascii_uppercase())
+            || uri.is_empty()
+            || uri.bytes().any(|b| b.is_ascii_control())
+        {
+            return Err(ParseError::RequestLine);
+        }
+        let mut headers = Vec::new();
+        for line in lines {
+            if headers.len() == MAX_HEADERS {
+                return Err(ParseError::TooManyHeaders);
+            }
+            if line.starts_with([' ', '\t']) {
+                return Err(ParseError::Header);
+            }
+            let (name, value) = line.split_once(':').ok_or(ParseError::Header)?;
+            let name = name.trim_end();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ParseError::Header);
+            }
+            headers.push((full_name(name).to_owned(), value.trim().to_owned()));
+        }
+        let request = Self {
+            method: method.to_owned(),
+            uri: uri.to_owned(),
+            headers,
+            body: body.to_owned(),
+        };
+        if let Some(length) = request.header("Content-Length") {
+            let length: usize = length.parse().map_err(|_| ParseError::ContentLength)?;
+            if length != request.body.len() {
+                return Err(ParseError::ContentLength);
+            }
+        }
+        Ok(request)
+    }
+
+    /// The first header of this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header of this name, in order.
+    pub fn all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `CSeq`'s number and method.
+    pub fn cseq(&self) -> Option<(u32, &str)> {
+        let (number, method) = self.header("CSeq")?.split_once(' ')?;
+        Some((number.trim().parse().ok()?, method.trim()))
+    }
+
+    /// Whether the request has what every answer must echo: Via, From, To, Call-ID, CSeq.
+    pub fn is_answerable(&self) -> bool {
+        self.header("Via").is_some()
+            && self.header("From").is_some()
+            && self.header("To").is_some()
+            && self.header("Call-ID").is_some()
+            && self.cseq().is_some()
+    }
+}
+
+/// The URI inside a name-addr (`"Name" <sip:user@host>;tag=x`) or an addr-spec
+/// (`sip:user@host;tag=x`).
+pub fn addr_uri(value: &str) -> &str {
+    match (value.find('<'), value.find('>')) {
+        (Some(open), Some(close)) if open < close => &value[open + 1..close],
+        _ => value.split(';').next().unwrap_or(value).trim(),
+    }
+}
+
+/// The user part of a SIP URI (`sip:user@host;params` gives `user`).
+pub fn uri_user(uri: &str) -> Option<&str> {
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("sips:"))?;
+    let (user, _) = rest.split_once('@')?;
+    (!user.is_empty()).then_some(user)
+}
+
+/// A parameter of a header value after its address (`;expires=120`), outside `<...>` and
+/// quotes; `Some("")` for a flag parameter.
+pub fn param<'v>(value: &'v str, name: &str) -> Option<&'v str> {
+    let after = match value.find('>') {
+        Some(close) if value.find('<').is_some_and(|open| open < close) => &value[close + 1..],
+        _ => value,
+    };
+    after.split(';').skip(1).find_map(|p| {
+        let (key, v) = p.split_once('=').unwrap_or((p, ""));
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// The parameters of a `Digest` credential or challenge: `Digest a="b", c=d`.
+pub fn digest_params(value: &str) -> Option<Vec<(String, String)>> {
+    let rest = value.trim().strip_prefix("Digest")?.trim_start();
+    let mut params = Vec::new();
+    let mut rest = rest;
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once('=')?;
+        let after = after.trim_start();
+        let (value, next) = match after.strip_prefix('"') {
+            Some(quoted) => {
+                let end = quoted.find('"')?;
+                (&quoted[..end], &quoted[end + 1..])
+            }
+            None => match after.find(',') {
+                Some(comma) => (&after[..comma], &after[comma..]),
+                None => (after, ""),
+            },
+        };
+        params.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        if params.len() > 16 {
+            return None;
+        }
+        rest = next
+            .trim_start()
+            .strip_prefix(',')
+            .unwrap_or(next)
+            .trim_start();
+    }
+    Some(params)
+}
+
+/// A SIP response being built for a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    status: u16,
+    reason: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    /// An answer to `request` with `status` and `reason`: its Via headers, From, To (with
+    /// `to_tag` added when the To has none), Call-ID and CSeq, as RFC 3261 §8.2.6 wants.
+    pub fn to(request: &Request, status: u16, reason: &str, to_tag: &str) -> Self {
+        let mut headers: Vec<(String, String)> = request
+            .all("Via")
+            .map(|via| ("Via".to_owned(), via.to_owned()))
+            .collect();
+        for name in ["From", "To", "Call-ID", "CSeq"] {
+            if let Some(value) = request.header(name) {
+                let value = if name == "To" && param(value, "tag").is_none() {
+                    format!("{value};tag={to_tag}")
+                } else {
+                    value.to_owned()
+                };
+                headers.push((name.to_owned(), value));
+            }
+        }
+        Self {
+            status,
+            reason: reason.to_owned(),
+            headers,
+            body: String::new(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// Sets a plain-text body.
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = body.into();
+        self.headers
+            .push(("Content-Type".to_owned(), "text/plain".to_owned()));
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// A header of the response, for tests and the log.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Display for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SIP/2.0 {} {}\r\n", self.status, self.reason)?;
+        for (name, value) in &self.headers {
+            write!(f, "{name}: {value}\r\n")?;
+        }
+        write!(
+            f,
+            "Server: endpoint-sandbox\r\nContent-Length: {}\r\n\r\n{}",
+            self.body.len(),
+            self.body
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A REGISTER as the SDK sends it for a token login (signalling.md).
+    pub(crate) const REGISTER: &str = "REGISTER sip:phone.plivo.com SIP/2.0\r\n\
+Via: SIP/2.0/WS 9k2f3d1m.invalid;branch=z9hG4bK4731239\r\n\
+Max-Forwards: 69\r\n\
+To: <sip:alice_MA1@phone.plivo.com>\r\n\
+From: <sip:alice_MA1@phone.plivo.com>;tag=lq2h1f0v8n\r\n\
+Call-ID: 7j3c0l8e2b1fq0gm5o\r\n\
+CSeq: 1 REGISTER\r\n\
+X-Plivo-Jwt: a.b.c\r\n\
+Contact: <sip:r5k8n1tq@9k2f3d1m.invalid;transport=ws>;+sip.ice;reg-id=1;+sip.instance=\"<urn:uuid:1b6b0c1e>\";expires=120\r\n\
+Expires: 120\r\n\
+Allow: INVITE,ACK,CANCEL,BYE,UPDATE,MESSAGE,OPTIONS,REFER,INFO,NOTIFY\r\n\
+Supported: path,gruu,outbound\r\n\
+User-Agent: plivo-browser-sdk 2.2.21\r\n\
+Content-Length: 0\r\n\r\n";
+
+    #[test]
+    fn the_sdks_register_is_read_whole() {
+        let r = Request::parse(REGISTER).unwrap();
+        assert_eq!(
+            (r.method.as_str(), r.uri.as_str()),
+            ("REGISTER", "sip:phone.plivo.com")
+        );
+        assert_eq!(r.cseq(), Some((1, "REGISTER")));
+        assert_eq!(r.header("x-plivo-jwt"), Some("a.b.c"));
+        let contact = r.header("Contact").unwrap();
+        assert_eq!(
+            addr_uri(contact),
+            "sip:r5k8n1tq@9k2f3d1m.invalid;transport=ws"
+        );
+        assert_eq!(param(contact, "expires"), Some("120"));
+        assert_eq!(param(contact, "+sip.instance"), Some("<urn:uuid:1b6b0c1e>"));
+        assert_eq!(
+            uri_user(addr_uri(r.header("From").unwrap())),
+            Some("alice_MA1")
+        );
+        assert_eq!(param(r.header("From").unwrap(), "tag"), Some("lq2h1f0v8n"));
+        assert!(r.is_answerable());
+    }
+
+    #[test]
+    fn answers_echo_the_transaction_and_tag_the_to() {
+        let r = Request::parse(REGISTER).unwrap();
+        let answer = Response::to(&r, 200, "OK", "s4ndb0x")
+            .header(
+                "Contact",
+                "<sip:r5k8n1tq@9k2f3d1m.invalid;transport=ws>;expires=60",
+            )
+            .to_string();
+        assert!(answer.starts_with(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/WS 9k2f3d1m.invalid;branch=z9hG4bK4731239\r\n"
+        ));
+        assert!(answer.contains("\r\nTo: <sip:alice_MA1@phone.plivo.com>;tag=s4ndb0x\r\n"));
+        assert!(answer.contains("\r\nCSeq: 1 REGISTER\r\n"));
+        assert!(answer.ends_with("Content-Length: 0\r\n\r\n"));
+        let ip = Response::to(&r, 200, "OK", "t")
+            .body("127.0.0.1")
+            .to_string();
+        assert!(ip.ends_with("Content-Length: 9\r\n\r\n127.0.0.1"), "{ip}");
+    }
+
+    #[test]
+    fn compact_names_are_expanded() {
+        let r = Request::parse(
+            "OPTIONS sip:admin@phone.plivo.com SIP/2.0\r\nv: SIP/2.0/WS x.invalid;branch=z9hG4bK1\r\nf: <sip:a@b>;tag=1\r\nt: <sip:admin@phone.plivo.com>\r\ni: c1\r\nCSeq: 2 OPTIONS\r\nl: 4\r\n\r\npong",
+        )
+        .unwrap();
+        assert!(r.is_answerable());
+        assert_eq!(r.body, "pong");
+    }
+
+    #[test]
+    fn malformed_frames_are_errors_never_panics() {
+        let long = format!(
+            "REGISTER sip:x SIP/2.0\r\nA: {}\r\n\r\n",
+            "a".repeat(MAX_MESSAGE_BYTES)
+        );
+        let many = format!(
+            "REGISTER sip:x SIP/2.0\r\n{}\r\n",
+            "A: b\r\n".repeat(MAX_HEADERS + 1)
+        );
+        for (frame, error) in [
+            ("", ParseError::Unterminated),
+            ("REGISTER sip:x SIP/2.0\r\nVia: x", ParseError::Unterminated),
+            ("SIP/2.0 200 OK\r\n\r\n", ParseError::Response),
+            ("register sip:x SIP/2.0\r\n\r\n", ParseError::RequestLine),
+            ("REGISTER sip:x SIP/3.0\r\n\r\n", ParseError::RequestLine),
+            ("REGISTER  sip:x SIP/2.0\r\n\r\n", ParseError::RequestLine),
+            (
+                "REGISTER sip:x SIP/2.0 extra\r\n\r\n",
+                ParseError::RequestLine,
+            ),
+            (
+                "REGISTER sip:x SIP/2.0\r\nNo colon\r\n\r\n",
+                ParseError::Header,
+            ),
+            (
+                "REGISTER sip:x SIP/2.0\r\n: empty\r\n\r\n",
+                ParseError::Header,
+            ),
+            (
+                "REGISTER sip:x SIP/2.0\r\nA: b\r\n folded\r\n\r\n",
+                ParseError::Header,
+            ),
+            (
+                "REGISTER sip:x SIP/2.0\r\nContent-Length: 5\r\n\r\nabc",
+                ParseError::ContentLength,
+            ),
+            (
+                "REGISTER sip:x SIP/2.0\r\nContent-Length: -1\r\n\r\n",
+                ParseError::ContentLength,
+            ),
+            (long.as_str(), ParseError::TooLarge),
+            (many.as_str(), ParseError::TooManyHeaders),
+        ] {
+            assert_eq!(Request::parse(frame), Err(error.clone()), "{frame:?}");
+            assert!(!error.to_string().is_empty());
+        }
+        let unanswerable = Request::parse("OPTIONS sip:x SIP/2.0\r\n\r\n").unwrap();
+        assert!(!unanswerable.is_answerable());
+    }
+
+    #[test]
+    fn digest_credentials_are_read_with_and_without_quotes() {
+        let params = digest_params(
+            "Digest algorithm=MD5, username=\"bob\", realm=\"phone.plivo.com\", nonce=\"n1\", uri=\"sip:phone.plivo.com\", response=\"abc\", qop=auth, cnonce=\"c, 1\", nc=00000001",
+        )
+        .unwrap();
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("username"), Some("bob"));
+        assert_eq!(get("qop"), Some("auth"));
+        assert_eq!(get("cnonce"), Some("c, 1"));
+        assert_eq!(get("nc"), Some("00000001"));
+        assert_eq!(get("algorithm"), Some("MD5"));
+        assert_eq!(digest_params("Basic abc"), None);
+        assert_eq!(digest_params("Digest username=\"unterminated"), None);
+        assert_eq!(digest_params("Digest novalue"), None);
+    }
+
+    #[test]
+    fn addresses_and_users() {
+        assert_eq!(addr_uri("\"Alice\" <sip:a@b>;tag=1"), "sip:a@b");
+        assert_eq!(addr_uri("sip:a@b;tag=1"), "sip:a@b");
+        assert_eq!(uri_user("sip:alice@phone.plivo.com"), Some("alice"));
+        assert_eq!(uri_user("sip:phone.plivo.com"), None);
+        assert_eq!(uri_user("tel:123"), None);
+        assert_eq!(
+            param("<sip:a@b;expires=5>;q=1", "expires"),
+            None,
+            "inside <> is the URI's"
+        );
+        assert_eq!(param("<sip:a@b>;expires=5", "EXPIRES"), Some("5"));
+    }
+}

@@ -1,0 +1,183 @@
+//! The platform's signalling server: SIP over WebSocket at `/signalling`, where the real
+//! Plivo browser SDK logs in (with a token from the sandbox's JWT API, or an endpoint's
+//! username and password), stays registered and is refused as it would be by the platform.
+//!
+//! - [`message`]: SIP messages, parsed and built, bounded, no I/O;
+//! - [`auth`]: the token check with the platform's error codes, and MD5 digest;
+//! - [`registrar`]: registrations on the sandbox's clock, shared with the REST routes, and
+//!   the answer to every request;
+//! - [`socket`]: the WebSocket loop.
+//!
+//! Test controls, under `/__sandbox/signalling` (this module's routes): the sockets and
+//! registrations now, refusing the next REGISTERs, silence, dropping every socket, the
+//! registrar's settings and the SIP log.
+
+pub mod auth;
+pub mod message;
+pub mod registrar;
+pub mod socket;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::Shared;
+use auth::{JwtError, Skipped, CHECKS};
+use registrar::{Refusal, MAX_EXPIRES, MIN_EXPIRES};
+
+fn bad(message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": message.into() })),
+    )
+        .into_response()
+}
+
+/// `GET /__sandbox/signalling`: open sockets, live registrations, settings and controls.
+pub async fn status(State(state): State<Shared>) -> Response {
+    let now = state.clock.now().timestamp();
+    let data = state.data.read().expect("sandbox state lock");
+    let registrar = &data.registrar;
+    Json(json!({
+        "sockets": state.sockets.open(),
+        "registrations": registrar.bindings(now).collect::<Vec<_>>(),
+        "settings": registrar.settings,
+        "refusal": registrar.refusal,
+        "silent": registrar.silent,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RefuseRequest {
+    code: Option<u16>,
+    status: Option<u16>,
+    times: Option<u32>,
+}
+
+/// `POST /__sandbox/signalling/refuse`: `{"code": 10006}` (a token error code, sent with a
+/// 403) or `{"status": 503}` (a plain SIP status), for the next `times` (default 1)
+/// REGISTERs.
+pub async fn refuse(State(state): State<Shared>, body: Bytes) -> Response {
+    let request: RefuseRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return bad(e.to_string()),
+    };
+    match (request.code, request.status) {
+        (Some(code), None) if JwtError::from_code(code).is_some() => {}
+        (None, Some(status)) if (300..=699).contains(&status) => {}
+        _ => return bad("give code (10001-10010) or status (300-699), one of the two"),
+    }
+    let refusal = Refusal {
+        code: request.code,
+        status: request.status,
+        times: request.times.unwrap_or(1).max(1),
+    };
+    state
+        .data
+        .write()
+        .expect("sandbox state lock")
+        .registrar
+        .refusal = Some(refusal.clone());
+    (StatusCode::CREATED, Json(json!({ "refusal": refusal }))).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SilentRequest {
+    silent: bool,
+}
+
+/// `PUT /__sandbox/signalling/silent` `{"silent": true}`: no SIP request is answered until
+/// `false` (clients time out as they would with a platform that stopped answering).
+pub async fn silent(State(state): State<Shared>, body: Bytes) -> Response {
+    match serde_json::from_slice::<SilentRequest>(&body) {
+        Ok(request) => {
+            state
+                .data
+                .write()
+                .expect("sandbox state lock")
+                .registrar
+                .silent = request.silent;
+            Json(json!({ "silent": request.silent })).into_response()
+        }
+        Err(e) => bad(e.to_string()),
+    }
+}
+
+/// `POST /__sandbox/signalling/drop`: closes every signalling socket now.
+pub async fn drop_sockets(State(state): State<Shared>) -> Json<serde_json::Value> {
+    Json(json!({ "dropped": state.sockets.drop_all() }))
+}
+
+/// A field that may be absent (`None`), `null` (`Some(None)`) or a value.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SettingsRequest {
+    #[serde(default, deserialize_with = "present")]
+    expires: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    max_registrations: Option<Option<usize>>,
+    skip_checks: Option<Vec<String>>,
+}
+
+/// `PUT /__sandbox/signalling/settings`: `{"expires": 30}` (the registration lifetime
+/// granted; `null`: as the client asks), `{"maxRegistrations": 1}` (`null`: no limit),
+/// `{"skipChecks": ["exp"]}` (checks switched off, to show a test notices). A reset puts
+/// back the flags' settings.
+pub async fn settings(State(state): State<Shared>, body: Bytes) -> Response {
+    let request: SettingsRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return bad(e.to_string()),
+    };
+    let mut data = state.data.write().expect("sandbox state lock");
+    let settings = &mut data.registrar.settings;
+    if let Some(expires) = request.expires {
+        if expires.is_some_and(|e| !(1..=MAX_EXPIRES).contains(&e)) {
+            return bad(format!("expires must be 1-{MAX_EXPIRES} s (the SDK refreshes 5 s before; under {MIN_EXPIRES} only the registrar may choose)"));
+        }
+        settings.expires = expires;
+    }
+    if let Some(max) = request.max_registrations {
+        settings.max_registrations = max;
+    }
+    if let Some(skip) = request.skip_checks {
+        if let Some(unknown) = skip.iter().find(|c| !CHECKS.contains(&c.as_str())) {
+            return bad(format!(
+                "no check named {unknown:?}; the checks are {CHECKS:?}"
+            ));
+        }
+        settings.skip_checks = Skipped(skip);
+    }
+    Json(json!({ "settings": settings })).into_response()
+}
+
+/// `GET /__sandbox/signalling/log`: the SIP messages in and out, tokens and digests
+/// replaced (`[redacted]`), a token described by its claims.
+pub async fn log(State(state): State<Shared>) -> Json<serde_json::Value> {
+    let data = state.data.read().expect("sandbox state lock");
+    Json(json!({ "count": data.registrar.log.len(), "messages": data.registrar.log }))
+}
+
+/// `DELETE /__sandbox/signalling/log`.
+pub async fn clear_log(State(state): State<Shared>) -> StatusCode {
+    state
+        .data
+        .write()
+        .expect("sandbox state lock")
+        .registrar
+        .log
+        .clear();
+    StatusCode::NO_CONTENT
+}
