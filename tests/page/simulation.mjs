@@ -6,22 +6,38 @@
 // The SDK runs unchanged: it asks `getAccessToken()` at login and again 60 s before `exp`
 // by the page's clock, gives up for good on one rejection, and loops when a token has 60 s
 // or less left. The simulation only watches (it counts the calls and notes each token
-// handed over). Its signalling WebSocket cannot reach Plivo offline; its token handling
-// runs all the same. Tokens come over real HTTP from the sandbox's backend route.
+// handed over). Tokens come over real HTTP from the sandbox's backend route.
+//
+// Without `signalling`, the SDK's WebSocket cannot reach Plivo offline and its token
+// handling runs all the same. With it, the SDK logs in to the sandbox's signalling server
+// and stays registered: the clock then runs in slices that end just after each keepalive
+// the SDK sends (every 5 s; it gives up on one not answered within 2 s of the page's
+// time), and each slice waits until every SIP request has its answer.
 import { PLIVO_SDK, SANDBOX, SDK_NOISE, blankPage, requests, sandbox, watch } from "./sandbox.mjs";
+import { SDK_OFFLINE, SIGNALLING, sipWatch } from "./signalling.mjs";
+
+/** The SDK's keepalive period, and how long it waits for the answer (signalling.md). */
+const KEEPALIVE_MS = 5_000;
+const KEEPALIVE_DEADLINE_MS = 2_000;
 
 /**
  * Tabs of one origin on one fake clock, the sandbox's clock following it. `skewMs`: how far
  * the platform's clock is ahead of the pages' (negative: behind).
  */
 export class Simulation {
-  static async start(context, { skewMs = 0 } = {}) {
+  static async start(context, { skewMs = 0, signalling = false } = {}) {
     const sim = new Simulation();
     sim.context = context;
     sim.skewMs = skewMs;
+    sim.signalling = signalling;
     sim.tabs = [];
     sim.inflight = 0;
-    sim.url = await blankPage(context, "sdk-harness");
+    if (signalling) {
+      await context.addInitScript(sipWatch);
+      sim.url = `${SANDBOX}/__sandbox/page`;
+    } else {
+      sim.url = await blankPage(context, "sdk-harness");
+    }
     sim.started = 0;
     context.on("request", (r) => {
       if (!r.url().startsWith(SANDBOX)) return;
@@ -43,11 +59,11 @@ export class Simulation {
    * provider.
    */
   async openTab({ ttl = 300, signIn = this.tabs.length === 0, module = "/pkg/endpoint_login.js" } = {}) {
-    const page = watch(await this.context.newPage(), SDK_NOISE);
+    const page = watch(await this.context.newPage(), this.signalling ? SDK_OFFLINE : SDK_NOISE);
     await page.goto(this.url);
-    await page.addScriptTag({ path: PLIVO_SDK });
+    await page.addScriptTag(this.signalling ? { url: "/vendor/plivobrowsersdk.js" } : { path: PLIVO_SDK });
     await page.evaluate(
-      async ({ ttl, signIn, module }) => {
+      async ({ ttl, signIn, module, signalling }) => {
         if (signIn) {
           await fetch("/backend/session", {
             method: "POST",
@@ -72,11 +88,12 @@ export class Simulation {
             return token;
           });
         };
-        const plivo = new window.Plivo({ debug: "OFF" });
+        const plivo = (window.plivo = new window.Plivo({ debug: "OFF", ...(signalling && { registrationDomainSocket: [signalling] }) }));
         plivo.client.on("onLoginFailed", (cause) => seen.failures.push(cause));
+        for (const name of ["onLogin", "onLogout"]) plivo.client.on(name, () => seen.events.push({ type: name, at: Date.now() }));
         plivo.client.loginWithAccessTokenGenerator(provider);
       },
-      { ttl, signIn, module },
+      { ttl, signIn, module, signalling: this.signalling && SIGNALLING },
     );
     this.tabs.push(page);
     await page.waitForFunction(() => window.seen.handed.length === 1, null, { timeout: 10_000, polling: 20 });
@@ -85,10 +102,13 @@ export class Simulation {
     return page;
   }
 
-  /** Puts the sandbox's clock `aheadMs` ahead of the pages' clock as it is now, plus the skew. */
-  async syncSandbox(aheadMs) {
+  /**
+   * Puts the sandbox's clock `aheadMs` ahead of the pages' clock as it is now (`pageNow`, read
+   * from the first tab when not given), plus the skew.
+   */
+  async syncSandbox(aheadMs, pageNow) {
     const page = this.tabs[0];
-    const pageNow = page ? await page.evaluate(() => Date.now()) : await this.clockNow();
+    pageNow ??= page ? await page.evaluate(() => Date.now()) : await this.clockNow();
     await sandbox("PUT", "/__sandbox/clock", { offsetMs: Math.round(pageNow + aheadMs - Date.now() + this.skewMs) });
   }
 
@@ -134,11 +154,42 @@ export class Simulation {
    * is on its way is network latency to the page.
    */
   async run(ms, slice = 5_000) {
+    if (this.signalling) return this.runRegistered(ms);
     for (let done = 0; done < ms; done += slice) {
       await this.syncSandbox(slice / 2);
       this.sliceStarted = this.started;
       await this.context.clock.runFor(Math.min(slice, ms - done));
       await this.settle();
+    }
+  }
+
+  /**
+   * Runs the pages' clock `ms` forward while their SDKs are logged in to the sandbox: each
+   * slice ends just after the first tab's next keepalive (or lasts less than the keepalive's
+   * deadline when it is not known yet), then waits for every SIP answer and every request.
+   */
+  async runRegistered(ms) {
+    const [first] = this.tabs;
+    const end = (await first.evaluate(() => Date.now())) + ms;
+    for (;;) {
+      const { now, lastPing } = await first.evaluate(() => ({ now: Date.now(), lastPing: window.__sip.lastPing }));
+      if (now >= end) return;
+      const known = lastPing > 0 && now - lastPing < KEEPALIVE_MS;
+      const slice = Math.max(1, Math.min(known ? lastPing + KEEPALIVE_MS + 50 - now : KEEPALIVE_DEADLINE_MS - 100, KEEPALIVE_MS, end - now));
+      await this.syncSandbox(slice / 2, now);
+      this.sliceStarted = this.started;
+      await this.context.clock.runFor(slice);
+      await this.settleSignalling();
+    }
+  }
+
+  /** Waits until every tab's SIP requests have their answers, and every HTTP request is done. */
+  async settleSignalling() {
+    for (;;) {
+      await Promise.all(this.tabs.map((page) => page.waitForFunction(() => window.__sip.pending() === 0, null, { polling: 5, timeout: 30_000 })));
+      if (this.started === this.sliceStarted && this.inflight === 0) return;
+      await this.settle();
+      this.sliceStarted = this.started;
     }
   }
 

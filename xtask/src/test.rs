@@ -222,7 +222,10 @@ fn stages(run: &mut Run) -> Result {
 
     run.stage("wasm tests in headless Chromium against the sandbox");
     {
-        let sandbox = Sandbox::start(&sandbox_bin, &["--seed", "1000"])?;
+        let sandbox = Sandbox::start(
+            &sandbox_bin,
+            &["--seed", "1000", "--registered-fraction", "0.4"],
+        )?;
         eprintln!("    sandbox at {}", sandbox.url);
         // Chromium is driven by playwright-core through `cargo xtask wasm-browser-runner`
         // (xtask/src/browser.rs), not by ChromeDriver.

@@ -1,0 +1,130 @@
+// The real Plivo browser SDK logging in to the sandbox's signalling server (SIP over
+// WebSocket at /signalling): pages it runs in, tokens from the sandbox's JWT API (and
+// tokens it did not issue), the signalling test controls, and a watch on the SIP traffic
+// that lets a fake clock run without starving the SDK's keepalive.
+//
+// The pages are the sandbox's own (/__sandbox/page, the demo's security policy): Chromium
+// refuses the loopback WebSocket to a page a test fulfils itself. The SDK comes from npm,
+// unmodified, as the demo serves it (/vendor/plivobrowsersdk.js).
+import { createHmac } from "node:crypto";
+import { AUTH_ID, AUTH_TOKEN, SANDBOX, sandbox, watch } from "./sandbox.mjs";
+
+export const SIGNALLING = `${SANDBOX.replace(/^http/, "ws")}/signalling`;
+
+/**
+ * What the SDK logs when it cannot reach Plivo's own servers (the page's policy keeps its
+ * stats, logs and audio files on this machine), and that headless Chromium has no
+ * microphone: none of it is about logging in.
+ */
+export const SDK_OFFLINE = /Failed to load resource|Content Security Policy|Fetch API cannot load|violates the following|Access to audio failed|Error in getting token from call stats|Failed to fetch/;
+
+/**
+ * Counts the SIP requests the page sends and the final answers it receives (in-page, on the
+ * page's own WebSocket, the SDK untouched): `window.__sip.pending()` is 0 once every
+ * request has been answered and the SDK has handled the answer. `lastPing` is when the
+ * SDK's keepalive last went out.
+ */
+export function sipWatch() {
+  const Native = WebSocket;
+  const sip = (window.__sip = { sent: 0, answered: 0, lastPing: 0, pending: () => sip.sent - sip.answered });
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) => {
+        if (typeof e.data === "string" && /^SIP\/2\.0 [2-6]/.test(e.data)) sip.answered += 1;
+      });
+      // A closed socket answers nothing more: its requests are done with.
+      this.addEventListener("close", () => (sip.answered = sip.sent));
+    }
+    send(data) {
+      if (typeof data === "string" && !data.startsWith("SIP/2.0") && !data.startsWith("ACK ")) {
+        sip.sent += 1;
+        if (data.startsWith("OPTIONS")) sip.lastPing = Date.now();
+      }
+      super.send(data);
+    }
+  };
+}
+
+/**
+ * A page of `context` with the SDK loaded and one client made (`window.plivo`), its login
+ * events noted in `window.events` (`{ name, cause, at }`). `options` go to `new Plivo()`.
+ */
+export async function sdkPage(context, options = {}) {
+  await context.addInitScript(sipWatch);
+  const page = watch(await context.newPage(), SDK_OFFLINE);
+  await page.goto(`${SANDBOX}/__sandbox/page`);
+  await page.addScriptTag({ url: "/vendor/plivobrowsersdk.js" });
+  await page.evaluate(
+    ({ url, options }) => {
+      window.events = [];
+      const plivo = (window.plivo = new window.Plivo({ debug: "ERROR", registrationDomainSocket: [url], ...options }));
+      for (const name of ["onLogin", "onLoginFailed", "onLogout"]) {
+        plivo.client.on(name, (cause) => window.events.push({ name, cause: cause ?? null, at: Date.now() }));
+      }
+    },
+    { url: SIGNALLING, options },
+  );
+  return page;
+}
+
+/** Waits until the page's SDK has fired `name` `count` times; answers that event. */
+export async function untilEvent(page, name, count = 1, timeout = 15_000) {
+  await page.waitForFunction(
+    ([name, count]) => window.events.filter((e) => e.name === name).length >= count,
+    [name, count],
+    { timeout, polling: 20 },
+  );
+  return page.evaluate(([name, count]) => window.events.filter((e) => e.name === name)[count - 1], [name, count]);
+}
+
+const BASIC = `Basic ${Buffer.from(`${AUTH_ID}:${AUTH_TOKEN}`).toString("base64")}`;
+
+/** A call to the sandbox's Plivo API in direct mode, answering the parsed body. */
+export async function plivoApi(method, path, body) {
+  const response = await fetch(`${SANDBOX}/v1/Account/${AUTH_ID}/${path}`, {
+    method,
+    headers: { authorization: BASIC, ...(body && { "content-type": "application/json" }) },
+    body: body && JSON.stringify(body),
+  });
+  return response.status === 204 ? null : response.json();
+}
+
+/** The first seeded Plivo endpoint: `{ endpoint_id, username, ... }`. */
+export async function plivoEndpoint(index = 0) {
+  return (await plivoApi("GET", "Endpoint/?limit=20")).objects[index];
+}
+
+/** A token from the sandbox's JWT API. `sub`, `nbf`, `exp` (Unix seconds) as given. */
+export async function issuedToken({ sub, nbf, exp }) {
+  const body = await plivoApi("POST", "JWT/Token/", { iss: AUTH_ID, sub, nbf, exp, per: { voice: { incoming_allow: true, outgoing_allow: true } } });
+  if (!body.token) throw new Error(`the JWT API refused: ${JSON.stringify(body)}`);
+  return body.token;
+}
+
+/** A token of the JWT API's exact shape, signed by another key: what the platform refuses. */
+export function foreignToken({ sub, nbf, exp }, key = "not-the-account-auth-token") {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const input = `${part({ alg: "HS256", cty: "plivo;v=1", typ: "JWT" })}.${part({ app: "", exp, iss: AUTH_ID, nbf, per: { voice: { incoming_allow: true, outgoing_allow: true } }, sub })}`;
+  return `${input}.${createHmac("sha256", key).update(input).digest("base64url")}`;
+}
+
+/** The sandbox's clock, in Unix seconds. */
+export async function sandboxNow() {
+  return Math.floor((await sandbox("GET", "/__sandbox/clock")).nowMs / 1000);
+}
+
+/** The SIP log (`direction`, `method` / `status`, `at`, `token` claims, `jwtError`, ...). */
+export async function sipLog() {
+  return (await sandbox("GET", "/__sandbox/signalling/log")).messages;
+}
+
+/** Changes the registrar's settings (`expires`, `maxRegistrations`, `skipChecks`). */
+export function registrarSettings(settings) {
+  return sandbox("PUT", "/__sandbox/signalling/settings", settings);
+}
+
+/** An endpoint as the sandbox's REST API shows it now. */
+export function endpointNow(id) {
+  return plivoApi("GET", `Endpoint/${id}/`);
+}
