@@ -22,7 +22,11 @@ const RUN = `${HERE}readme-run/`;
 
 /** The README's ```js blocks, the placeholders replaced. */
 const EXAMPLES = [...readFileSync(new URL("../../README.md", import.meta.url), "utf8").matchAll(/^```js\n([\s\S]*?)^```/gm)].map(([, code]) =>
-  code.replaceAll("MA_XXXXXXXX", AUTH_ID).replaceAll("development-only-token", AUTH_TOKEN).replaceAll("http://127.0.0.1:8787", SANDBOX),
+  code
+    .replaceAll("MA_XXXXXXXX", AUTH_ID)
+    .replaceAll("development-only-token", AUTH_TOKEN)
+    .replaceAll("http://127.0.0.1:8787", SANDBOX)
+    .replaceAll("ws://127.0.0.1:8787", SANDBOX.replace(/^http/, "ws")),
 );
 
 /** The examples the tests below have taken. */
@@ -167,6 +171,53 @@ test("the page examples run in Chromium against the README's backend: a Vobiz wa
   });
   assert.equal(JSON.parse(Buffer.from(token.split(".")[1], "base64url")).sub, "alice");
   assert.deepEqual(lines.filter((l) => /^(error|pageerror)/.test(l)), []);
+});
+
+test("the offline login example logs the real Plivo browser SDK in to the sandbox with a TokenProvider", async (t) => {
+  await initServer();
+  // The application's user owns an endpoint of the sandbox's account: her tokens are for it.
+  const basic = `Basic ${Buffer.from(`${AUTH_ID}:${AUTH_TOKEN}`).toString("base64")}`;
+  const listed = await (await fetch(`${SANDBOX}/v1/Account/${AUTH_ID}/Endpoint/?limit=1`, { headers: { authorization: basic } })).json();
+  const { endpoint_id: id, username } = listed.objects[0];
+  const voice = createBackendHandler({ dialect: "plivo", authId: AUTH_ID, authToken: AUTH_TOKEN, baseUrl: SANDBOX, basePath: "/voice/", authorize: () => ({ sub: username }) });
+  const pkg = `${HERE}node_modules/endpoint-login/`;
+  const sdk = readFileSync(new URL("../../node_modules/plivo-browser-sdk/dist/plivobrowsersdk.js", import.meta.url));
+  const app = await serve(nodeListener(async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/") return new Response(`<!doctype html><script type="importmap">{"imports": {"endpoint-login/tokens": "/pkg/tokens/endpoint_login.js"}}</script><script src="/plivobrowsersdk.js"></script>`, { headers: { "content-type": "text/html" } });
+    if (url.pathname === "/plivobrowsersdk.js") return new Response(sdk, { headers: { "content-type": "text/javascript" } });
+    if (url.pathname === "/login.js") return new Response(example("logInToTheSandbox"), { headers: { "content-type": "text/javascript" } });
+    if (url.pathname.startsWith("/pkg/")) {
+      const file = url.pathname.slice("/pkg/".length);
+      return new Response(readFileSync(`${pkg}${file}`), { headers: { "content-type": file.endsWith(".wasm") ? "application/wasm" : "text/javascript" } });
+    }
+    if (url.pathname.startsWith("/voice/")) return voice(request);
+    return new Response(null, { status: 404 });
+  }));
+  t.after(app.close);
+  browser ??= await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"],
+  });
+  const context = await browser.newContext();
+  t.after(() => context.close());
+  // This page has no policy: Plivo's own hosts (the SDK's stats and logs) are answered here.
+  await context.route(/plivo\.com/, (route) => route.fulfill({ status: 204 }));
+  const page = await context.newPage();
+  await page.goto(`${app.origin}/`);
+  const outcome = await page.evaluate(async () => {
+    const { default: init, TokenProvider } = await import("endpoint-login/tokens");
+    await init();
+    const { logInToTheSandbox } = await import("/login.js");
+    const client = logInToTheSandbox(window.Plivo, new TokenProvider({ tokenUrl: "/voice/token" }));
+    return new Promise((resolve) => {
+      client.on("onLogin", () => resolve("onLogin"));
+      client.on("onLoginFailed", (cause) => resolve(cause));
+    });
+  });
+  assert.equal(outcome, "onLogin");
+  const shown = await (await fetch(`${SANDBOX}/v1/Account/${AUTH_ID}/Endpoint/${id}/`, { headers: { authorization: basic } })).json();
+  assert.equal(shown.sip_registered, "true", "the endpoint is registered");
 });
 
 test("every example of the README ran above", () => {

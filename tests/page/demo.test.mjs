@@ -4,8 +4,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
-  AUTH_ID, AUTH_TOKEN, PLIVO_SDK, SANDBOX, SDK_NOISE, context, newContext, pageTest, requests, sandbox, secret, setup, shot, until, untilText, watchedPage,
+  AUTH_ID, AUTH_TOKEN, SANDBOX, SDK_UNCAUGHT, context, newContext, pageTest, requests, sandbox, secret, setup, shot, until, untilText, watchedPage,
 } from "./harness.mjs";
+import { SDK_OFFLINE } from "./signalling.mjs";
 import { createThenRotate } from "./demo-steps.mjs";
 
 const BASIC = "Basic " + Buffer.from(`${AUTH_ID}:${AUTH_TOKEN}`).toString("base64");
@@ -28,11 +29,11 @@ async function vobizEndpoint(id) {
  * Opens the demo page and waits for the first page of endpoints. `clock`: install
  * Playwright's fake clock first (it starts at the real time and runs until told otherwise).
  */
-async function open(query = "", { viewport = { width: 1280, height: 800 }, initScripts = [], clock = false, ignore } = {}) {
+async function open(query = "", { viewport = { width: 1280, height: 800 }, initScripts = [], clock = false, ignore, ignoreUncaught } = {}) {
   await newContext({ viewport });
   for (const script of initScripts) await context.addInitScript(script);
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: SANDBOX });
-  const page = await watchedPage(ignore);
+  const page = await watchedPage(ignore, ignoreUncaught);
   if (clock) await page.clock.install({ time: Date.now() });
   await page.goto(`${SANDBOX}/${query}`);
   await page.waitForSelector("#endpoint-table tbody tr[data-id]", { timeout: 20000 });
@@ -217,37 +218,53 @@ pageTest("a started provider refreshes on its own", async () => {
   assert.deepEqual(page.problems, []);
 });
 
-pageTest("the real Plivo browser SDK loaded on the page is logged in with the provider", async () => {
-  // The SDK from npm, as a page would load it, and a note of each instance it makes.
-  const page = await open("?dialect=plivo", {
-    initScripts: [
-      { path: PLIVO_SDK },
-      () => {
-        const Plivo = window.Plivo;
-        window.sdkInstances = [];
-        window.Plivo = function (options) {
-          const instance = new Plivo(options);
-          window.sdkInstances.push(instance);
-          return instance;
-        };
-      },
-    ],
-    // It reaches for Plivo's servers, which this page's policy (and this offline machine) refuses.
-    ignore: SDK_NOISE,
-  });
-  await page.click("#provider-start");
-  await page.waitForSelector("#sdk-login:not([hidden])");
+/** The badge of the row of `username` in the endpoints table. */
+const badge = (page, username) => page.locator("#endpoint-table tbody tr", { hasText: username }).locator(".badge").textContent();
+
+pageTest("Plivo: Log in logs the real SDK in with the provider; the row turns Registered and back on Log out", async () => {
+  const page = await open("?dialect=plivo", { ignore: SDK_OFFLINE, ignoreUncaught: SDK_UNCAUGHT });
+  // What leaves the page for Plivo's own hosts (the SDK's stats, logs and audio files).
+  const leaving = [];
+  context.on("request", (request) => /plivo\.com/.test(new URL(request.url()).hostname) && leaving.push(request.url()));
+  const sub = await page.inputValue("#token-form select[name=sub]");
+  assert.equal(await badge(page, sub), "Offline");
   await page.click("#sdk-login");
-  // The SDK's own state: the token it installed after asking the provider for it.
-  await until(page, () => typeof window.sdkInstances[0]?.client.accessToken === "string", null, "the SDK installed a token");
-  const token = await page.evaluate(() => window.sdkInstances[0].client.accessToken);
-  const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
-  assert.equal(claims.iss, AUTH_ID);
-  assert.equal(await page.evaluate(() => window.sdkInstances[0].client.userName), `${claims.sub}_${AUTH_ID}`);
-  assert.ok(claims.exp - Date.now() / 1000 > 70, "more than the SDK's 60 s and the 10 s margin left");
-  await untilText(page, "#provider-log", /the SDK logs in with the provider/);
-  await untilText(page, "#provider-left", /this tab only|shared by 1 tab/);
-  assert.equal(await page.locator('#provider-log li[data-type="sdk"]', { hasText: "failed" }).count(), 0);
+  await untilText(page, "#sdk-status", /^Logged in as /, "the SDK logged in");
+  assert.equal(await page.textContent("#sdk-status"), `Logged in as ${sub}_${AUTH_ID}`, "the SIP user is sub_iss");
+  await untilText(page, "#provider-log", /tokenRefreshed/, "the provider started for the login");
+  // The row turns Registered without a reload, as the platform (the sandbox's REST API) says.
+  await until(page, (sub) => [...document.querySelectorAll("#endpoint-table tbody tr")].some((r) => r.cells[0].textContent === sub && r.querySelector(".badge").textContent === "Registered"), sub, "the row shows the registration");
+  assert.equal(await page.textContent("#stat-registered"), "1");
+  await untilText(page, "#sdk-registration", /next refresh in 0[01]:\d\d/, "the registration's next refresh");
+  await untilText(page, "#sdk-token", /expires .*, (59|60):\d\d left/, "the token the registrar took, one hour");
+  const api = await rawEndpoint(`/v1/Account/${AUTH_ID}/Endpoint/?limit=20`);
+  assert.equal(api.objects.find((e) => e.username === sub).sip_user_agent, "plivo-browser-sdk 2.2.21");
+  await shot(page, "panel-login-logged-in", "#login");
+  // The page's policy kept the SDK's calls to Plivo (they carry the token) on this machine.
+  assert.deepEqual(leaving, [], "nothing left for Plivo's hosts");
+  assert.match(page.consoleLines.join("\n"), /Connecting to 'https:\/\/stats\.plivo\.com\/.*violates the following Content Security Policy/, "the console says the policy refused it");
+  await page.click("#sdk-logout");
+  await untilText(page, "#sdk-status", /^Logged out$/, "logged out");
+  await until(page, (sub) => [...document.querySelectorAll("#endpoint-table tbody tr")].some((r) => r.cells[0].textContent === sub && r.querySelector(".badge").textContent === "Offline"), sub, "the row is Offline again");
+  assert.deepEqual(page.problems, []);
+});
+
+pageTest("Vobiz: Log in with the rotated credentials, a refusal shown with its reason, then a login", async () => {
+  const page = await open("?dialect=vobiz", { ignore: SDK_OFFLINE, ignoreUncaught: SDK_UNCAUGHT });
+  await page.click("#sdk-login");
+  await untilText(page, "#sdk-error", /Rotate an endpoint's password first/, "no credentials yet");
+  await createThenRotate(page, { username: "deskphone", password: "desk-pass-1", alias: "desk" });
+  // The registrar refuses once (a sandbox control): the SDK reports it, the page says why.
+  await sandbox("POST", "/__sandbox/signalling/refuse", { status: 403 });
+  await page.click("#sdk-login");
+  await untilText(page, "#sdk-status", /^Login failed: Rejected$/, "the refusal");
+  assert.match(await page.textContent("#sdk-error"), /wrong username or password/);
+  await page.click("#sdk-login");
+  await untilText(page, "#sdk-status", /^Logged in as deskphone$/, "the SDK logged in with the rotated password");
+  await until(page, () => [...document.querySelectorAll("#endpoint-table tbody tr")].some((r) => r.cells[0].textContent === "deskphone" && r.querySelector(".badge").textContent === "Registered"), null, "the row shows the registration");
+  await untilText(page, "#sdk-token", /^–$/, "no token in a password login");
+  await page.click("#sdk-logout");
+  await untilText(page, "#sdk-status", /^Logged out$/, "logged out");
   assert.deepEqual(page.problems, []);
 });
 

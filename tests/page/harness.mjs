@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { AUTH_TOKEN, sandbox, watch, watchedPages } from "./sandbox.mjs";
 
-export { AUTH_ID, AUTH_TOKEN, PLIVO_SDK, SANDBOX, SDK_NOISE, blankPage, requests, sandbox } from "./sandbox.mjs";
+export { AUTH_ID, AUTH_TOKEN, PLIVO_SDK, SANDBOX, SDK_NOISE, SDK_UNCAUGHT, blankPage, requests, sandbox } from "./sandbox.mjs";
 
 export const SHOTS = process.env.SCREENSHOT_DIR ?? "target/screenshots";
 const FAILURES = process.env.FAILURE_DIR ?? "target/page-failures";
@@ -57,8 +57,8 @@ export async function newContext(options = {}) {
  * whose errors are collected (`page.problems`: uncaught errors and console errors, less
  * the lines `ignore` matches).
  */
-export async function watchedPage(ignore) {
-  return watch(await context.newPage(), ignore);
+export async function watchedPage(ignore, ignoreUncaught) {
+  return watch(await context.newPage(), ignore, ignoreUncaught);
 }
 
 /** What must never reach a console line or browser storage: the account's auth token and

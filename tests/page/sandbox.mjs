@@ -37,15 +37,22 @@ export async function requests() {
 export const watchedPages = [];
 
 /**
- * Keeps a page's console lines (`page.consoleLines`) and collects its errors
- * (`page.problems`: uncaught errors and console errors, less the lines `ignore` matches).
+ * What the Plivo browser SDK throws on its own, uncaught, when this page's policy refuses it
+ * Plivo's log server (it ships its logs with a `fetch` whose rejection nobody handles).
  */
-export function watch(page, ignore = /Failed to load resource/) {
+export const SDK_UNCAUGHT = /^Failed to fetch$/;
+
+/**
+ * Keeps a page's console lines (`page.consoleLines`) and collects its errors
+ * (`page.problems`: uncaught errors and console errors, less the console lines `ignore`
+ * matches and the uncaught errors `ignoreUncaught` matches).
+ */
+export function watch(page, ignore = /Failed to load resource/, ignoreUncaught = null) {
   watchedPages.push(page);
   page.problems = [];
   page.consoleLines = [];
   page.on("pageerror", (e) => {
-    page.problems.push(e.message);
+    if (!ignoreUncaught?.test(e.message)) page.problems.push(e.message);
     page.consoleLines.push(`[pageerror] ${e.stack ?? e.message}`);
   });
   page.on("console", (m) => {

@@ -7,7 +7,7 @@
 // refuses the loopback WebSocket to a page a test fulfils itself. The SDK comes from npm,
 // unmodified, as the demo serves it (/vendor/plivobrowsersdk.js).
 import { createHmac } from "node:crypto";
-import { AUTH_ID, AUTH_TOKEN, SANDBOX, sandbox, watch } from "./sandbox.mjs";
+import { AUTH_ID, AUTH_TOKEN, SANDBOX, SDK_UNCAUGHT, sandbox, watch } from "./sandbox.mjs";
 
 export const SIGNALLING = `${SANDBOX.replace(/^http/, "ws")}/signalling`;
 
@@ -52,7 +52,7 @@ export function sipWatch() {
  */
 export async function sdkPage(context, options = {}) {
   await context.addInitScript(sipWatch);
-  const page = watch(await context.newPage(), SDK_OFFLINE);
+  const page = watch(await context.newPage(), SDK_OFFLINE, SDK_UNCAUGHT);
   await page.goto(`${SANDBOX}/__sandbox/page`);
   await page.addScriptTag({ url: "/vendor/plivobrowsersdk.js" });
   await page.evaluate(

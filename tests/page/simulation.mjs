@@ -13,7 +13,7 @@
 // and stays registered: the clock then runs in slices that end just after each keepalive
 // the SDK sends (every 5 s; it gives up on one not answered within 2 s of the page's
 // time), and each slice waits until every SIP request has its answer.
-import { PLIVO_SDK, SANDBOX, SDK_NOISE, blankPage, requests, sandbox, watch } from "./sandbox.mjs";
+import { PLIVO_SDK, SANDBOX, SDK_NOISE, SDK_UNCAUGHT, blankPage, requests, sandbox, watch } from "./sandbox.mjs";
 import { SDK_OFFLINE, SIGNALLING, sipWatch } from "./signalling.mjs";
 
 /** The SDK's keepalive period, and how long it waits for the answer (signalling.md). */
@@ -59,7 +59,7 @@ export class Simulation {
    * provider.
    */
   async openTab({ ttl = 300, signIn = this.tabs.length === 0, module = "/pkg/endpoint_login.js" } = {}) {
-    const page = watch(await this.context.newPage(), this.signalling ? SDK_OFFLINE : SDK_NOISE);
+    const page = this.signalling ? watch(await this.context.newPage(), SDK_OFFLINE, SDK_UNCAUGHT) : watch(await this.context.newPage(), SDK_NOISE);
     await page.goto(this.url);
     await page.addScriptTag(this.signalling ? { url: "/vendor/plivobrowsersdk.js" } : { path: PLIVO_SDK });
     await page.evaluate(

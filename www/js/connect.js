@@ -61,7 +61,7 @@ async function connect() {
     client = new EndpointClient({ dialect, authId, baseUrl: `${location.origin}/backend` });
   }
   state.client?.free();
-  update({ client, dialect, mode });
+  update({ client, dialect, mode, rotated: null });
   const platform = dialect === "plivo" ? "Plivo" : "Vobiz";
   setStatus("connected", `Connected · ${platform} · ${mode} mode`);
 }

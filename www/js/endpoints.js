@@ -267,7 +267,8 @@ function setupRowActions() {
       form.elements.username.value = credentials.username;
       form.elements.password.value = credentials.password;
       $("#copy-status").textContent = "";
-      update({ rotatedUsername: credentials.username });
+      // Kept in this page's memory for the Login panel's Vobiz login (never stored).
+      update({ rotated: credentials });
       rotateDialog.showModal();
     }
   });
@@ -345,5 +346,7 @@ export function setupEndpoints() {
   $("#recount").addEventListener("click", recount);
   subscribe((_, changes) => {
     if ("client" in changes) onConnected();
+    // A client logged in or out: the rows show their registration as the platform has it.
+    if ("registrationChanged" in changes) refreshAll();
   });
 }

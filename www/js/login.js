@@ -1,8 +1,9 @@
-// Login: a TokenProvider started from the Token panel's choices, its events, and the
-// code that hands it to the web SDK.
+// Login: a TokenProvider started from the Token panel's choices, its events, and the real
+// Plivo browser SDK logging in with it (Plivo) or with rotated credentials (Vobiz) to the
+// sandbox's signalling server, its state shown as it goes.
 import { TokenProvider } from "/pkg/endpoint_login.js";
-import { $, attempt, clearError, clock, el } from "./ui.js";
-import { state, subscribe } from "./state.js";
+import { $, attempt, clearError, clock, el, showError } from "./ui.js";
+import { state, subscribe, update } from "./state.js";
 import { tokenChoices, tokenUrl } from "./token.js";
 
 let provider = null;
@@ -91,14 +92,13 @@ function stop() {
   $("#provider-start").disabled = !state.client || state.dialect !== "plivo";
   $("#provider-stop").disabled = true;
   $("#provider-refresh").disabled = true;
-  $("#sdk-login").hidden = true;
 }
 
 async function start() {
   stop();
   const error = $("#provider-error");
   const created = await attempt(error, async () => makeProvider());
-  if (!created) return;
+  if (!created) return false;
   provider = created;
   $("#provider-start").disabled = true;
   $("#provider-stop").disabled = false;
@@ -113,25 +113,133 @@ async function start() {
   // What the SDK does at login: ask for a token.
   await attempt(error, () => provider.getAccessToken());
   await refreshSharing();
-  // A web SDK loaded on the page can be logged in for real.
-  $("#sdk-login").hidden = !window.Plivo;
   renderSnippet();
+  return true;
+}
+
+// ---- the web SDK ----------------------------------------------------------------------
+
+/** The SDK asks for this registration lifetime, and refreshes 5 s before it runs out. */
+const REGISTRATION_SECONDS = 120;
+/** The SDK's client (`new Plivo()` makes one per page), made on the first login. */
+let sdk = null;
+/** When the registrar last accepted a REGISTER, and for how long (seconds). */
+let registration = null;
+let sdkTicker = null;
+
+/** What a login failure means, by the name the SDK gives it. */
+const FAILURES = {
+  ACCESS_TOKEN_EXPIRED: "the token had expired when the registrar checked it",
+  ACCESS_TOKEN_NOT_VALID_YET: "the token's nbf is still ahead by the platform's clock",
+  INVALID_ACCESS_TOKEN_SIGNATURE: "the token was not signed by this account",
+  INVALID_ACCESS_TOKEN_SUBJECT: "the token's sub names no endpoint of this account",
+  INVALID_ACCESS_TOKEN_ISSUER: "the token is another account's",
+  EXPIRATION_EXCEEDS_MAX_ALLOWED_TIME: "the token lives longer than 24 hours",
+  MAX_ALLOWED_LOGIN_REACHED: "the endpoint has as many registrations as it may",
+  RELOGIN_FAILED_INVALID_TOKEN: "the registrar refused the generator's token (the SDK does not say why in generator mode)",
+  Rejected: "wrong username or password",
+  "Authentication Error": "wrong username or password",
+};
+
+function sdkStatus(kind, text) {
+  const status = $("#sdk-status");
+  status.dataset.state = kind;
+  status.textContent = text;
+}
+
+/** Loads the SDK the sandbox serves from the npm package the project pins (no CDN). */
+function loadSdk() {
+  if (window.Plivo) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const script = el("script", { src: "/vendor/plivobrowsersdk.js" });
+    script.addEventListener("load", resolve);
+    script.addEventListener("error", () => reject(new Error("The Plivo browser SDK could not be loaded from /vendor/plivobrowsersdk.js: run `npm ci` in the repository (cargo xtask demo does).")));
+    document.head.append(script);
+  });
+}
+
+/** The SDK's client, pointed at this sandbox's signalling server. */
+function sdkClient() {
+  if (sdk) return sdk;
+  const socket = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/signalling`;
+  sdk = new window.Plivo({ debug: "ERROR", registrationDomainSocket: [socket], registrationRefreshTimer: REGISTRATION_SECONDS }).client;
+  sdk.on("onLogin", () => {
+    sdkStatus("on", `Logged in as ${sdk.userName}`);
+    $("#sdk-logout").disabled = false;
+    update({ registrationChanged: Date.now() });
+  });
+  sdk.on("onLoginFailed", (cause) => {
+    sdkStatus("error", `Login failed: ${cause}`);
+    showError($("#sdk-error"), new Error(`${cause}: ${FAILURES[cause] ?? "see the SDK's documentation"}.`));
+    registration = null;
+    $("#sdk-logout").disabled = true;
+  });
+  sdk.on("onLogout", () => {
+    sdkStatus("idle", "Logged out");
+    registration = null;
+    $("#sdk-logout").disabled = true;
+    update({ registrationChanged: Date.now() });
+  });
+  // Every REGISTER the registrar accepts (the login, then each refresh).
+  sdk.on("onConnectionChange", ({ state: now, reason }) => {
+    if (now === "connected" && reason === "registered") registration = { at: Date.now(), seconds: REGISTRATION_SECONDS };
+    else if (now === "disconnected") sdkStatus("working", `Connection lost (${reason}): the SDK reconnects`);
+  });
+  return sdk;
+}
+
+/** The state lines: the registration's next refresh, the token the registrar last took. */
+function showSdkState() {
+  $("#sdk-registration").textContent = registration
+    ? `refreshed ${new Date(registration.at).toLocaleTimeString()}, next refresh in ${clock((registration.at + (registration.seconds - 5) * 1000 - Date.now()) / 1000)}`
+    : "–";
+  const exp = sdk?.isLoggedIn ? sdk.getTokenExpiryTimeInEpoch() : null;
+  $("#sdk-token").textContent = exp ? `expires ${new Date(exp).toLocaleTimeString()}, ${clock((exp - Date.now()) / 1000)} left` : "–";
+}
+
+async function sdkLogin() {
+  const error = $("#sdk-error");
+  clearError(error);
+  await attempt(error, async () => {
+    if (state.dialect === "vobiz" && !state.rotated) {
+      throw new Error("Rotate an endpoint's password first: Vobiz endpoints log in with the username and password it returns.");
+    }
+    await loadSdk();
+    const client = sdkClient();
+    sdkStatus("working", "Logging in…");
+    clearInterval(sdkTicker);
+    sdkTicker = setInterval(showSdkState, 1000);
+    if (state.dialect === "plivo") {
+      if (!provider && !(await start())) throw new Error("The provider could not start: see above.");
+      client.loginWithAccessTokenGenerator(provider);
+    } else {
+      client.login(state.rotated.username, state.rotated.password);
+    }
+  });
+}
+
+function sdkLogout() {
+  clearError($("#sdk-error"));
+  if (sdk?.isLoggedIn) sdk.logout();
 }
 
 function renderSnippet() {
   const lines = [];
+  const sdkLine = `const plivo = new Plivo({ registrationDomainSocket: ["${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/signalling"] });`;
   if (state.dialect === "vobiz") {
-    const username = state.rotatedUsername ?? "ENDPOINT_USERNAME";
+    const username = state.rotated?.username ?? "ENDPOINT_USERNAME";
     lines.push(
       "// Vobiz has no token API: its web SDK logs in with SIP credentials.",
       "// rotatePassword() returns them once:",
       `const { username, password } = await client.rotatePassword(endpointId);`,
-      `await vobizClient.login(username, password); // username: "${username}"`,
+      "// The sandbox's signalling server (leave it out for the platform's own):",
+      sdkLine,
+      `plivo.client.login(username, password); // username: "${username}"`,
     );
   } else {
     const margin = marginOption();
     const marginLine = margin.refreshMarginSeconds != null ? `\n  refreshMarginSeconds: ${margin.refreshMarginSeconds},` : "";
-    lines.push('import init, { TokenProvider } from "endpoint-login";', "", "await init();");
+    lines.push('import init, { TokenProvider } from "endpoint-login/tokens";', "", "await init();");
     if (state.mode === "direct") {
       lines.push(
         "// Development: the JWT API through a direct-mode EndpointClient.",
@@ -146,8 +254,10 @@ function renderSnippet() {
     lines.push(
       'provider.addEventListener("tokenError", (e) => console.warn(e.error.code, e.error.message));',
       "",
+      "// The sandbox's signalling server (leave it out for the platform's own):",
+      sdkLine,
       "// The provider is the generator the Plivo browser SDK takes:",
-      "await plivoClient.loginWithAccessTokenGenerator(provider);",
+      "plivo.client.loginWithAccessTokenGenerator(provider);",
     );
   }
   $("#snippet").textContent = lines.join("\n");
@@ -159,28 +269,23 @@ export function setupLogin() {
   $("#provider-refresh").addEventListener("click", () => {
     attempt($("#provider-error"), () => provider.refresh());
   });
-  $("#sdk-login").addEventListener("click", () => {
-    // The Plivo browser SDK, when the page loads it: new Plivo(options).client. It asks the
-    // provider for a token now and again 60 s before each one expires.
-    attempt($("#provider-error"), () => {
-      const sdk = new window.Plivo({ debug: "OFF" }).client;
-      sdk.on("onLoginFailed", (cause) => note("sdk", `the SDK's login failed: ${cause}`));
-      sdk.loginWithAccessTokenGenerator(provider);
-      note("sdk", "the SDK logs in with the provider");
-    });
-  });
+  $("#sdk-login").addEventListener("click", sdkLogin);
+  $("#sdk-logout").addEventListener("click", sdkLogout);
   $("#margin").addEventListener("input", renderSnippet);
   $("#token-form").addEventListener("input", renderSnippet);
   subscribe((_, changes) => {
     if ("client" in changes) {
       stop();
+      sdkLogout();
       clearError($("#provider-error"));
+      clearError($("#sdk-error"));
       $("#provider-log").replaceChildren();
-      $("#provider-controls").hidden = state.dialect !== "plivo";
+      const plivo = state.dialect === "plivo";
+      $("#provider-controls").hidden = !plivo;
+      $("#sdk-how-plivo").hidden = !plivo;
+      $("#sdk-how-vobiz").hidden = plivo;
     }
     renderSnippet();
   });
   renderSnippet();
 }
-
-

@@ -11,6 +11,8 @@ export const state = {
   mode: "direct",
   /** The endpoints of the page shown in the table. */
   endpoints: [],
+  /** The credentials `rotatePassword()` returned last (`{ username, password }`), in memory only. */
+  rotated: null,
 };
 
 export function update(changes) {
