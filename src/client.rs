@@ -717,7 +717,7 @@ pub fn page_offsets(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::ClientOptions;
     use crate::fields::tests::arg;

@@ -40,6 +40,95 @@ fn number(text: &str, digits: usize) -> Option<i64> {
     text.parse().ok()
 }
 
+/// The civil date (year, month, day) of a day count from 1970-01-01, after H. Hinnant.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Reads a registration's expiry as either platform writes it, to Unix seconds: Plivo's
+/// `2014-07-21 19:26:08` (UTC, no zone written) and Vobiz's ISO 8601
+/// (`2024-01-15T10:30:00Z`, with fractions of a second or an offset such as `+05:30`; no
+/// zone means UTC). `None` for anything else.
+pub fn parse_platform_time(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, rest) = (text.get(..10)?, text.get(10..)?);
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let mut parts = date.split('-');
+    let (year, month, day) = (
+        number(parts.next()?, 4)?,
+        number(parts.next()?, 2)?,
+        number(parts.next()?, 2)?,
+    );
+    let (time, zone) = rest.split_at(rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len()));
+    let time = time.split('.').next()?;
+    let mut clock = time.split(':');
+    let (hour, minute, second) = (
+        number(clock.next()?, 2)?,
+        number(clock.next()?, 2)?,
+        number(clock.next()?, 2)?,
+    );
+    if clock.next().is_some()
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let offset = match zone {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let digits = zone[1..].replace(':', "");
+            let (h, m) = (number(digits.get(..2)?, 2)?, number(digits.get(2..)?, 2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+/// Unix seconds as ISO 8601 in UTC, `2014-07-21T19:26:08Z`: what `new Date()` and
+/// `Date.parse` read the same way everywhere.
+pub fn iso_utc(seconds: i64) -> String {
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    let second_of_day = seconds.rem_euclid(86_400);
+    let two = |n: i64| {
+        let n = n as u8;
+        [char::from(b'0' + n / 10), char::from(b'0' + n % 10)]
+    };
+    let mut out = String::with_capacity(20);
+    out.push_str(&text!(year as u64));
+    for (separator, value) in [
+        ('-', month),
+        ('-', day),
+        ('T', second_of_day / 3600),
+        (':', second_of_day / 60 % 60),
+        (':', second_of_day % 60),
+    ] {
+        out.push(separator);
+        out.extend(two(value));
+    }
+    out.push('Z');
+    out
+}
+
 /// Parses an HTTP date in the form servers send (RFC 9110 IMF-fixdate,
 /// `Sun, 06 Nov 1994 08:49:37 GMT`) to milliseconds since the epoch.
 pub fn parse_http_date(value: &str) -> Option<f64> {
@@ -103,6 +192,42 @@ mod tests {
         for (text, expected) in table {
             assert_eq!(parse_http_date(text), expected, "{text:?}");
         }
+    }
+
+    #[test]
+    fn registration_expiries_read_alike_on_both_platforms() {
+        let table = [
+            // Plivo: UTC without a zone (reference/fixtures/*/endpointGetResponse.json).
+            ("2014-07-21 19:26:08", Some("2014-07-21T19:26:08Z")),
+            // Vobiz: ISO 8601, as documented.
+            ("2024-01-15T10:30:00Z", Some("2024-01-15T10:30:00Z")),
+            ("2024-01-15T10:30:00.123456Z", Some("2024-01-15T10:30:00Z")),
+            ("2024-01-15T10:30:00+05:30", Some("2024-01-15T05:00:00Z")),
+            ("2024-01-15T23:30:00-0130", Some("2024-01-16T01:00:00Z")),
+            ("2024-01-15T10:30:00", Some("2024-01-15T10:30:00Z")),
+            ("2028-02-29 23:59:59", Some("2028-02-29T23:59:59Z")),
+            ("1970-01-01 00:00:00", Some("1970-01-01T00:00:00Z")),
+            ("2024-13-01 00:00:00", None),
+            ("2024-01-15 10:30", None),
+            ("2024-01-15T10:30:00+5", None),
+            ("2024-01-15/10:30:00", None),
+            ("15/01/2024 10:30:00", None),
+            ("", None),
+            ("2024-01-15T10:30:00+0a:00", None),
+        ];
+        for (text, iso) in table {
+            assert_eq!(
+                parse_platform_time(text).map(iso_utc).as_deref(),
+                iso,
+                "{text:?}"
+            );
+        }
+        // The same instant as the HTTP-date parser and the Unix epoch count it.
+        assert_eq!(
+            parse_platform_time("2027-01-15 08:00:00"),
+            Some(1_800_000_000)
+        );
+        assert_eq!(iso_utc(1_445_412_480), "2015-10-21T07:28:00Z");
     }
 
     #[test]

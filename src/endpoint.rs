@@ -26,6 +26,8 @@ pub enum Text<'a> {
     Digits(&'a str),
     /// A boolean the platform sent where the docs show a string.
     Bool(bool),
+    /// A time read from either platform's format, in Unix seconds: written in ISO 8601 UTC.
+    Time(i64),
 }
 
 impl<'a> Text<'a> {
@@ -35,6 +37,7 @@ impl<'a> Text<'a> {
             Self::Raw(raw) => raw.text(),
             Self::Digits(digits) => Cow::Borrowed(digits),
             Self::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
+            Self::Time(seconds) => Cow::Owned(crate::clock::iso_utc(seconds)),
         }
     }
 }
@@ -46,6 +49,9 @@ enum Kind {
     Text,
     /// A string, `""` when absent (the alias).
     TextOrEmpty,
+    /// A time in either platform's format, written in ISO 8601 UTC (`null` when absent or
+    /// unreadable).
+    Time,
     /// A boolean (`null` when absent).
     Flag,
     /// A boolean, `false` when absent (`sipRegistered`).
@@ -64,7 +70,7 @@ const MEMBERS: [(&str, Kind); 20] = [
     ("\"sip_uri\"", Kind::Text),
     ("\"sip_registered\"", Kind::FlagOrFalse),
     ("\"sip_contact\"", Kind::Text),
-    ("\"sip_expires\"", Kind::Text),
+    ("\"sip_expires\"", Kind::Time),
     ("\"sip_user_agent\"", Kind::Text),
     ("\"application\"", Kind::Application),
     ("\"sub_account\"", Kind::Text),
@@ -236,7 +242,7 @@ impl EndpointRows {
                 out.name(name);
                 let cell = cells.next()?;
                 match kind {
-                    Kind::Text | Kind::TextOrEmpty => string(&mut out, cell)?,
+                    Kind::Text | Kind::TextOrEmpty | Kind::Time => string(&mut out, cell)?,
                     Kind::Flag | Kind::FlagOrFalse if cell == NONE => {
                         out.null();
                     }
@@ -308,7 +314,8 @@ pub struct Endpoint {
     pub sip_registered: bool,
     /// The registered client's contact, while registered.
     pub sip_contact: Option<String>,
-    /// When the registration expires, as the platform formats it.
+    /// When the registration expires, in ISO 8601 UTC (`2014-07-21T19:26:08Z`) whatever
+    /// the platform wrote (Plivo writes UTC without a zone): `new Date(sipExpires)`.
     pub sip_expires: Option<String>,
     /// The registered client's user agent.
     pub sip_user_agent: Option<String>,
@@ -578,6 +585,10 @@ fn read_endpoint<'a>(
         let value = reader.next_value().map_err(json_fault)?;
         values.slots[index] = match kind {
             Kind::Text | Kind::TextOrEmpty => text(name, value)?.map(Slot::Text),
+            // Plivo writes `2014-07-21 19:26:08` (UTC), Vobiz ISO 8601: one form for both.
+            Kind::Time => text(name, value)?
+                .and_then(|t| crate::clock::parse_platform_time(&t.text()))
+                .map(|seconds| Slot::Text(Text::Time(seconds))),
             Kind::Flag | Kind::FlagOrFalse => flag(name, value)?.map(Slot::Flag),
             Kind::Application => {
                 values.application = application(reader, value)?;
@@ -1101,7 +1112,7 @@ pub(crate) mod tests {
                 "endpointId": "32866729519064", "username": "callme140703093944", "alias": "callme",
                 "sipUri": "sip:callme140703093944@phone.plivo.com", "sipRegistered": true,
                 "sipContact": "sip:callme140703093224@122.172.71.207:57563;ob",
-                "sipExpires": "2022-07-21 19:26:08", "sipUserAgent": "Telephone 1.1.4",
+                "sipExpires": "2022-07-21T19:26:08Z", "sipUserAgent": "Telephone 1.1.4",
                 "application": {"appId": "33406267401237901", "appName": null,
                     "uri": "/v1/Account/MA2025RK4E639VJFZAGV/Application/33406267401237901/"},
                 "subAccount": null,

@@ -23,6 +23,9 @@ pub mod task;
 pub mod token;
 pub mod validate;
 
+#[cfg(test)]
+mod reference_tests;
+
 #[cfg(target_arch = "wasm32")]
 pub mod js;
 
