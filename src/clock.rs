@@ -58,30 +58,60 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year_of_era + era * 400 + i64::from(month <= 2), month, day)
 }
 
+/// The value of a run of ASCII digits.
+fn digits(bytes: &[u8]) -> Option<i64> {
+    bytes.iter().try_fold(0i64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))
+    })
+}
+
 /// Reads a registration's expiry as either platform writes it, to Unix seconds: Plivo's
 /// `2014-07-21 19:26:08` (UTC, no zone written) and Vobiz's ISO 8601
 /// (`2024-01-15T10:30:00Z`, with fractions of a second or an offset such as `+05:30`; no
-/// zone means UTC). `None` for anything else.
+/// zone means UTC). `None` for anything else. (Bytes, not `str` patterns: every page's
+/// WebAssembly carries this.)
 pub fn parse_platform_time(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let (date, rest) = (text.get(..10)?, text.get(10..)?);
-    let rest = rest.strip_prefix(['T', 't', ' '])?;
-    let mut parts = date.split('-');
-    let (year, month, day) = (
-        number(parts.next()?, 4)?,
-        number(parts.next()?, 2)?,
-        number(parts.next()?, 2)?,
-    );
-    let (time, zone) = rest.split_at(rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len()));
-    let time = time.split('.').next()?;
-    let mut clock = time.split(':');
-    let (hour, minute, second) = (
-        number(clock.next()?, 2)?,
-        number(clock.next()?, 2)?,
-        number(clock.next()?, 2)?,
-    );
-    if clock.next().is_some()
-        || !(1..=12).contains(&month)
+    let b = text.trim().as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let field = |from: usize, len: usize| digits(&b[from..from + len]);
+    let (year, month, day) = (field(0, 4)?, field(5, 2)?, field(8, 2)?);
+    let (hour, minute, second) = (field(11, 2)?, field(14, 2)?, field(17, 2)?);
+    let mut at = 19;
+    if b.get(at) == Some(&b'.') {
+        at += 1;
+        while b.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+    }
+    let offset = match &b[at..] {
+        [] | [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, minutes @ ..] => {
+            let minutes = match minutes {
+                [b':', m1, m2] | [m1, m2] => digits(&[*m1, *m2])?,
+                _ => return None,
+            };
+            let hours = digits(&[*h1, *h2])?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = hours * 3600 + minutes * 60;
+            if *sign == b'-' {
+                -seconds
+            } else {
+                seconds
+            }
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&month)
         || !(1..=31).contains(&day)
         || hour > 23
         || minute > 59
@@ -89,18 +119,6 @@ pub fn parse_platform_time(text: &str) -> Option<i64> {
     {
         return None;
     }
-    let offset = match zone {
-        "" | "Z" | "z" => 0,
-        _ => {
-            let sign = if zone.starts_with('-') { -1 } else { 1 };
-            let digits = zone[1..].replace(':', "");
-            let (h, m) = (number(digits.get(..2)?, 2)?, number(digits.get(2..)?, 2)?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            sign * (h * 3600 + m * 60)
-        }
-    };
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
 }
 

@@ -4,6 +4,7 @@ use std::rc::Rc;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use web_sys::AbortSignal;
 
 use super::error::to_js;
@@ -15,6 +16,7 @@ use crate::client::{Client, Operation, Output, PageWalk, Progress};
 use crate::config::{ClientConfig, ClientOptions};
 use crate::endpoint::{CreateEndpointRequest, EndpointRows, PageRead, UpdateEndpointRequest};
 use crate::error::{Error, ErrorCode, Result};
+use crate::fields::Options;
 use crate::query::ListQuery;
 use crate::task::{abortable, AbortHandle, Channel};
 use crate::token::CreateTokenRequest;
@@ -26,6 +28,31 @@ export interface SummaryOptions extends CallOptions {
   /** Called after each page, so a page can show progress on large accounts. */
   onProgress?: (progress: Progress) => void;
 }
+
+/** Options of `watchRegistrations`. */
+export interface WatchOptions extends CallOptions {
+  /**
+   * Time between the end of one walk over the endpoints and the start of the next, ms
+   * (default 30,000; 1,000 to 86,400,000). Four times as long while the page is hidden.
+   */
+  intervalMs?: number;
+}
+
+/** What `watchRegistrations` reports, each with the time it was seen (`at`, ms since the epoch). */
+export type RegistrationEvent =
+  /** First: every endpoint the query matches, as the first walk found them. */
+  | { type: "snapshot"; at: number; endpoints: Endpoint[]; total: number; registered: number }
+  /** A client registered the endpoint. */
+  | { type: "registered"; at: number; endpoint: Endpoint }
+  /**
+   * Its registration ended (logout, expiry, a closed connection), or the endpoint is gone
+   * (`removed`: it no longer matches, or was deleted).
+   */
+  | { type: "unregistered"; at: number; endpoint: Endpoint; removed?: true }
+  /** Still registered, from another contact or user agent (`previous` had them before). */
+  | { type: "changed"; at: number; endpoint: Endpoint; previous: { sipContact: string | null; sipUserAgent: string | null } }
+  /** A walk failed; the watch goes on, and walks again in `retryInMs`. */
+  | { type: "error"; at: number; error: EndpointLoginError; retryInMs: number };
 "#;
 
 // The async iterator of `client.endpoints()`: pages come from Rust one call each, the
@@ -83,6 +110,119 @@ export function endpointsOf(pages, signal) {
 // per endpoint in the order of the properties below). Building them here is several times
 // faster than writing JSON text in Rust and parsing it.
 const decoder = new TextDecoder();
+// The registrations of the endpoints a query matches, watched: `walk(signal)` walks them
+// (an `endpoints()` iterator: paced, retried, cancelled by the signal). One snapshot, then
+// what changed between walks. A walk runs only when the loop asks for the next event and
+// none is waiting, never two at once; between walks it waits `intervalMs` (four times as
+// long while the page is hidden, and until `online` while offline), and walks at once when
+// the page becomes visible or comes back online. A failed walk is an `error` event and the
+// next one comes after a growing wait. Memory: the last walk's endpoints and one walk's
+// events. `break`, `return()` or the signal end it (the signal with `ABORTED`).
+export function registrationsOf(walk, intervalMs, signal) {
+  const stop = new AbortController();
+  const doc = globalThis.document;
+  const win = typeof globalThis.addEventListener === "function" ? globalThis : null;
+  let seen = null;
+  let queue = [];
+  let failures = 0;
+  let done = false;
+  let running = null;
+  let poke = () => {};
+  const wakeUp = () => poke();
+  const visible = () => doc.visibilityState === "visible" && poke();
+  const abort = () => {
+    stop.abort();
+    poke();
+  };
+  signal?.addEventListener("abort", abort);
+  doc?.addEventListener("visibilitychange", visible);
+  win?.addEventListener("online", wakeUp);
+  const finish = () => {
+    if (done) return;
+    done = true;
+    queue = [];
+    seen = null;
+    signal?.removeEventListener("abort", abort);
+    doc?.removeEventListener("visibilitychange", visible);
+    win?.removeEventListener("online", wakeUp);
+    stop.abort();
+    poke();
+  };
+  const offline = () => globalThis.navigator?.onLine === false;
+  // Resolves after `ms` (never while offline), or at once on `visible`, `online` or the end.
+  const wait = (ms) =>
+    new Promise((resolve) => {
+      const timer = offline() ? null : setTimeout(() => resolve(), ms);
+      poke = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => (poke = () => {}));
+  const delay = () =>
+    failures > 0
+      ? Math.round(Math.min(1000 * 2 ** (failures - 1), 4 * intervalMs) * (0.5 + Math.random() / 2))
+      : doc?.visibilityState === "hidden" ? 4 * intervalMs : intervalMs;
+  const key = (e) => `${e.sipContact}\u0000${e.sipUserAgent}`;
+  const compare = (found, at) => {
+    for (const [id, endpoint] of found) {
+      const before = seen.get(id);
+      if (endpoint.sipRegistered && !before?.sipRegistered) queue.push({ type: "registered", at, endpoint });
+      else if (!endpoint.sipRegistered && before?.sipRegistered) queue.push({ type: "unregistered", at, endpoint });
+      else if (endpoint.sipRegistered && key(endpoint) !== key(before)) {
+        queue.push({ type: "changed", at, endpoint, previous: { sipContact: before.sipContact, sipUserAgent: before.sipUserAgent } });
+      }
+    }
+    for (const [id, before] of seen) {
+      if (!found.has(id) && before.sipRegistered) {
+        const endpoint = { ...before, sipRegistered: false, sipContact: null, sipExpires: null, sipUserAgent: null };
+        queue.push({ type: "unregistered", at, endpoint, removed: true });
+      }
+    }
+  };
+  const step = async () => {
+    if (seen || failures > 0) await wait(delay());
+    while (offline() && !stop.signal.aborted) await wait(0);
+    const found = new Map();
+    try {
+      for await (const endpoint of walk(stop.signal)) found.set(endpoint.endpointId, endpoint);
+    } catch (error) {
+      if (stop.signal.aborted) throw error;
+      failures += 1;
+      queue.push({ type: "error", at: Date.now(), error, retryInMs: delay() });
+      return;
+    }
+    failures = 0;
+    const at = Date.now();
+    if (seen) compare(found, at);
+    else {
+      const endpoints = [...found.values()];
+      queue.push({ type: "snapshot", at, endpoints, total: endpoints.length, registered: endpoints.filter((e) => e.sipRegistered).length });
+    }
+    seen = found;
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next() {
+      if (queue.length > 0 && !stop.signal.aborted) return Promise.resolve({ value: queue.shift(), done: false });
+      if (done) return Promise.resolve({ value: undefined, done: true });
+      running ??= step().finally(() => (running = null));
+      return running.then(
+        () => this.next(),
+        (error) => {
+          finish();
+          throw error;
+        },
+      );
+    },
+    return(value) {
+      finish();
+      return Promise.resolve({ value, done: true });
+    },
+  };
+}
+
 export function endpointRows(bytes, cells) {
   const text = decoder.decode(bytes);
   let at = 0;
@@ -119,6 +259,8 @@ export function endpointPage(bytes, cells, apiId, limit, offset, totalCount, nex
 extern "C" {
     #[wasm_bindgen(js_name = endpointsOf)]
     fn endpoints_of(pages: EndpointPages, signal: Option<AbortSignal>) -> JsValue;
+    #[wasm_bindgen(js_name = registrationsOf)]
+    fn registrations_of(walk: &JsValue, interval_ms: u32, signal: Option<AbortSignal>) -> JsValue;
     #[wasm_bindgen(js_name = endpointRows)]
     fn endpoint_rows(bytes: &[u8], cells: &[i32]) -> js_sys::Array;
     #[allow(clippy::too_many_arguments)]
@@ -134,6 +276,9 @@ extern "C" {
         previous: Option<&str>,
     ) -> JsValue;
 }
+
+/// Time between the walks of `watchRegistrations` unless `intervalMs` says otherwise.
+const DEFAULT_WATCH_INTERVAL_MS: i64 = 30_000;
 
 // The builder's row width.
 const _: () = assert!(crate::endpoint::ROW_CELLS == 23);
@@ -310,6 +455,54 @@ impl EndpointClient {
         let signal = call_signal(options)?;
         Ok(endpoints_of(
             EndpointPages::start(self.inner.clone().pages(&query), signal.clone()),
+            signal,
+        ))
+    }
+
+    /// Watches the registrations of the endpoints `query` matches, for `for await`: one
+    /// `snapshot`, then `registered`, `unregistered` and `changed` events as walks over the
+    /// pages find them (`WatchOptions.intervalMs` apart, paced as every request is), and an
+    /// `error` event for a failed walk, after which it goes on. Throws at once on an
+    /// invalid query or option.
+    #[wasm_bindgen(
+        js_name = watchRegistrations,
+        unchecked_return_type = "AsyncIterableIterator<RegistrationEvent>"
+    )]
+    pub fn watch_registrations(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "ListQuery")] query: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "WatchOptions")] options: Option<JsValue>,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let query = ListQuery::read(
+            field(query.unwrap_or_default()),
+            self.inner.config().dialect,
+        )?;
+        let options = options.unwrap_or_default();
+        const FIELDS: &[&str] = &["intervalMs", "signal"];
+        let signal = signal_of(&options, "watch options", FIELDS)?;
+        let interval_ms = Options::optional(
+            field(options),
+            "watch options",
+            ErrorCode::InvalidArgument,
+            FIELDS,
+        )?
+        .map(|o| o.whole("intervalMs", 1000, 86_400_000))
+        .transpose()?
+        .flatten()
+        .unwrap_or(DEFAULT_WATCH_INTERVAL_MS);
+        let client = self.inner.clone();
+        // One walk over the query's pages, cancelled by `signal` (a fired one rejects the
+        // walk with ABORTED at once).
+        let walk = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |signal: JsValue| {
+            let signal = signal.dyn_into::<AbortSignal>().ok();
+            endpoints_of(
+                EndpointPages::start(client.clone().pages(&query), signal.clone()),
+                signal,
+            )
+        });
+        Ok(registrations_of(
+            &walk.into_js_value(),
+            interval_ms as u32,
             signal,
         ))
     }

@@ -232,8 +232,11 @@ pageTest("Plivo: Log in logs the real SDK in with the provider; the row turns Re
   await untilText(page, "#sdk-status", /^Logged in as /, "the SDK logged in");
   assert.equal(await page.textContent("#sdk-status"), `Logged in as ${sub}_${AUTH_ID}`, "the SIP user is sub_iss");
   await untilText(page, "#provider-log", /tokenRefreshed/, "the provider started for the login");
-  // The row turns Registered without a reload, as the platform (the sandbox's REST API) says.
+  // The row turns Registered without a reload: the page watches the registrations
+  // (watchRegistrations, a walk every 3 s), and the change shows in its own column.
   await until(page, (sub) => [...document.querySelectorAll("#endpoint-table tbody tr")].some((r) => r.cells[0].textContent === sub && r.querySelector(".badge").textContent === "Registered"), sub, "the row shows the registration");
+  assert.match(await page.locator("#endpoint-table tbody tr", { hasText: sub }).locator("td.changed").textContent(), /^registered \d/);
+  await untilText(page, "#watch-status", /watched live/);
   assert.equal(await page.textContent("#stat-registered"), "1");
   await untilText(page, "#sdk-registration", /next refresh in 0[01]:\d\d/, "the registration's next refresh");
   await untilText(page, "#sdk-token", /expires .*, (59|60):\d\d left/, "the token the registrar took, one hour");
@@ -246,6 +249,7 @@ pageTest("Plivo: Log in logs the real SDK in with the provider; the row turns Re
   await page.click("#sdk-logout");
   await untilText(page, "#sdk-status", /^Logged out$/, "logged out");
   await until(page, (sub) => [...document.querySelectorAll("#endpoint-table tbody tr")].some((r) => r.cells[0].textContent === sub && r.querySelector(".badge").textContent === "Offline"), sub, "the row is Offline again");
+  assert.match(await page.locator("#endpoint-table tbody tr", { hasText: sub }).locator("td.changed").textContent(), /^unregistered \d/);
   assert.deepEqual(page.problems, []);
 });
 

@@ -49,9 +49,10 @@ export function sipWatch() {
 /**
  * A page of `context` with the SDK loaded and one client made (`window.plivo`), its login
  * events noted in `window.events` (`{ name, cause, at }`). `options` go to `new Plivo()`.
+ * `watchSip: false` where the context already counts the SIP traffic (a `Simulation`).
  */
-export async function sdkPage(context, options = {}) {
-  await context.addInitScript(sipWatch);
+export async function sdkPage(context, options = {}, { watchSip = true } = {}) {
+  if (watchSip) await context.addInitScript(sipWatch);
   const page = watch(await context.newPage(), SDK_OFFLINE, SDK_UNCAUGHT);
   await page.goto(`${SANDBOX}/__sandbox/page`);
   await page.addScriptTag({ url: "/vendor/plivobrowsersdk.js" });

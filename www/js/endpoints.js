@@ -4,7 +4,9 @@ import { $, attempt, clearError, el } from "./ui.js";
 import { state, subscribe, update } from "./state.js";
 
 const PAGE_SIZES = { plivo: [5, 10, 20], vobiz: [10, 20, 50, 100] };
-const COLUMNS = 6;
+const COLUMNS = 7;
+/** How often the live registration status walks the endpoints (the sandbox is local). */
+const WATCH_INTERVAL_MS = 3000;
 
 const table = $("#endpoint-table tbody");
 const pageSizeSelect = $("#page-size");
@@ -14,6 +16,9 @@ let offset = 0;
 let total = 0;
 let query = {};
 let highlight = null;
+/** The last registration change seen per endpoint id: `{ type, at }`. */
+const lastChange = new Map();
+let watching = null;
 // Answers to superseded requests are dropped, so fast clicks never show stale pages.
 let pageRequest = 0;
 let countRequest = 0;
@@ -32,6 +37,15 @@ function skeleton(rows) {
   );
 }
 
+function badge(registered) {
+  return el("span", { class: `badge ${registered ? "on" : "off"}` }, el("span", { class: "dot", "aria-hidden": "true" }), registered ? "Registered" : "Offline");
+}
+
+function changeText(id) {
+  const change = lastChange.get(id);
+  return change ? `${change.type} ${new Date(change.at).toLocaleTimeString()}` : "–";
+}
+
 function row(endpoint) {
   const application = endpoint.application;
   const app = application ? application.appName ?? application.appId ?? application.uri : "—";
@@ -48,10 +62,57 @@ function row(endpoint) {
     el("td", {}, endpoint.username),
     el("td", {}, endpoint.alias),
     el("td", { class: "uri", title: endpoint.sipUri ?? "" }, endpoint.sipUri ?? "—"),
-    el("td", {}, el("span", { class: `badge ${endpoint.sipRegistered ? "on" : "off"}` }, endpoint.sipRegistered ? "Registered" : "Offline")),
+    el("td", { class: "registered", title: endpoint.sipRegistered ? `${endpoint.sipUserAgent ?? ""} at ${endpoint.sipContact ?? ""}, until ${endpoint.sipExpires ? new Date(endpoint.sipExpires).toLocaleTimeString() : "?"}` : "" }, badge(endpoint.sipRegistered)),
+    el("td", { class: "changed" }, changeText(endpoint.endpointId)),
     el("td", { class: "app" }, app),
     actions,
   );
+}
+
+// ---- live registration status -------------------------------------------------------
+
+/** Applies one registration change to the table and the counts, without a reload. */
+function applyChange(event) {
+  const { endpoint } = event;
+  lastChange.set(endpoint.endpointId, { type: event.type, at: event.at });
+  const index = state.endpoints.findIndex((e) => e.endpointId === endpoint.endpointId);
+  if (index >= 0) {
+    const was = state.endpoints[index].sipRegistered;
+    const endpoints = state.endpoints.slice();
+    endpoints[index] = { ...endpoint };
+    table.querySelector(`tr[data-id="${CSS.escape(endpoint.endpointId)}"]`)?.replaceWith(row(endpoint));
+    update({ endpoints });
+    if (was === endpoint.sipRegistered) return;
+  }
+  const delta = event.type === "registered" ? 1 : event.type === "unregistered" ? -1 : 0;
+  for (const [id, by] of [["#stat-registered", delta], ["#stat-unregistered", -delta]]) {
+    const cell = $(id);
+    if (delta && cell.textContent !== "–") cell.textContent = String(Number(cell.textContent) + by);
+  }
+}
+
+/** Watches the registrations of the endpoints the filters match, until the next call. */
+function watchRegistrations() {
+  watching?.abort();
+  const client = state.client;
+  if (!client) return;
+  const stop = (watching = new AbortController());
+  const status = $("#watch-status");
+  (async () => {
+    try {
+      for await (const event of client.watchRegistrations(query, { intervalMs: WATCH_INTERVAL_MS, signal: stop.signal })) {
+        if (event.type === "snapshot") {
+          status.textContent = `Registrations are watched live (watchRegistrations, a walk every ${WATCH_INTERVAL_MS / 1000} s): ${event.registered} of ${event.total} registered.`;
+        } else if (event.type === "error") {
+          status.textContent = `Live status paused: ${event.error.code} (${event.error.message}); trying again in ${Math.ceil(event.retryInMs / 1000)} s.`;
+        } else {
+          applyChange(event);
+        }
+      }
+    } catch (error) {
+      if (!stop.signal.aborted) status.textContent = `Live status stopped: ${error.code ?? error.message}.`;
+    }
+  })();
 }
 
 function renderPage(page) {
@@ -143,12 +204,16 @@ function setupFilters() {
     offset = 0;
     loadPage($("#filters-error"));
     recount();
+    watchRegistrations();
   });
   filters.addEventListener("reset", () => {
     query = {};
     offset = 0;
     clearError($("#filters-error"));
-    setTimeout(refreshAll);
+    setTimeout(() => {
+      refreshAll();
+      watchRegistrations();
+    });
   });
 }
 
@@ -324,7 +389,9 @@ function onConnected() {
   query = {};
   offset = 0;
   highlight = null;
+  lastChange.clear();
   refreshAll();
+  watchRegistrations();
 }
 
 export function setupEndpoints() {
@@ -346,7 +413,5 @@ export function setupEndpoints() {
   $("#recount").addEventListener("click", recount);
   subscribe((_, changes) => {
     if ("client" in changes) onConnected();
-    // A client logged in or out: the rows show their registration as the platform has it.
-    if ("registrationChanged" in changes) refreshAll();
   });
 }

@@ -3,7 +3,7 @@
 // sandbox's signalling server, its state shown as it goes.
 import { TokenProvider } from "/pkg/endpoint_login.js";
 import { $, attempt, clearError, clock, el, showError } from "./ui.js";
-import { state, subscribe, update } from "./state.js";
+import { state, subscribe } from "./state.js";
 import { tokenChoices, tokenUrl } from "./token.js";
 
 let provider = null;
@@ -166,7 +166,6 @@ function sdkClient() {
   sdk.on("onLogin", () => {
     sdkStatus("on", `Logged in as ${sdk.userName}`);
     $("#sdk-logout").disabled = false;
-    update({ registrationChanged: Date.now() });
   });
   sdk.on("onLoginFailed", (cause) => {
     sdkStatus("error", `Login failed: ${cause}`);
@@ -178,7 +177,6 @@ function sdkClient() {
     sdkStatus("idle", "Logged out");
     registration = null;
     $("#sdk-logout").disabled = true;
-    update({ registrationChanged: Date.now() });
   });
   // Every REGISTER the registrar accepts (the login, then each refresh).
   sdk.on("onConnectionChange", ({ state: now, reason }) => {
