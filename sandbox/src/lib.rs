@@ -520,7 +520,10 @@ pub fn router(state: Shared) -> Router {
         .route("/__sandbox/clock", get(clock).put(set_clock))
         .route("/signalling", get(sip::socket::upgrade))
         .route("/__sandbox/signalling", get(sip::status))
-        .route("/__sandbox/signalling/refuse", post(sip::refuse))
+        .route(
+            "/__sandbox/signalling/refuse",
+            post(sip::refuse).delete(sip::clear_refusal),
+        )
         .route(
             "/__sandbox/signalling/silent",
             axum::routing::put(sip::silent),

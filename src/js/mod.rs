@@ -21,6 +21,7 @@ pub mod backend;
 pub mod client;
 pub mod error;
 pub mod host;
+pub mod login;
 pub mod provider;
 pub mod runtime;
 #[cfg(feature = "server")]

@@ -132,6 +132,7 @@ test("the page examples run in Chromium against the README's backend: a Vobiz wa
     "/": ["text/html", `<!doctype html><script type="importmap">{"imports": {"endpoint-login": "/pkg/endpoint_login.js", "endpoint-login/tokens": "/pkg/tokens/endpoint_login.js"}}</script>`],
     "/walk.js": ["text/javascript", example("client.endpoints({ aliasContains")],
     "/provider.js": ["text/javascript", example("new TokenProvider({\n  tokenUrl")],
+    "/watch.js": ["text/javascript", example("watchRegistrations({ aliasContains")],
   };
   const app = await serve(nodeListener(async (request) => {
     const url = new URL(request.url);
@@ -161,6 +162,18 @@ test("the page examples run in Chromium against the README's backend: a Vobiz wa
   // Console lines reach this process as events: wait for them.
   await until(() => lines.some((l) => /^log: \d+ endpoints$/.test(l)) && lines.some((l) => /^log: \S+ (online|offline)$/.test(l)), () => lines.join("\n"));
 
+  // The watch example: its snapshot, then it ends when its signal fires.
+  const watched = page.evaluate(async () => {
+    const { EndpointClient } = await import("endpoint-login");
+    const { watchDeskPhones } = await import("/watch.js");
+    const stop = (window.stopWatch = new AbortController());
+    await watchDeskPhones(new EndpointClient({ dialect: "vobiz", authId: "MASANDBOXACCOUNT0001", baseUrl: "/voice" }), stop.signal);
+    return "ended";
+  });
+  await until(() => lines.some((l) => /^log: \d+ of \d+ registered$/.test(l)), () => lines.join("\n"));
+  await page.evaluate(() => window.stopWatch.abort());
+  assert.equal(await watched, "ended", "the signal ends the watch quietly");
+
   const token = await page.evaluate(async () => {
     const { logIn, logOut } = await import("/provider.js");
     // What the browser SDK does with the generator at login.
@@ -187,6 +200,7 @@ test("the offline login example logs the real Plivo browser SDK in to the sandbo
     if (url.pathname === "/") return new Response(`<!doctype html><script type="importmap">{"imports": {"endpoint-login/tokens": "/pkg/tokens/endpoint_login.js"}}</script><script src="/plivobrowsersdk.js"></script>`, { headers: { "content-type": "text/html" } });
     if (url.pathname === "/plivobrowsersdk.js") return new Response(sdk, { headers: { "content-type": "text/javascript" } });
     if (url.pathname === "/login.js") return new Response(example("logInToTheSandbox"), { headers: { "content-type": "text/javascript" } });
+    if (url.pathname === "/stay.js") return new Response(example("keepLoggedIn(plivoClient, provider"), { headers: { "content-type": "text/javascript" } });
     if (url.pathname.startsWith("/pkg/")) {
       const file = url.pathname.slice("/pkg/".length);
       return new Response(readFileSync(`${pkg}${file}`), { headers: { "content-type": file.endsWith(".wasm") ? "application/wasm" : "text/javascript" } });
@@ -218,6 +232,19 @@ test("the offline login example logs the real Plivo browser SDK in to the sandbo
   assert.equal(outcome, "onLogin");
   const shown = await (await fetch(`${SANDBOX}/v1/Account/${AUTH_ID}/Endpoint/${id}/`, { headers: { authorization: basic } })).json();
   assert.equal(shown.sip_registered, "true", "the endpoint is registered");
+
+  // The keepLoggedIn example, on a page of its own (the SDK makes one client per page).
+  const kept = await context.newPage();
+  const said = [];
+  kept.on("console", (m) => said.push(`${m.type()}: ${m.text()}`));
+  await kept.goto(`${app.origin}/`);
+  await kept.evaluate(async (socket) => {
+    const { stayLoggedIn } = await import("/stay.js");
+    window.login = stayLoggedIn(new window.Plivo({ registrationDomainSocket: [socket] }).client);
+  }, `${SANDBOX.replace(/^http/, "ws")}/signalling`);
+  await until(() => said.some((l) => /^info: \[voice\] Logged in as \w+ \(attempt 1\)\.$/.test(l)), () => said.join("\n"));
+  assert.deepEqual(await kept.evaluate(() => window.login.status()), { state: "loggedIn", attempts: 1, cause: null });
+  await kept.evaluate(() => window.login.dispose());
 });
 
 test("every example of the README ran above", () => {

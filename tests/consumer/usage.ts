@@ -6,8 +6,8 @@ import http from "node:http";
 import type { BackendGrant, BackendHandlerOptions } from "endpoint-login/server";
 // @ts-expect-error pages' module has no function that needs the Auth Token
 import { verifyAccessToken as notInPages } from "endpoint-login";
-import initTokens, { TokenProvider as LoginProvider, decodeAccessToken } from "endpoint-login/tokens";
-import type { DecodedAccessToken } from "endpoint-login/tokens";
+import initTokens, { TokenProvider as LoginProvider, decodeAccessToken, keepLoggedIn } from "endpoint-login/tokens";
+import type { DecodedAccessToken, KeptLogin, KeptLoginEvent, PlivoClientLike } from "endpoint-login/tokens";
 // @ts-expect-error the login pages' module has no endpoint client
 import { EndpointClient as notInTokens } from "endpoint-login/tokens";
 import type {
@@ -19,6 +19,7 @@ import type {
   EndpointPage,
   EndpointSummary,
   ListQuery,
+  RegistrationEvent,
   SipCredentials,
 } from "endpoint-login";
 
@@ -123,4 +124,38 @@ export async function loginPage(): Promise<string> {
   const decoded: DecodedAccessToken = decodeAccessToken(token);
   provider.dispose();
   return decoded.claims.iss;
+}
+
+/** Live registrations: the events narrow on `type`. */
+export async function watching(client: EndpointClient): Promise<string[]> {
+  const seen: string[] = [];
+  const stop = new AbortController();
+  for await (const event of client.watchRegistrations({ aliasContains: "desk" }, { intervalMs: 10_000, signal: stop.signal })) {
+    const e: RegistrationEvent = event;
+    if (e.type === "snapshot") seen.push(`${e.registered} of ${e.total}`, ...e.endpoints.map((x) => x.username));
+    else if (e.type === "error") seen.push(e.error.code, String(e.retryInMs));
+    else if (e.type === "changed") seen.push(e.endpoint.username, e.previous.sipContact ?? "none");
+    // @ts-expect-error only a snapshot has endpoints
+    else seen.push(String(e.endpoints));
+  }
+  // @ts-expect-error intervalMs is a number
+  client.watchRegistrations({}, { intervalMs: "10s" });
+  return seen;
+}
+
+/** A login page keeps the SDK logged in, with a token provider or with credentials. */
+export function kept(sdk: PlivoClientLike, provider: LoginProvider): KeptLogin[] {
+  const withTokens = keepLoggedIn(sdk, provider, {
+    onEvent: (event: KeptLoginEvent) => console.info(event.type, event.message, event.code ?? "", event.retryInMs ?? ""),
+    retry: { baseDelayMs: 1000, maxDelayMs: 30_000 },
+  });
+  withTokens.addEventListener("stopped", (event) => console.warn(event.cause));
+  // @ts-expect-error no such event
+  withTokens.addEventListener("registered", () => {});
+  const withPassword = keepLoggedIn(sdk, async () => ({ username: "alice_0001", password: "from-your-backend" }));
+  // @ts-expect-error a source is a provider or a credentials callback
+  keepLoggedIn(sdk, "alice");
+  const state: "loggingIn" | "loggedIn" | "waiting" | "stopped" | "disposed" = withPassword.status().state;
+  void state;
+  return [withTokens, withPassword];
 }

@@ -16,8 +16,13 @@ export const PLIVO_SDK = fileURLToPath(new URL("../../node_modules/plivo-browser
 export const SDK_NOISE = /Failed to load resource|'(wss|https):\/\/[a-z.]*plivo\.com\/|ERR_NAME_NOT_RESOLVED/;
 
 /** A call to the sandbox's test controls (or any route), answering its JSON. */
-export async function sandbox(method, path, body) {
-  const response = await fetch(`${SANDBOX}${path}`, {
+export function sandbox(method, path, body) {
+  return sandboxAt(SANDBOX, method, path, body);
+}
+
+/** The same for the sandbox at `base` (a test's own). */
+export async function sandboxAt(base, method, path, body) {
+  const response = await fetch(`${base}${path}`, {
     method,
     headers: body ? { "content-type": "application/json" } : {},
     body: body ? JSON.stringify(body) : undefined,

@@ -9,7 +9,9 @@
 import { createHmac } from "node:crypto";
 import { AUTH_ID, AUTH_TOKEN, SANDBOX, SDK_UNCAUGHT, sandbox, watch } from "./sandbox.mjs";
 
-export const SIGNALLING = `${SANDBOX.replace(/^http/, "ws")}/signalling`;
+/** The signalling socket of the sandbox at `base`. */
+export const signallingOf = (base) => `${base.replace(/^http/, "ws")}/signalling`;
+export const SIGNALLING = signallingOf(SANDBOX);
 
 /**
  * What the SDK logs when it cannot reach Plivo's own servers (the page's policy keeps its
@@ -21,24 +23,45 @@ export const SDK_OFFLINE = /Failed to load resource|Content Security Policy|Fetc
 /**
  * Counts the SIP requests the page sends and the final answers it receives (in-page, on the
  * page's own WebSocket, the SDK untouched): `window.__sip.pending()` is 0 once every
- * request has been answered and the SDK has handled the answer. `lastPing` is when the
- * SDK's keepalive last went out.
+ * request has been answered and the SDK has handled the answer, and no socket is still
+ * being opened. `lastPing` is when the SDK's keepalive last went out, `lastClose` when a
+ * socket last closed; `open` counts the open sockets.
  */
 export function sipWatch() {
   const Native = WebSocket;
-  const sip = (window.__sip = { sent: 0, answered: 0, lastPing: 0, pending: () => sip.sent - sip.answered });
+  // Per socket: requests not answered yet, and whether it is still being opened (that
+  // needs real time, not page time). A closed socket answers nothing more: it is dropped.
+  const sockets = new Set();
+  const sip = (window.__sip = {
+    lastPing: 0,
+    lastClose: 0,
+    open: 0,
+    opening: () => [...sockets].some((s) => s.opening),
+    // `opening`: whether sockets still being opened count (not while the sandbox is down:
+    // Chromium delays new attempts after failed ones, for a long real time).
+    pending: (opening = true) => [...sockets].reduce((n, s) => n + s.unanswered + (opening && s.opening ? 1 : 0), 0),
+  });
   window.WebSocket = class extends Native {
     constructor(...args) {
       super(...args);
-      this.addEventListener("message", (e) => {
-        if (typeof e.data === "string" && /^SIP\/2\.0 [2-6]/.test(e.data)) sip.answered += 1;
+      const socket = (this.sipWatched = { unanswered: 0, opening: true });
+      sockets.add(socket);
+      this.addEventListener("open", () => {
+        socket.opening = false;
+        sip.open += 1;
       });
-      // A closed socket answers nothing more: its requests are done with.
-      this.addEventListener("close", () => (sip.answered = sip.sent));
+      this.addEventListener("message", (e) => {
+        if (typeof e.data === "string" && /^SIP\/2\.0 [2-6]/.test(e.data)) socket.unanswered = Math.max(0, socket.unanswered - 1);
+      });
+      this.addEventListener("close", () => {
+        if (!socket.opening) sip.open -= 1;
+        sockets.delete(socket);
+        sip.lastClose = Date.now();
+      });
     }
     send(data) {
       if (typeof data === "string" && !data.startsWith("SIP/2.0") && !data.startsWith("ACK ")) {
-        sip.sent += 1;
+        this.sipWatched.unanswered += 1;
         if (data.startsWith("OPTIONS")) sip.lastPing = Date.now();
       }
       super.send(data);
@@ -49,12 +72,13 @@ export function sipWatch() {
 /**
  * A page of `context` with the SDK loaded and one client made (`window.plivo`), its login
  * events noted in `window.events` (`{ name, cause, at }`). `options` go to `new Plivo()`.
- * `watchSip: false` where the context already counts the SIP traffic (a `Simulation`).
+ * `watchSip: false` where the context already counts the SIP traffic (a `Simulation`);
+ * `base`: another sandbox than the shared one.
  */
-export async function sdkPage(context, options = {}, { watchSip = true } = {}) {
+export async function sdkPage(context, options = {}, { watchSip = true, base = SANDBOX } = {}) {
   if (watchSip) await context.addInitScript(sipWatch);
   const page = watch(await context.newPage(), SDK_OFFLINE, SDK_UNCAUGHT);
-  await page.goto(`${SANDBOX}/__sandbox/page`);
+  await page.goto(`${base}/__sandbox/page`);
   await page.addScriptTag({ url: "/vendor/plivobrowsersdk.js" });
   await page.evaluate(
     ({ url, options }) => {
@@ -64,7 +88,7 @@ export async function sdkPage(context, options = {}, { watchSip = true } = {}) {
         plivo.client.on(name, (cause) => window.events.push({ name, cause: cause ?? null, at: Date.now() }));
       }
     },
-    { url: SIGNALLING, options },
+    { url: signallingOf(base), options },
   );
   return page;
 }

@@ -13,39 +13,46 @@
 // and stays registered: the clock then runs in slices that end just after each keepalive
 // the SDK sends (every 5 s; it gives up on one not answered within 2 s of the page's
 // time), and each slice waits until every SIP request has its answer.
-import { PLIVO_SDK, SANDBOX, SDK_NOISE, SDK_UNCAUGHT, blankPage, requests, sandbox, watch } from "./sandbox.mjs";
-import { SDK_OFFLINE, SIGNALLING, sipWatch } from "./signalling.mjs";
+import { PLIVO_SDK, SANDBOX, SDK_NOISE, SDK_UNCAUGHT, blankPage, requests, sandboxAt, watch } from "./sandbox.mjs";
+import { SDK_OFFLINE, signallingOf, sipWatch } from "./signalling.mjs";
 
 /** The SDK's keepalive period, and how long it waits for the answer (signalling.md). */
 const KEEPALIVE_MS = 5_000;
 const KEEPALIVE_DEADLINE_MS = 2_000;
+/** Slices while the SDK opens its socket again, and for how long after one closed. */
+const RECONNECTING_SLICE_MS = 200;
+const RECONNECTING_FOR_MS = 30_000;
 
 /**
  * Tabs of one origin on one fake clock, the sandbox's clock following it. `skewMs`: how far
  * the platform's clock is ahead of the pages' (negative: behind).
  */
 export class Simulation {
-  static async start(context, { skewMs = 0, signalling = false } = {}) {
+  static async start(context, { skewMs = 0, signalling = false, base = SANDBOX } = {}) {
     const sim = new Simulation();
     sim.context = context;
     sim.skewMs = skewMs;
     sim.signalling = signalling;
+    // The sandbox the pages talk to (a test's own, or the shared one), and whether it is
+    // down now (its clock is not followed then).
+    sim.base = base;
+    sim.down = false;
     sim.tabs = [];
     sim.inflight = 0;
     if (signalling) {
       await context.addInitScript(sipWatch);
-      sim.url = `${SANDBOX}/__sandbox/page`;
+      sim.url = `${base}/__sandbox/page`;
     } else {
       sim.url = await blankPage(context, "sdk-harness");
     }
     sim.started = 0;
     context.on("request", (r) => {
-      if (!r.url().startsWith(SANDBOX)) return;
+      if (!r.url().startsWith(base)) return;
       sim.inflight += 1;
       sim.started += 1;
     });
     for (const done of ["requestfinished", "requestfailed"]) {
-      context.on(done, (r) => r.url().startsWith(SANDBOX) && (sim.inflight -= 1));
+      context.on(done, (r) => r.url().startsWith(base) && (sim.inflight -= 1));
     }
     await context.clock.install({ time: Date.now() });
     await context.clock.pauseAt(Date.now() + 1000);
@@ -93,7 +100,7 @@ export class Simulation {
         for (const name of ["onLogin", "onLogout"]) plivo.client.on(name, () => seen.events.push({ type: name, at: Date.now() }));
         plivo.client.loginWithAccessTokenGenerator(provider);
       },
-      { ttl, signIn, module, signalling: this.signalling && SIGNALLING },
+      { ttl, signIn, module, signalling: this.signalling && signallingOf(this.base) },
     );
     this.tabs.push(page);
     await page.waitForFunction(() => window.seen.handed.length === 1, null, { timeout: 10_000, polling: 20 });
@@ -108,8 +115,9 @@ export class Simulation {
    */
   async syncSandbox(aheadMs, pageNow) {
     const page = this.tabs[0];
+    if (this.down) return;
     pageNow ??= page ? await page.evaluate(() => Date.now()) : await this.clockNow();
-    await sandbox("PUT", "/__sandbox/clock", { offsetMs: Math.round(pageNow + aheadMs - Date.now() + this.skewMs) });
+    await sandboxAt(this.base, "PUT", "/__sandbox/clock", { offsetMs: Math.round(pageNow + aheadMs - Date.now() + this.skewMs) });
   }
 
   async clockNow() {
@@ -172,10 +180,17 @@ export class Simulation {
     const [first] = this.tabs;
     const end = (await first.evaluate(() => Date.now())) + ms;
     for (;;) {
-      const { now, lastPing } = await first.evaluate(() => ({ now: Date.now(), lastPing: window.__sip.lastPing }));
+      const { now, lastPing, open, opening, lastClose } = await first.evaluate(() => {
+        const sip = window.__sip;
+        return { now: Date.now(), lastPing: sip.lastPing, open: sip.open, opening: sip.opening(), lastClose: sip.lastClose };
+      });
       if (now >= end) return;
       const known = lastPing > 0 && now - lastPing < KEEPALIVE_MS;
-      const slice = Math.max(1, Math.min(known ? lastPing + KEEPALIVE_MS + 50 - now : KEEPALIVE_DEADLINE_MS - 100, KEEPALIVE_MS, end - now));
+      // While the SDK opens its socket (again) to a sandbox that is up: short slices, so that
+      // its own checks do not close a socket still being opened in real time.
+      const reconnecting = !this.down && open === 0 && (opening || now - lastClose < RECONNECTING_FOR_MS);
+      const longest = reconnecting ? RECONNECTING_SLICE_MS : known ? lastPing + KEEPALIVE_MS + 50 - now : KEEPALIVE_DEADLINE_MS - 100;
+      const slice = Math.max(1, Math.min(longest, KEEPALIVE_MS, end - now));
       await this.syncSandbox(slice / 2, now);
       this.sliceStarted = this.started;
       await this.context.clock.runFor(slice);
@@ -186,7 +201,14 @@ export class Simulation {
   /** Waits until every tab's SIP requests have their answers, and every HTTP request is done. */
   async settleSignalling() {
     for (;;) {
-      await Promise.all(this.tabs.map((page) => page.waitForFunction(() => window.__sip.pending() === 0, null, { polling: 5, timeout: 30_000 })));
+      await Promise.all(
+        this.tabs.map((page) =>
+          page.waitForFunction((opening) => window.__sip.pending(opening) === 0, !this.down, { polling: 5, timeout: 30_000 }).catch(async (error) => {
+            const sip = await page.evaluate(() => JSON.stringify(window.__sip)).catch(() => "?");
+            throw new Error(`SIP traffic never settled (${sip}): ${error.message}`);
+          }),
+        ),
+      );
       if (this.started === this.sliceStarted && this.inflight === 0) return;
       await this.settle();
       this.sliceStarted = this.started;
@@ -202,7 +224,8 @@ export class Simulation {
       await this.syncSandbox(Math.min(step, ms - done));
       this.sliceStarted = this.started;
       await this.context.clock.fastForward(Math.min(step, ms - done));
-      await this.settle();
+      if (this.signalling) await this.settleSignalling();
+      else await this.settle();
     }
   }
 

@@ -87,6 +87,17 @@ pub async fn refuse(State(state): State<Shared>, body: Bytes) -> Response {
     (StatusCode::CREATED, Json(json!({ "refusal": refusal }))).into_response()
 }
 
+/// `DELETE /__sandbox/signalling/refuse`: refuses nothing more.
+pub async fn clear_refusal(State(state): State<Shared>) -> StatusCode {
+    state
+        .data
+        .write()
+        .expect("sandbox state lock")
+        .registrar
+        .refusal = None;
+    StatusCode::NO_CONTENT
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SilentRequest {

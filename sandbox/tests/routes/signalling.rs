@@ -604,12 +604,23 @@ async fn controls_refuse_silence_drop_limit_and_log() {
     s.rest(
         "POST",
         "/__sandbox/signalling/refuse",
-        Some(json!({"status": 503})),
+        Some(json!({"status": 503, "times": 5})),
     )
     .await;
     assert_eq!(
         status(&exchange(&mut socket, &register(&user, 6, &with_token, 120)).await),
         503
+    );
+    assert_eq!(
+        s.rest("DELETE", "/__sandbox/signalling/refuse", None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        status(&exchange(&mut socket, &register(&user, 6, &with_token, 120)).await),
+        200,
+        "no refusal once cleared"
     );
     for bad in [
         json!({}),
