@@ -253,17 +253,13 @@ fn stages(run: &mut Run) -> Result {
         run.check(&mut no_any_in_types())?;
         run.check(cmd("tsc").args(["--project", "tests/consumer/tsconfig.json"]))?;
         let sandbox = Sandbox::start(&sandbox_bin, &[])?;
+        let files = consumer_test_files(&consumer)?;
         run.tests(
             node_tests()
                 .current_dir(&consumer)
-                .args([
-                    // One file at a time: they share the sandbox, and some reset it.
-                    "--test-concurrency=1",
-                    "package.test.mjs",
-                    "backend.test.mjs",
-                    "attacks.test.mjs",
-                    "readme.test.mjs",
-                ])
+                // One file at a time: they share the sandbox, and some reset it.
+                .arg("--test-concurrency=1")
+                .args(files)
                 .env("SANDBOX_URL", &sandbox.url)
                 .env("CHROMIUM", CHROMIUM),
         )?;
@@ -279,6 +275,25 @@ fn stages(run: &mut Run) -> Result {
 
     run.stage("page tests: playwright-core in Chromium");
     page_tests(run, &sandbox_bin)
+}
+
+/// The consumer tests, in the order they run; a test file left out of the list fails the
+/// run rather than being skipped.
+fn consumer_test_files(folder: &std::path::Path) -> Result<&'static [&'static str]> {
+    const FILES: &[&str] = &[
+        "package.test.mjs",
+        "backend.test.mjs",
+        "server-options.test.mjs",
+        "attacks.test.mjs",
+        "readme.test.mjs",
+    ];
+    for entry in std::fs::read_dir(folder)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".test.mjs") && !FILES.contains(&name.as_str()) {
+            return Err(format!("tests/consumer/{name} is not in xtask's list of consumer tests").into());
+        }
+    }
+    Ok(FILES)
 }
 
 /// `node --test` with the spec reporter and a time limit for each test and hook: a test
