@@ -108,7 +108,8 @@ Options (each also settable from the environment variable shown):
                               with 10010 [ENDPOINT_SANDBOX_MAX_REGISTRATIONS, default: no limit]
   --skip-check NAMES          registrar checks to switch off, comma-separated, to show that a
                               test notices: signature, subject, nbf, exp, password, expiry,
-                              logout
+                              logout (neither the logout nor the socket's close that
+                              follows it ends the registration)
                               [ENDPOINT_SANDBOX_SKIP_CHECK, default: none]
   -h, --help                  this text
 ";

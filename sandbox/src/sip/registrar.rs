@@ -193,8 +193,13 @@ impl Registrar {
             .retain(|b| !(b.platform == platform && b.endpoint_id == id));
     }
 
-    /// Ends every registration made over a socket (it closed).
+    /// Ends every registration made over a socket (it closed), unless the `logout` check
+    /// is off: the SDK closes its socket right after logging out, so a registrar that
+    /// ignored logouts must ignore that close too, or a test could not tell.
     pub fn disconnected(&mut self, connection: u64) {
+        if self.settings.skip_checks.has("logout") {
+            return;
+        }
         self.bindings.retain(|b| b.connection != connection);
     }
 
@@ -601,6 +606,21 @@ mod tests {
         assert!(
             r.registration(Platform::Plivo, "1", 0).is_none(),
             "logged out"
+        );
+    }
+
+    #[test]
+    fn without_the_logout_check_a_closed_socket_leaves_its_registration() {
+        let mut r = Registrar::new(Settings {
+            skip_checks: Skipped(vec!["logout".into()]),
+            ..Settings::default()
+        });
+        r.bind(binding("1", "sip:a@x", 100, 1), 0).unwrap();
+        r.disconnected(1);
+        assert!(r.registration(Platform::Plivo, "1", 0).is_some());
+        assert!(
+            r.registration(Platform::Plivo, "1", 100).is_none(),
+            "it expires"
         );
     }
 
