@@ -40,6 +40,26 @@ impl Dialect {
         }
     }
 
+    /// The `dialect` option: `"plivo"` or `"vobiz"`, or `INVALID_CONFIG` naming what was
+    /// given instead.
+    pub fn read<O>(value: Field<O>) -> Result<Self> {
+        match value {
+            Field::Text(name) => Self::parse(&name).ok_or_else(|| {
+                Error::config(
+                    "dialect",
+                    &text!(
+                        quoted(&name),
+                        " is not a dialect; use \"plivo\" or \"vobiz\""
+                    ),
+                )
+            }),
+            other => Err(Error::config(
+                "dialect",
+                &text!("expected \"plivo\" or \"vobiz\", got ", other.kind()),
+            )),
+        }
+    }
+
     /// The display name of the platform.
     pub fn platform(self) -> &'static str {
         match self {
@@ -122,23 +142,7 @@ impl ClientOptions {
     /// Reads the options object given to `new EndpointClient(...)`.
     pub fn read<O: Host>(value: Field<O>) -> Result<Self> {
         let o = Options::required(value, "config", ErrorCode::InvalidConfig, Self::FIELDS)?;
-        let dialect = match o.field("dialect") {
-            Field::Text(name) => Dialect::parse(&name).ok_or_else(|| {
-                Error::config(
-                    "dialect",
-                    &text!(
-                        quoted(&name),
-                        " is not a dialect; use \"plivo\" or \"vobiz\""
-                    ),
-                )
-            })?,
-            other => {
-                return Err(Error::config(
-                    "dialect",
-                    &text!("expected \"plivo\" or \"vobiz\", got ", other.kind()),
-                ))
-            }
-        };
+        let dialect = Dialect::read(o.field("dialect"))?;
         let retry = match o.nested("retry", RetryOptions::FIELDS)? {
             Some(retry) => Some(RetryOptions::read(&retry)?),
             None => None,
@@ -157,8 +161,13 @@ impl ClientOptions {
 /// The one rule for `timeoutMs`: whole milliseconds from 1 to 600,000.
 pub fn read_timeout<O: Host>(options: &Options<O>) -> Result<Option<u32>> {
     Ok(options
-        .whole("timeoutMs", 1, MAX_TIMEOUT_MS)?
+        .whole("timeoutMs", MIN_TIMEOUT_MS, MAX_TIMEOUT_MS)?
         .map(|ms| ms as u32))
+}
+
+/// [`read_timeout`]'s rule for a number already read (`endpoint-login/server`'s reader).
+pub fn check_timeout(code: ErrorCode, field: &str, ms: f64) -> Result<u32> {
+    validate::whole(code, field, ms, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS).map(|ms| ms as u32)
 }
 
 impl fmt::Debug for ClientOptions {
@@ -241,6 +250,7 @@ pub struct ClientConfig {
 /// Default timeout of one request attempt.
 pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 const MAX_TIMEOUT_MS: i64 = 600_000;
+const MIN_TIMEOUT_MS: i64 = 1;
 
 impl ClientConfig {
     /// Checks options and fills in defaults.

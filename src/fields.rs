@@ -113,7 +113,10 @@ impl<O: Host> Options<O> {
         text!(&self.path, name)
     }
 
-    fn wrong_kind(&self, name: &str, expected: &str, found: &Field<O>) -> Error {
+    /// The error for the field `name` holding `found` where `expected` belongs: what it
+    /// must be and the kind found, never the value (a password given as a number is not
+    /// echoed).
+    pub fn wrong_kind(&self, name: &str, expected: &str, found: &Field<O>) -> Error {
         let path = self.path(name);
         Error::new(
             self.code,

@@ -586,6 +586,9 @@ fn declarations_name_exactly_what_the_library_reads_and_writes() {
     use endpoint_login::endpoint::{
         member_names, CreateEndpointRequest, Endpoint, UpdateEndpointRequest,
     };
+    use endpoint_login::js::backend::{
+        BackendGrant, BackendHandlerOptions, GRANT_FIELDS, HANDLER_FIELDS,
+    };
     use endpoint_login::js::server::{VerifyOptions, VERIFY_FIELDS};
     use endpoint_login::query::{declaration, ListQuery};
     use endpoint_login::retry::RetryOptions;
@@ -596,7 +599,7 @@ fn declarations_name_exactly_what_the_library_reads_and_writes() {
     use endpoint_login::token::time::TokenLifetimeInput;
     use endpoint_login::token::CreateTokenRequest;
     use tsify::Tsify;
-    let read: [(&str, &[&str]); 10] = [
+    let read: [(&str, &[&str]); 12] = [
         (ClientOptions::DECL, ClientOptions::FIELDS),
         (RetryOptions::DECL, RetryOptions::FIELDS),
         (declaration::ListQuery::DECL, ListQuery::FIELDS),
@@ -607,6 +610,8 @@ fn declarations_name_exactly_what_the_library_reads_and_writes() {
         (TokenProviderOptions::DECL, PROVIDER_FIELDS),
         (ClientTokenProviderOptions::DECL, CLIENT_PROVIDER_FIELDS),
         (VerifyOptions::DECL, VERIFY_FIELDS),
+        (BackendHandlerOptions::DECL, HANDLER_FIELDS),
+        (BackendGrant::DECL, GRANT_FIELDS),
     ];
     for (decl, fields) in read {
         let mut declared = declared(decl);

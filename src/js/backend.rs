@@ -6,77 +6,100 @@
 
 use std::rc::Rc;
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Function, Promise};
+use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::host::{field, JsObject};
+use super::host::field;
 use super::runtime::{body_at_most, FetchTransport, HostClient, HostRuntime};
+use super::serde_io::Input;
 use crate::backend::{
     self, refuse, EndpointAccess, Refusal, Route, DEFAULT_TOKEN_TTL_SECONDS,
     MAX_FORWARDED_BODY_BYTES,
 };
 use crate::client::Client;
-use crate::config::{ClientConfig, ClientOptions};
+use crate::config::{check_timeout, ClientConfig, ClientOptions, Dialect};
 use crate::error::{Error, ErrorCode, Result};
-use crate::fields::{Field, Options};
 use crate::http::{ApiRequest, Method};
+use crate::token::time::{MAX_LIFETIME_SECONDS, MIN_LIFETIME_SECONDS};
 use crate::token::CreateTokenRequest;
+use crate::validate;
 
 /// What `authorize` grants the signed-in user of a request.
-#[cfg(feature = "typescript")]
-#[derive(tsify::Tsify)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct BackendGrant {
     /// The endpoint username the user's tokens log in as.
     pub sub: String,
     /// May receive calls (default false).
-    #[tsify(optional)]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub incoming: Option<bool>,
     /// May place calls (default true).
-    #[tsify(optional)]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub outgoing: Option<bool>,
     /// Lifetime of the user's tokens, 180 to 86,400 s (default 3600).
-    #[tsify(optional)]
-    pub ttl_seconds: Option<u32>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub ttl_seconds: Option<f64>,
     /// Endpoint calls the user may make through the handler (default "none").
-    #[tsify(optional, type = "\"none\" | \"read\" | \"manage\"")]
-    pub endpoints: Option<()>,
+    #[cfg_attr(
+        feature = "typescript",
+        tsify(optional, type = "\"none\" | \"read\" | \"manage\"")
+    )]
+    pub endpoints: Option<String>,
 }
 
+/// The fields of a grant, as JavaScript spells them.
+pub const GRANT_FIELDS: &[&str] = &["sub", "incoming", "outgoing", "ttlSeconds", "endpoints"];
+
+/// How grants are read.
+const GRANT: Input = Input::new(
+    "the grant authorize answered",
+    ErrorCode::InvalidConfig,
+    GRANT_FIELDS,
+);
+
 /// Options of `createBackendHandler`.
-#[cfg(feature = "typescript")]
-#[derive(tsify::Tsify)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct BackendHandlerOptions {
     /// The platform's API dialect. Tokens need "plivo" (Vobiz has no token API).
-    pub dialect: crate::config::Dialect,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    #[cfg_attr(feature = "typescript", tsify(type = "Dialect"))]
+    pub dialect: JsValue,
     /// The account's Auth ID.
     pub auth_id: String,
     /// The account's Auth Token: it stays on the server.
-    pub auth_token: String,
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
+    pub auth_token: Option<String>,
     /// The platform's API (default: the dialect's public API).
-    #[tsify(optional)]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub base_url: Option<String>,
     /// Where the application mounts the handler, e.g. "/voice/" (default "/").
-    #[tsify(optional)]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
     pub base_path: Option<String>,
     /// Timeout of each platform request, ms (default 10,000).
-    #[tsify(optional)]
-    pub timeout_ms: Option<u32>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub timeout_ms: Option<f64>,
     /// How long `authorize` may take, ms (default 10,000): past it the request is
     /// answered 503 and `authorize`'s answer is ignored.
-    #[tsify(optional)]
-    pub authorize_timeout_ms: Option<u32>,
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub authorize_timeout_ms: Option<f64>,
     /// Checks the request's session: the user's grant, or null when nobody is signed in
     /// (the handler answers 401). Never take the grant from the request itself.
-    #[tsify(type = "(request: Request) => BackendGrant | null | Promise<BackendGrant | null>")]
-    pub authorize: (),
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    #[cfg_attr(
+        feature = "typescript",
+        tsify(type = "(request: Request) => BackendGrant | null | Promise<BackendGrant | null>")
+    )]
+    pub authorize: JsValue,
 }
 
 /// The fields of `createBackendHandler`'s options, as JavaScript spells them.
-const FIELDS: &[&str] = &[
+pub const HANDLER_FIELDS: &[&str] = &[
     "dialect",
     "authId",
     "authToken",
@@ -87,11 +110,19 @@ const FIELDS: &[&str] = &[
     "authorize",
 ];
 
+/// How `createBackendHandler`'s options are read: the fields it shares with
+/// `new EndpointClient` are named "config" in messages, as there.
+const OPTIONS: Input = Input {
+    what: "backend handler options",
+    code: ErrorCode::InvalidConfig,
+    known: HANDLER_FIELDS,
+    what_for: |name| {
+        matches!(name, "dialect" | "authId" | "baseUrl" | "timeoutMs").then_some("config")
+    },
+};
+
 /// How long `authorize` may take unless `authorizeTimeoutMs` says otherwise.
 const DEFAULT_AUTHORIZE_TIMEOUT_MS: u32 = 10_000;
-
-/// The fields of a grant.
-const GRANT_FIELDS: &[&str] = &["sub", "incoming", "outgoing", "ttlSeconds", "endpoints"];
 
 struct Handler {
     base_path: String,
@@ -249,22 +280,22 @@ pub fn node_listener(
 pub fn create_backend_handler(
     #[wasm_bindgen(unchecked_param_type = "BackendHandlerOptions")] options: JsValue,
 ) -> std::result::Result<JsValue, JsValue> {
-    let authorize = super::host::own(&options, "authorize")
-        .ok()
-        .and_then(|f| f.dyn_into::<Function>().ok())
-        .ok_or_else(|| {
-            Error::config(
-                "authorize",
-                "give a function that answers the signed-in user's grant, or null",
-            )
-        })?;
-    let o = Options::required(
-        field(options.clone()),
-        "backend handler options",
-        ErrorCode::InvalidConfig,
-        FIELDS,
-    )?;
-    let base_path = match o.text("basePath")? {
+    // Said first, whatever else is wrong: without it the handler cannot work at all.
+    let no_authorize = || {
+        Error::config(
+            "authorize",
+            "give a function that answers the signed-in user's grant, or null",
+        )
+    };
+    if !super::host::own(&options, "authorize").is_ok_and(|f| f.is_function()) {
+        return Err(no_authorize().into());
+    }
+    let o: BackendHandlerOptions = OPTIONS.required(&options)?;
+    let authorize = o
+        .authorize
+        .dyn_into::<Function>()
+        .map_err(|_| no_authorize())?;
+    let base_path = match o.base_path {
         None => "/".to_owned(),
         Some(path) => backend::normalise_base_path(&path).ok_or_else(|| {
             Error::config(
@@ -273,7 +304,7 @@ pub fn create_backend_handler(
             )
         })?,
     };
-    if o.text("authToken")?.is_none() {
+    if o.auth_token.is_none() {
         return Err(Error::config(
             "authToken",
             "the handler adds the account's credentials: give the Auth Token (on the server only)",
@@ -281,12 +312,21 @@ pub fn create_backend_handler(
         .into());
     }
     let authorize_timeout_ms = o
-        .whole("authorizeTimeoutMs", 1, 600_000)?
-        .map_or(DEFAULT_AUTHORIZE_TIMEOUT_MS, |ms| ms as u32);
-    let config = ClientConfig::from_options(ClientOptions::read(field(without(
-        &options,
-        &["basePath", "authorize", "authorizeTimeoutMs"],
-    )))?)?;
+        .authorize_timeout_ms
+        .map(|ms| check_timeout(ErrorCode::InvalidConfig, "authorizeTimeoutMs", ms))
+        .transpose()?
+        .unwrap_or(DEFAULT_AUTHORIZE_TIMEOUT_MS);
+    let config = ClientConfig::from_options(ClientOptions {
+        dialect: Dialect::read(field(o.dialect))?,
+        auth_id: o.auth_id,
+        auth_token: o.auth_token,
+        base_url: o.base_url,
+        timeout_ms: o
+            .timeout_ms
+            .map(|ms| check_timeout(ErrorCode::InvalidConfig, "timeoutMs", ms))
+            .transpose()?,
+        retry: None,
+    })?;
     let transport = FetchTransport::new(&config);
     let handler = Rc::new(Handler {
         base_path,
@@ -301,15 +341,6 @@ pub fn create_backend_handler(
         })
     });
     Ok(serve.into_js_value())
-}
-
-/// A copy of `options` without the handler's own fields, for the client options reader.
-fn without(options: &JsValue, names: &[&str]) -> JsValue {
-    let copy = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
-    for name in names {
-        let _ = Reflect::delete_property(&copy, &JsValue::from_str(name));
-    }
-    copy.into()
 }
 
 /// A JSON response (`status` 200-599: a `Response` cannot have another).
@@ -351,27 +382,31 @@ struct Grant {
     endpoints: EndpointAccess,
 }
 
-fn read_grant(value: Field<JsObject>) -> Result<Grant> {
-    let o = Options::required(
-        value,
-        "the grant authorize answered",
-        ErrorCode::InvalidConfig,
-        GRANT_FIELDS,
-    )?;
-    let sub = o.required_text("sub")?;
-    let endpoints = match o.text("endpoints")? {
+fn read_grant(value: &JsValue) -> Result<Grant> {
+    let grant: BackendGrant = GRANT.required(value)?;
+    let endpoints = match grant.endpoints {
         None => EndpointAccess::None,
         Some(name) => EndpointAccess::parse(&name).ok_or_else(|| {
             Error::config("endpoints", "must be \"none\", \"read\" or \"manage\"")
         })?,
     };
+    let ttl_seconds = grant
+        .ttl_seconds
+        .map(|s| {
+            validate::whole(
+                ErrorCode::InvalidConfig,
+                "ttlSeconds",
+                s,
+                MIN_LIFETIME_SECONDS,
+                MAX_LIFETIME_SECONDS,
+            )
+        })
+        .transpose()?;
     Ok(Grant {
-        sub,
-        incoming: o.flag("incoming")?.unwrap_or(false),
-        outgoing: o.flag("outgoing")?.unwrap_or(true),
-        ttl_seconds: o
-            .whole("ttlSeconds", 180, 86_400)?
-            .unwrap_or(DEFAULT_TOKEN_TTL_SECONDS),
+        sub: grant.sub,
+        incoming: grant.incoming.unwrap_or(false),
+        outgoing: grant.outgoing.unwrap_or(true),
+        ttl_seconds: ttl_seconds.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS),
         endpoints,
     })
 }
@@ -491,7 +526,7 @@ impl Handler {
         if verdict.is_null() || verdict.is_undefined() || verdict.as_bool() == Some(false) {
             return Err(refuse(401, "not signed in"));
         }
-        read_grant(field(verdict)).map_err(|e| {
+        read_grant(&verdict).map_err(|e| {
             web_sys::console::error_1(&JsValue::from_str(&text!("endpoint-login: ", e.message)));
             failed()
         })

@@ -9,6 +9,9 @@
 //!   their strings and gives their lengths, and a small builder makes the objects
 //!   (`tokenObject`, `endpointRows`: several times faster than JSON for them).
 //!
+//! `endpoint-login/server` (the `server` feature) converts what crosses into and out of
+//! it with serde-wasm-bindgen instead ([`serde_io`]): no page downloads it.
+//!
 //! Async methods take `&self` only to clone `Rc` state into the future they return, so
 //! `free()` during a call neither throws nor cancels it.
 
@@ -24,6 +27,8 @@ pub mod host;
 pub mod login;
 pub mod provider;
 pub mod runtime;
+#[cfg(feature = "server")]
+pub mod serde_io;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod signal;

@@ -1,30 +1,36 @@
 //! What only a server may call, because it needs the account's Auth Token: built into
 //! `endpoint-login/server` (the `server` feature), never into the module pages load.
 
+use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-use super::host::{field, output};
+use super::serde_io::{write, Input};
 use super::token::{token_arg, unix_now};
 use crate::error::ErrorCode;
-use crate::fields::{Field, Options};
 use crate::token::decode;
 use crate::token::time::seconds;
+use crate::validate;
+
+/// Options of `verifyAccessToken`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+pub struct VerifyOptions {
+    /// The time to check against, Unix seconds (default: the clock).
+    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    #[cfg_attr(feature = "typescript", tsify(optional, type = "number"))]
+    pub now: JsValue,
+    /// Seconds of tolerance for exp and nbf (default 60).
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub leeway_seconds: Option<f64>,
+}
 
 /// The fields of `verifyAccessToken`'s options, as JavaScript spells them.
 pub const VERIFY_FIELDS: &[&str] = &["now", "leewaySeconds"];
 
-/// Options of `verifyAccessToken`.
-#[cfg(feature = "typescript")]
-#[derive(tsify::Tsify)]
-#[serde(rename_all = "camelCase")]
-pub struct VerifyOptions {
-    /// The time to check against, Unix seconds (default: the clock).
-    #[tsify(optional)]
-    pub now: Option<i64>,
-    /// Seconds of tolerance for exp and nbf (default 60).
-    #[tsify(optional)]
-    pub leeway_seconds: Option<u32>,
-}
+/// How `verifyAccessToken`'s options are read.
+const VERIFY_OPTIONS: Input =
+    Input::new("verify options", ErrorCode::InvalidArgument, VERIFY_FIELDS);
 
 /// Checks an access token's HS256 signature with the account auth token, then its expiry
 /// and maturity with a leeway (default 60 s). Throws `MALFORMED_TOKEN`,
@@ -38,27 +44,21 @@ pub fn verify_access_token(
 ) -> std::result::Result<JsValue, JsValue> {
     let token = token_arg(&token)?;
     let auth_token = super::host::text(&auth_token, "authToken", ErrorCode::InvalidArgument)?;
-    let options = Options::optional(
-        field(options.unwrap_or_default()),
-        "verify options",
-        ErrorCode::InvalidArgument,
-        VERIFY_FIELDS,
-    )?;
-    let (now, leeway) = match &options {
+    let options: Option<VerifyOptions> = VERIFY_OPTIONS.optional(&options.unwrap_or_default())?;
+    let (now, leeway) = match options {
         None => (unix_now(), 60),
         Some(o) => {
-            let now = o.field("now");
-            let now = match now {
-                Field::Absent | Field::Null => unix_now(),
-                other => seconds("now", &other)?,
+            let now = match super::host::field(o.now) {
+                now if now.is_absent() => unix_now(),
+                now => seconds("now", &now)?,
             };
-            (now, o.whole("leewaySeconds", 0, 86_400)?.unwrap_or(60))
+            let leeway = o
+                .leeway_seconds
+                .map(|s| validate::whole(ErrorCode::InvalidArgument, "leewaySeconds", s, 0, 86_400))
+                .transpose()?;
+            (now, leeway.unwrap_or(60))
         }
     };
-    Ok(output(&decode::verify_access_token(
-        &token,
-        &auth_token,
-        now,
-        leeway,
-    )?))
+    let verified = decode::verify_access_token(&token, &auth_token, now, leeway)?;
+    Ok(write(&verified, ErrorCode::MalformedToken)?)
 }

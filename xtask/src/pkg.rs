@@ -356,16 +356,20 @@ pub fn build() -> Result<Vec<Download>> {
         fs::remove_dir_all(&pkg)?;
     }
     let mut downloads = Vec::new();
+    let mut unlimited = Vec::new();
     for module in MODULES {
         let out = build_module(module)?;
         fs::write(out.join(NODE_ENTRY), NODE_ENTRY_SOURCE)?;
-        let Some(limit) = module.limit else { continue };
         let mut files = vec![
             out.join(format!("{OUT_NAME}_bg.wasm")),
             out.join(format!("{OUT_NAME}.js")),
         ];
         files.extend(snippets(&out)?);
         let sizes = gzip_sizes(&files)?;
+        let Some(limit) = module.limit else {
+            unlimited.push((module.name, sizes.iter().sum::<u64>()));
+            continue;
+        };
         downloads.push(Download {
             module: module.name,
             limit,
@@ -384,6 +388,9 @@ pub fn build() -> Result<Vec<Download>> {
             download.glue,
             download.limit
         );
+    }
+    for (module, size) in unlimited {
+        eprintln!("    {module} is {size} B gzip -9 (no limit: pages never load it)");
     }
     let named = target_dir().join(format!("size/{OUT_NAME}_bg.wasm"));
     eprintln!("    where the main module's wasm bytes go (twiggy top, before gzip):");

@@ -290,7 +290,9 @@ fn consumer_test_files(folder: &std::path::Path) -> Result<&'static [&'static st
     for entry in std::fs::read_dir(folder)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
         if name.ends_with(".test.mjs") && !FILES.contains(&name.as_str()) {
-            return Err(format!("tests/consumer/{name} is not in xtask's list of consumer tests").into());
+            return Err(
+                format!("tests/consumer/{name} is not in xtask's list of consumer tests").into(),
+            );
         }
     }
     Ok(FILES)
