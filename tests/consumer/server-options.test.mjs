@@ -2,8 +2,9 @@
 // field of createBackendHandler's options, of the grants `authorize` answers and of
 // verifyAccessToken's options, given the wrong kind, out of range, misspelt, extra,
 // `undefined` rather than missing, or lent by a prototype. Each case's code, field and
-// message are the ones users saw before the conversion (recorded from 0.2's hand reading),
-// and no message carries a value given (an Auth Token given as a number is not echoed).
+// message are the ones users saw before the conversion (recorded from the field-by-field
+// reading it replaced), and no message carries a value given (an Auth Token given as a
+// number is not echoed).
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import initServer, {
@@ -97,7 +98,7 @@ function assertNoSecret(message) {
   for (const secret of [AUTH_TOKEN, String(SECRET), SECRET_TEXT]) assert.ok(!message.includes(secret), `${message} carries a value given`);
 }
 
-test("createBackendHandler: each field's wrong kinds, ranges and spellings, as 0.2 said them", () => {
+test("createBackendHandler: each field's wrong kinds, ranges and spellings, said as before", () => {
   for (const [name, options, expected] of HANDLER_CASES) {
     const got = outcome(() => createBackendHandler(options()));
     if (got !== "ok") assertNoSecret(got[2]);
