@@ -94,6 +94,36 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 results.pageWork = { library: spread(pageWork.library), peer: spread(pageWork.peer) };
 
+// watchRegistrations over 10,000 endpoints of each platform: one walk's time, its requests
+// and the page's main-thread CPU time (Chromium's own TaskDuration, around the call).
+const cdp = await page.context().newCDPSession(page);
+await cdp.send("Performance.enable");
+const busy = async () => (await cdp.send("Performance.getMetrics")).metrics.find((m) => m.name === "TaskDuration").value * 1000;
+// Its peer: a plain polling walk of the same pages, interleaved with it.
+results.watch = {};
+for (const dialect of ["plivo", "vobiz"]) {
+  const samples = { ms: [], cpu: [], requests: [], peerMs: [], peerCpu: [] };
+  for (let round = 0; round < 3; round++) {
+    let before = await busy();
+    const walked = await page.evaluate((d) => window.bench.watchWalk(d), dialect);
+    samples.cpu.push((await busy()) - before);
+    samples.ms.push(walked.ms);
+    samples.requests.push(walked.requests);
+    before = await busy();
+    const polled = await page.evaluate((d) => window.bench.pollWalk(d), dialect);
+    samples.peerCpu.push((await busy()) - before);
+    samples.peerMs.push(polled.ms);
+    if (polled.total !== walked.total) throw new Error(`the peer saw ${polled.total} endpoints, the library ${walked.total}`);
+  }
+  results.watch[dialect] = {
+    ms: spread(samples.ms),
+    cpu: spread(samples.cpu),
+    requests: median(samples.requests),
+    peerMs: spread(samples.peerMs),
+    peerCpu: spread(samples.peerCpu),
+  };
+}
+
 const cached = { library: [], peer: [] };
 for (let round = 0; round < 5; round++) {
   const r = await page.evaluate(() => window.bench.cachedTokens(200));
@@ -157,6 +187,17 @@ const rows = [
   ["cached `getAccessToken()` calls", fmt(results.cachedTokens.library, "/s"), `awaiting a resolved promise: ${fmt(results.cachedTokens.peer, "/s")}`, ratio(results.cachedTokens.library.median, results.cachedTokens.peer.median)],
   ["1,000 concurrent cold `getAccessToken()`", `${results.coldTokens.ms.toFixed(0)} ms, ${results.coldTokens.distinct} token`, `requests seen by the sandbox: ${results.coldTokens.requests}`, ""],
   ["wasm memory after the walks", kb(results.memoryAfterWalks), "", ""],
+  ...["plivo", "vobiz"].map((dialect) => {
+    const x = results.watch[dialect];
+    // At the default interval, a walk starts 30 s after the last one ended.
+    const perMinute = (x.requests * 60_000) / (30_000 + x.ms.median);
+    return [
+      `\`watchRegistrations\` over 10,000 ${dialect === "plivo" ? "Plivo endpoints, 20 a page (paced: 250 requests in 5 s)" : "Vobiz endpoints, 100 a page"}: one walk, ${x.requests} requests (${perMinute.toFixed(0)} a minute at the default 30 s interval${dialect === "plivo" ? "; Plivo allows 3,600" : ""})`,
+      `${fmt(x.ms, "ms")}; the page's CPU ${fmt(x.cpu, "ms")}`,
+      `plain polling walk (sequential \`fetch\` + \`json()\` into a Map${dialect === "plivo" ? ", unpaced" : ""}): ${fmt(x.peerMs, "ms")}; CPU ${fmt(x.peerCpu, "ms")}`,
+      ratio(x.cpu.median, x.peerCpu.median),
+    ];
+  }),
 ];
 const table = [
   "| benchmark | library (median, min-max) | peer in the same page | ratio |",

@@ -204,3 +204,43 @@ export async function coldTokens() {
     requests: log.requests.filter((r) => r.path.includes("/JWT/Token/")).length,
   };
 }
+
+/**
+ * One walk of `watchRegistrations` over every endpoint of `dialect` (10,000 each, Plivo 20
+ * a page and paced, Vobiz 100 a page): the time until its snapshot and the requests it
+ * took. The driver measures the page's CPU time around the call.
+ */
+export async function watchWalk(dialect) {
+  const client = dialect === "vobiz" ? vobiz : new EndpointClient({ dialect: "plivo", ...ACCOUNT, baseUrl: location.origin });
+  await fetch("/__sandbox/requests", { method: "DELETE" });
+  const stop = new AbortController();
+  const started = performance.now();
+  for await (const event of client.watchRegistrations(undefined, { signal: stop.signal })) {
+    if (event.type !== "snapshot") continue;
+    const ms = performance.now() - started;
+    stop.abort();
+    const log = await (await fetch("/__sandbox/requests")).json();
+    return { ms, total: event.total, requests: log.requests.filter((r) => r.path.includes("/Endpoint/")).length };
+  }
+  throw new Error("the watch ended before its snapshot");
+}
+
+/**
+ * The peer of `watchWalk`: what a page without the library would poll with, one plain walk
+ * of every page (sequential `fetch` + `json()`, the same page sizes, no pacing) into a Map
+ * of each endpoint's registration.
+ */
+export async function pollWalk(dialect) {
+  const plivo = dialect === "plivo";
+  const size = plivo ? 20 : PAGE;
+  const base = plivo ? `${location.origin}/v1/Account/${ACCOUNT.authId}/Endpoint/` : `${location.origin}/api/v1/Account/${ACCOUNT.authId}/Endpoint/`;
+  const headers = plivo ? { Authorization: `Basic ${btoa(`${ACCOUNT.authId}:${ACCOUNT.authToken}`)}` } : VOBIZ_HEADERS;
+  const registered = new Map();
+  const started = performance.now();
+  for (let offset = 0; ; offset += size) {
+    const page = await (await fetch(`${base}?limit=${size}&offset=${offset}`, { headers })).json();
+    for (const e of page.objects) registered.set(e.endpoint_id, e.sip_registered === "true" || e.sip_registered === true);
+    if (offset + size >= page.meta.total_count) break;
+  }
+  return { ms: performance.now() - started, total: registered.size };
+}
