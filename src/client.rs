@@ -781,9 +781,24 @@ pub(crate) mod tests {
         })
     }
 
-    type TestClient = Rc<Client<Rc<Script>, Rc<Fake>>>;
+    pub(crate) type TestClient = Rc<Client<Rc<Script>, Rc<Fake>>>;
 
     fn client(dialect: Dialect) -> (TestClient, Rc<Script>, Rc<Fake>) {
+        client_with(
+            dialect,
+            Some(RetryOptions {
+                max_retries: Some(2),
+                base_delay_ms: Some(100),
+                max_delay_ms: Some(1000),
+            }),
+        )
+    }
+
+    /// A direct-mode client of `dialect` on a scripted transport and the fake runtime.
+    pub(crate) fn client_with(
+        dialect: Dialect,
+        retry: Option<RetryOptions>,
+    ) -> (TestClient, Rc<Script>, Rc<Fake>) {
         let script = Rc::new(Script::default());
         let fake = Rc::new(Fake::default());
         let config = ClientConfig::from_options(ClientOptions {
@@ -792,11 +807,7 @@ pub(crate) mod tests {
             auth_token: Some("tok".into()),
             base_url: None,
             timeout_ms: None,
-            retry: Some(RetryOptions {
-                max_retries: Some(2),
-                base_delay_ms: Some(100),
-                max_delay_ms: Some(1000),
-            }),
+            retry,
         })
         .unwrap();
         (

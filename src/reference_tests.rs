@@ -10,9 +10,8 @@ use std::rc::Rc;
 
 use serde_json::{json, Value};
 
-use crate::client::tests::{Fake, Script};
-use crate::client::Client;
-use crate::config::{ClientConfig, ClientOptions, Dialect};
+use crate::client::tests::{client_with, Fake, Script, TestClient};
+use crate::config::Dialect;
 use crate::endpoint::tests::rows_json;
 use crate::endpoint::{CreateEndpointRequest, UpdateEndpointRequest};
 use crate::error::ErrorCode;
@@ -45,25 +44,9 @@ fn files(dir: &Path) -> Vec<String> {
     out
 }
 
-type TestClient = Rc<Client<Rc<Script>, Rc<Fake>>>;
-
+/// A client with the default retry policy, as users have it.
 fn client(dialect: Dialect) -> (TestClient, Rc<Script>, Rc<Fake>) {
-    let script = Rc::new(Script::default());
-    let fake = Rc::new(Fake::default());
-    let config = ClientConfig::from_options(ClientOptions {
-        dialect,
-        auth_id: "MA1".into(),
-        auth_token: Some("tok".into()),
-        base_url: None,
-        timeout_ms: None,
-        retry: None,
-    })
-    .unwrap();
-    (
-        Rc::new(Client::new(config, script.clone(), fake.clone())),
-        script,
-        fake,
-    )
+    client_with(dialect, None)
 }
 
 fn answer(script: &Script, status: u16, body: &str) {
