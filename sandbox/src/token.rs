@@ -159,15 +159,18 @@ pub fn claims_from_request(body: &Value, auth_id: &str, now: i64) -> Result<Clai
 /// Signs claims into a compact token with the account auth token.
 pub fn mint(claims: &Claims, auth_token: &str) -> String {
     let claims_json = serde_json::to_string(claims).expect("claims serialize");
+    sign(HEADER, &claims_json, auth_token)
+}
+
+/// A compact token of exactly this header and these claims (JSON texts), signed HS256
+/// with `key`.
+pub fn sign(header: &str, claims: &str, key: &str) -> String {
     let signing_input = format!(
         "{}.{}",
-        Base64UrlUnpadded::encode_string(HEADER.as_bytes()),
-        Base64UrlUnpadded::encode_string(claims_json.as_bytes())
+        Base64UrlUnpadded::encode_string(header.as_bytes()),
+        Base64UrlUnpadded::encode_string(claims.as_bytes())
     );
-    let signature = Hs256.sign(
-        &Hs256Key::new(auth_token.as_bytes()),
-        signing_input.as_bytes(),
-    );
+    let signature = Hs256.sign(&Hs256Key::new(key.as_bytes()), signing_input.as_bytes());
     format!(
         "{signing_input}.{}",
         Base64UrlUnpadded::encode_string(&signature.as_bytes())

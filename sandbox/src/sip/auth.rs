@@ -302,7 +302,7 @@ impl Credential {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::token::{mint, Claims, Per, Voice};
+    use crate::token::{mint, sign, Claims, Per, Voice};
 
     pub(crate) const ACCOUNT: Account<'static> = Account {
         auth_id: "MA1",
@@ -326,22 +326,6 @@ pub(crate) mod tests {
                 sub: sub.into(),
             },
             "secret-token",
-        )
-    }
-
-    /// A token of these exact parts, signed HS256 with `key`.
-    fn sign(header: &str, claims: &str, key: &str) -> String {
-        use jwt_compact::alg::{Hs256, Hs256Key};
-        use jwt_compact::{Algorithm, AlgorithmSignature};
-        let input = format!(
-            "{}.{}",
-            Base64UrlUnpadded::encode_string(header.as_bytes()),
-            Base64UrlUnpadded::encode_string(claims.as_bytes())
-        );
-        let signature = Hs256.sign(&Hs256Key::new(key.as_bytes()), input.as_bytes());
-        format!(
-            "{input}.{}",
-            Base64UrlUnpadded::encode_string(&signature.as_bytes())
         )
     }
 

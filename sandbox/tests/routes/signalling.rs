@@ -146,6 +146,11 @@ Content-Length: 0\r\n\r\n"
 }
 
 fn token(sub: &str, nbf: i64, exp: i64) -> String {
+    token_signed_with(sub, nbf, exp, AUTH_TOKEN)
+}
+
+/// A token in the JWT API's shape for `sub`, both grants, signed with `key`.
+fn token_signed_with(sub: &str, nbf: i64, exp: i64, key: &str) -> String {
     mint(
         &Claims {
             app: String::new(),
@@ -160,7 +165,7 @@ fn token(sub: &str, nbf: i64, exp: i64) -> String {
             },
             sub: sub.into(),
         },
-        AUTH_TOKEN,
+        key,
     )
 }
 
@@ -296,22 +301,7 @@ async fn token_refusals_carry_the_platforms_codes() {
     let (_, username) = s.first(Platform::Plivo);
     let user = format!("{username}_{AUTH_ID}");
     let now = s.now();
-    let foreign = mint(
-        &Claims {
-            app: String::new(),
-            exp: now + 600,
-            iss: AUTH_ID.into(),
-            nbf: now - 60,
-            per: Per {
-                voice: Voice {
-                    incoming_allow: true,
-                    outgoing_allow: true,
-                },
-            },
-            sub: username.clone(),
-        },
-        "not-the-auth-token",
-    );
+    let foreign = token_signed_with(&username, now - 60, now + 600, "not-the-auth-token");
     let cases = [
         ("garbage".to_owned(), user.clone(), 10001),
         (foreign, user.clone(), 10007),
