@@ -4,10 +4,8 @@
 // for two hours, a tab hidden for an hour, a rotated password, a deleted endpoint. Each
 // ends registered again, or stopped with the reason, and the logins it took are bounded.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { AUTH_ID, AUTH_TOKEN, SANDBOX, newContext, pageTest, sandbox, secret, setup } from "./harness.mjs";
-import { sandboxAt } from "./sandbox.mjs";
+import { sandboxAt, startSandbox, stopSandbox } from "./sandbox.mjs";
 import { sdkPage } from "./signalling.mjs";
 import { Simulation } from "./simulation.mjs";
 
@@ -113,29 +111,6 @@ pageTest("a dropped socket: the SDK reconnects on its own, and nothing more is n
   assert.ok(attempts <= 2, `${attempts} logins for one dropped socket`);
   report("socket dropped", { attempts });
 });
-
-const BINARY = process.env.SANDBOX_BIN ?? "target/debug/endpoint-sandbox";
-
-/** A sandbox of this test's own on `port` (0: a free one). */
-function startSandbox(port = 0) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, ["--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
-    child.on("error", reject);
-    child.on("exit", (code) => reject(new Error(`the sandbox stopped (${code}) before listening`)));
-    createInterface({ input: child.stdout }).once("line", (line) => {
-      const url = line.replace("endpoint-sandbox listening on ", "").trim();
-      resolve({ child, url, port: Number(new URL(url).port) });
-    });
-  });
-}
-
-function stopSandbox(server) {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    server.child.once("exit", resolve);
-    server.child.kill();
-  });
-}
 
 pageTest("the sandbox stopped for five minutes and started again: registered again, with a bounded number of logins", async () => {
   let server = await startSandbox();

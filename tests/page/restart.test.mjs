@@ -2,41 +2,15 @@
 // back. This test starts a sandbox of its own (SANDBOX_BIN, which `cargo xtask test` sets),
 // stops it from inside the walk and starts it again on the same port.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { AUTH_ID, AUTH_TOKEN, blankPage, context, newContext, pageTest, setup, watchedPage } from "./harness.mjs";
+import { startSandbox, stopSandbox } from "./sandbox.mjs";
 
 setup();
 
-const BINARY = process.env.SANDBOX_BIN ?? "target/debug/endpoint-sandbox";
-const LISTENING = "endpoint-sandbox listening on ";
 const SEEDED = 1000;
 
-/** Starts a sandbox with SEEDED endpoints on `port` (0: a free one) once it listens. */
-function start(port = 0) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, ["--port", String(port), "--seed", String(SEEDED)], { stdio: ["ignore", "pipe", "pipe"] });
-    let said = "";
-    child.stderr.on("data", (chunk) => (said += chunk));
-    child.on("error", reject);
-    child.on("exit", (code) => reject(new Error(`the sandbox stopped (${code}) before listening: ${said}`)));
-    const lines = createInterface({ input: child.stdout });
-    lines.once("line", (line) => {
-      if (!line.startsWith(LISTENING)) return reject(new Error(`the sandbox said ${line}`));
-      const url = line.slice(LISTENING.length).trim();
-      resolve({ child, url, port: Number(new URL(url).port) });
-    });
-  });
-}
-
-/** Stops a sandbox and waits until its process is gone. */
-function stop(server) {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    server.child.once("exit", resolve);
-    server.child.kill();
-  });
-}
+/** A sandbox with SEEDED endpoints on `port` (0: a free one), once it listens. */
+const start = (port = 0) => startSandbox(port, ["--seed", String(SEEDED)]);
 
 pageTest("the platform stopped in the middle of a walk: the iterator reports it, and a new walk succeeds once it is back", async () => {
   let server = await start();
@@ -48,7 +22,7 @@ pageTest("the platform stopped in the middle of a walk: the iterator reports it,
     // Chromium's own lines for the requests that find nobody listening.
     const page = await watchedPage(/Failed to load resource|ERR_CONNECTION_REFUSED|blocked by CORS policy/);
     await page.goto(url);
-    await page.exposeFunction("stopPlatform", () => stop(server));
+    await page.exposeFunction("stopPlatform", () => stopSandbox(server));
     const walked = await page.evaluate(async ({ AUTH_ID, AUTH_TOKEN, base }) => {
       const lib = await import("/pkg/endpoint_login.js");
       await lib.default();
@@ -79,6 +53,6 @@ pageTest("the platform stopped in the middle of a walk: the iterator reports it,
     assert.equal(again, SEEDED, "the new walk saw every endpoint once");
     assert.deepEqual(page.problems, []);
   } finally {
-    await stop(server);
+    await stopSandbox(server);
   }
 });

@@ -2,6 +2,8 @@
 // test controls, and the real Plivo browser SDK the page tests load. No test runner here:
 // the benchmark uses it too.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 export const SANDBOX = process.env.SANDBOX_URL ?? "http://127.0.0.1:8787";
@@ -18,6 +20,37 @@ export const SDK_NOISE = /Failed to load resource|'(wss|https):\/\/[a-z.]*plivo\
 /** A call to the sandbox's test controls (or any route), answering its JSON. */
 export function sandbox(method, path, body) {
   return sandboxAt(SANDBOX, method, path, body);
+}
+
+const BINARY = process.env.SANDBOX_BIN ?? "target/debug/endpoint-sandbox";
+const LISTENING = "endpoint-sandbox listening on ";
+
+/**
+ * Starts a sandbox of a test's own (SANDBOX_BIN, which `cargo xtask test` sets) on `port`
+ * (0: a free one) with the flags `args`, once it listens: `{ child, url, port }`.
+ */
+export function startSandbox(port = 0, args = []) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BINARY, ["--port", String(port), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let said = "";
+    child.stderr.on("data", (chunk) => (said += chunk));
+    child.on("error", reject);
+    child.on("exit", (code) => reject(new Error(`the sandbox stopped (${code}) before listening: ${said}`)));
+    createInterface({ input: child.stdout }).once("line", (line) => {
+      if (!line.startsWith(LISTENING)) return reject(new Error(`the sandbox said ${line}`));
+      const url = line.slice(LISTENING.length).trim();
+      resolve({ child, url, port: Number(new URL(url).port) });
+    });
+  });
+}
+
+/** Stops a sandbox `startSandbox` started and waits until its process is gone. */
+export function stopSandbox(server) {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    server.child.once("exit", resolve);
+    server.child.kill();
+  });
 }
 
 /** The same for the sandbox at `base` (a test's own). */
