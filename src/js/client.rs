@@ -277,6 +277,14 @@ extern "C" {
     ) -> JsValue;
 }
 
+/// The async iterator of every endpoint `query` matches, cancelled by `signal`.
+fn walk(client: Rc<HostClient>, query: &ListQuery, signal: Option<AbortSignal>) -> JsValue {
+    endpoints_of(
+        EndpointPages::start(client.pages(query), signal.clone()),
+        signal,
+    )
+}
+
 /// Time between the walks of `watchRegistrations` unless `intervalMs` says otherwise.
 const DEFAULT_WATCH_INTERVAL_MS: i64 = 30_000;
 
@@ -325,6 +333,14 @@ fn id(value: &JsValue) -> Result<String> {
 impl EndpointClient {
     /// A promise for an operation on this client's account, cancelled by the `signal` of
     /// `options` (`CallOptions`).
+    /// A list query as the client's dialect takes it (`INVALID_QUERY` otherwise).
+    fn query(&self, query: Option<JsValue>) -> Result<ListQuery> {
+        ListQuery::read(
+            field(query.unwrap_or_default()),
+            self.inner.config().dialect,
+        )
+    }
+
     fn call(&self, operation: Result<Operation>, options: Option<JsValue>) -> Promise {
         let run = self.inner.clone().run(operation);
         cancellable(
@@ -373,11 +389,7 @@ impl EndpointClient {
         #[wasm_bindgen(unchecked_optional_param_type = "ListQuery")] query: Option<JsValue>,
         #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let query = ListQuery::read(
-            field(query.unwrap_or_default()),
-            self.inner.config().dialect,
-        );
-        self.call(query.map(Operation::List), options)
+        self.call(self.query(query).map(Operation::List), options)
     }
 
     /// One endpoint by id.
@@ -448,15 +460,8 @@ impl EndpointClient {
         #[wasm_bindgen(unchecked_optional_param_type = "ListQuery")] query: Option<JsValue>,
         #[wasm_bindgen(unchecked_optional_param_type = "CallOptions")] options: Option<JsValue>,
     ) -> std::result::Result<JsValue, JsValue> {
-        let query = ListQuery::read(
-            field(query.unwrap_or_default()),
-            self.inner.config().dialect,
-        )?;
-        let signal = call_signal(options)?;
-        Ok(endpoints_of(
-            EndpointPages::start(self.inner.clone().pages(&query), signal.clone()),
-            signal,
-        ))
+        let query = self.query(query)?;
+        Ok(walk(self.inner.clone(), &query, call_signal(options)?))
     }
 
     /// Watches the registrations of the endpoints `query` matches, for `for await`: one
@@ -473,10 +478,7 @@ impl EndpointClient {
         #[wasm_bindgen(unchecked_optional_param_type = "ListQuery")] query: Option<JsValue>,
         #[wasm_bindgen(unchecked_optional_param_type = "WatchOptions")] options: Option<JsValue>,
     ) -> std::result::Result<JsValue, JsValue> {
-        let query = ListQuery::read(
-            field(query.unwrap_or_default()),
-            self.inner.config().dialect,
-        )?;
+        let query = self.query(query)?;
         let options = options.unwrap_or_default();
         const FIELDS: &[&str] = &["intervalMs", "signal"];
         let signal = signal_of(&options, "watch options", FIELDS)?;
@@ -494,10 +496,10 @@ impl EndpointClient {
         // One walk over the query's pages, cancelled by `signal` (a fired one rejects the
         // walk with ABORTED at once).
         let walk = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |signal: JsValue| {
-            let signal = signal.dyn_into::<AbortSignal>().ok();
-            endpoints_of(
-                EndpointPages::start(client.clone().pages(&query), signal.clone()),
-                signal,
+            walk(
+                client.clone(),
+                &query,
+                signal.dyn_into::<AbortSignal>().ok(),
             )
         });
         Ok(registrations_of(
@@ -515,7 +517,7 @@ impl EndpointClient {
         #[wasm_bindgen(unchecked_optional_param_type = "SummaryOptions")] options: Option<JsValue>,
     ) -> Promise {
         let client = self.inner.clone();
-        let query = ListQuery::read(field(query.unwrap_or_default()), client.config().dialect);
+        let query = self.query(query);
         let options = options.unwrap_or_default();
         let signal = signal_of(&options, "summary options", &["onProgress", "signal"]);
         let on_progress = function(
