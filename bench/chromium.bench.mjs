@@ -45,7 +45,7 @@ async function snippets(dir) {
 }
 /** What a page downloads with the module in `folder` of pkg/ ("" or "tokens/"). */
 async function download(folder) {
-  let glue = await gzip(`pkg/${folder}endpoint_login.js`);
+  let glue = (await gzip(`pkg/${folder}endpoint_login.js`)) + (await gzip(`pkg/${folder}glue.js`));
   for (const file of await snippets(`pkg/${folder}snippets/`)) glue += gzipSync(await readFile(file), { level: 9 }).length;
   return { wasm: await gzip(`pkg/${folder}endpoint_login_bg.wasm`), glue };
 }

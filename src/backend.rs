@@ -10,6 +10,11 @@
 //!   to the platform with the account's credentials, only for the configured account and
 //!   only as far as the user's `endpoints` permission goes.
 //! - Anything else under `basePath` is 404; a path outside it is not the handler's (404).
+//!
+//! Paths are taken as frameworks deliver them: Next.js redirects `/Endpoint/` to `/Endpoint`
+//! by default (and `token` to `token/` with `trailingSlash: true`), so a route with or
+//! without its trailing slash is the same request, forwarded in the platform's own form
+//! (every endpoint path ends with `/` there).
 
 use crate::config::Dialect;
 use crate::http::Method;
@@ -109,7 +114,7 @@ pub fn route(
     rest: &str,
     query: &str,
 ) -> Result<Route, Refusal> {
-    if rest == "token" {
+    if rest == "token" || rest == "token/" {
         return match method {
             "GET" => Ok(Route::Token),
             _ => Err(refuse(405, "the token route answers GET only")),
@@ -140,7 +145,7 @@ pub fn route(
     if account != auth_id {
         return Err(refuse(403, "this backend serves its own account only"));
     }
-    if !resource.starts_with("Endpoint/") {
+    if resource != "Endpoint" && !resource.starts_with("Endpoint/") {
         return Err(refuse(
             404,
             "the backend handler forwards endpoint calls only",
@@ -152,8 +157,12 @@ pub fn route(
         "DELETE" => Method::Delete,
         _ => return Err(refuse(405, "endpoint calls are GET, POST or DELETE")),
     };
-    // Only the parameters the endpoint API takes go on, each as it was sent.
+    // The platform's form: every endpoint path ends with `/`.
     let mut path_and_query = path;
+    if !path_and_query.ends_with('/') {
+        path_and_query.push('/');
+    }
+    // Only the parameters the endpoint API takes go on, each as it was sent.
     let mut separator = '?';
     for pair in query.split('&') {
         let name = pair.split_once('=').map_or(pair, |(name, _)| name);
@@ -232,6 +241,65 @@ mod tests {
                 .status,
             405
         );
+        assert_eq!(
+            forward(Dialect::Plivo, "GET", "token/", ""),
+            Ok(Route::Token),
+            "Next.js with trailingSlash: true asks for token/"
+        );
+        assert_eq!(
+            forward(Dialect::Plivo, "POST", "token/", "")
+                .unwrap_err()
+                .status,
+            405
+        );
+    }
+
+    #[test]
+    fn a_path_without_its_trailing_slash_is_the_same_request() {
+        for (dialect, method, rest, query, sent) in [
+            (
+                Dialect::Plivo,
+                "GET",
+                "v1/Account/MA1/Endpoint",
+                "limit=2",
+                "/v1/Account/MA1/Endpoint/?limit=2",
+            ),
+            (
+                Dialect::Plivo,
+                "POST",
+                "v1/Account/MA1/Endpoint",
+                "",
+                "/v1/Account/MA1/Endpoint/",
+            ),
+            (
+                Dialect::Plivo,
+                "DELETE",
+                "v1/Account/MA1/Endpoint/42",
+                "",
+                "/v1/Account/MA1/Endpoint/42/",
+            ),
+            (
+                Dialect::Vobiz,
+                "GET",
+                "api/v1/Account/MA1/Endpoint",
+                "alias__contains=desk",
+                "/api/v1/Account/MA1/Endpoint/?alias__contains=desk",
+            ),
+            (
+                Dialect::Vobiz,
+                "POST",
+                "api/v1/Account/MA1/Endpoint/7",
+                "",
+                "/api/v1/Account/MA1/Endpoint/7/",
+            ),
+        ] {
+            match forward(dialect, method, rest, query) {
+                Ok(Route::Forward { path_and_query, .. }) => {
+                    assert_eq!(path_and_query, sent, "{method} {rest}")
+                }
+                other => panic!("{method} {rest}: {other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -315,6 +383,11 @@ mod tests {
             (Dialect::Plivo, "PUT", "v1/Account/MA1/Endpoint/1/", 405),
             (Dialect::Plivo, "GET", "", 404),
             (Dialect::Plivo, "GET", "tokens", 404),
+            (Dialect::Plivo, "GET", "token//", 404),
+            (Dialect::Plivo, "GET", "v1/Account/MA1/Endpoints", 404),
+            (Dialect::Plivo, "GET", "v1/Account/MA1/EndpointX/", 404),
+            (Dialect::Plivo, "GET", "v1/Account/MA2/Endpoint", 403),
+            (Dialect::Plivo, "GET", "v1/Account/MA1/Endpoint/..", 400),
         ];
         for (dialect, method, rest, status) in table {
             let refusal = forward(dialect, method, rest, "").unwrap_err();

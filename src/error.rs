@@ -73,6 +73,9 @@ pub enum ErrorCode {
     Disposed,
     /// A `fetchToken` callback threw, rejected or resolved to something else than a string.
     TokenSourceFailed,
+    // `LOAD_FAILED` (`init()` could not load the WebAssembly) is raised by the package's
+    // JavaScript entry (`src/js/entries/endpoint_login.js`) before any WebAssembly runs, so the core
+    // has no variant for it: the TypeScript union lists it beside these.
 }
 
 impl ErrorCode {

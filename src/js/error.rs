@@ -23,7 +23,7 @@ export type EndpointLoginErrorCode =
   | "INVALID_SIGNATURE" | "TOKEN_EXPIRED" | "TOKEN_NOT_YET_VALID" | "BAD_REQUEST"
   | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "RATE_LIMITED"
   | "SERVER_ERROR" | "HTTP_ERROR" | "REDIRECT" | "NETWORK" | "TIMEOUT" | "ABORTED" | "BAD_RESPONSE"
-  | "UNSUPPORTED" | "DISPOSED" | "TOKEN_SOURCE_FAILED";
+  | "UNSUPPORTED" | "DISPOSED" | "TOKEN_SOURCE_FAILED" | "LOAD_FAILED";
 
 /** The error every function and method of this library throws or rejects with. */
 export interface EndpointLoginError extends Error {
@@ -38,7 +38,11 @@ export interface EndpointLoginError extends Error {
   field?: string;
 }
 
-/** True when `e` is an error thrown by this library. */
+/**
+ * True when `e` is an error thrown by this library (an `Error` named `EndpointLoginError`
+ * with a `code`). Plain JavaScript: it answers, never throws, before `init()`, after a
+ * failed `init()` and after a successful one.
+ */
 export function isEndpointLoginError(e: unknown): e is EndpointLoginError;
 "#;
 
@@ -69,8 +73,10 @@ impl From<Error> for JsValue {
     }
 }
 
-/// True when `e` is an error thrown by this library.
-#[wasm_bindgen(js_name = isEndpointLoginError, skip_typescript)]
+/// True when `e` is an error of this library with one of its codes: how a `fetchToken`
+/// rejection is told apart from any other. The exported `isEndpointLoginError` is plain
+/// JavaScript in the package's entry (`src/js/entries/endpoint_login.js`), so that it answers
+/// before `init()` too.
 pub fn is_endpoint_login_error(e: &JsValue) -> bool {
     e.is_instance_of::<js_sys::Error>()
         && Reflect::get(e, &JsValue::from_str("name"))

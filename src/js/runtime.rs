@@ -1,5 +1,5 @@
 //! The browser side of the core's traits: `fetch` with a timeout and cancellation (the
-//! answer's status and headers read through gloo-net, its body counted as it arrives),
+//! answer's status and headers read from the `Response` itself, its body counted as it arrives),
 //! the clock, timers and `crypto.getRandomValues`.
 
 use wasm_bindgen::prelude::*;
@@ -337,11 +337,9 @@ impl FetchTransport {
         let response = wasm_bindgen_futures::JsFuture::from(sent)
             .await
             .map_err(|e| failed(fault(&e)))?;
-        let answer: gloo_net::http::Response = response
-            .clone()
-            .unchecked_into::<web_sys::Response>()
-            .into();
+        let answer = response.clone().unchecked_into::<web_sys::Response>();
         let headers = answer.headers();
+        let header = |name: &str| headers.get(name).ok().flatten();
         let status = answer.status();
         // Browsers hide a redirect not followed behind status 0 ("opaqueredirect").
         if !self.follow_redirects
@@ -374,8 +372,7 @@ impl FetchTransport {
         // Refused before reading when the server says how long it is (dropping the guard
         // aborts the download), and while reading otherwise.
         // (Integer parsing: `f64` parsing would add kilobytes of code.)
-        if headers
-            .get("content-length")
+        if header("content-length")
             .and_then(|n| n.trim().parse::<u64>().ok())
             .is_some_and(|n| n > MAX_BODY_BYTES as u64)
         {
@@ -389,8 +386,8 @@ impl FetchTransport {
         Ok(ApiResponse {
             status,
             body,
-            retry_after: headers.get("retry-after"),
-            date: headers.get("date"),
+            retry_after: header("retry-after"),
+            date: header("date"),
         })
     }
 }

@@ -66,6 +66,24 @@ test("the request cannot choose the sub: ?sub=bob still gets the session's user"
   assert.equal(decodeAccessToken(body.token).claims.sub, "caller");
 });
 
+test("paths as frameworks deliver them: with or without the trailing slash, forwarded in the platform's form", async () => {
+  const token = await ask("alice", "/voice/token/");
+  assert.equal(token.status, 200, "token/ (Next.js with trailingSlash: true)");
+  assert.equal(decodeAccessToken(token.body.token).claims.sub, "alice");
+  const base = ENDPOINTS.slice(0, -1);
+  const listed = await ask("reader", `${base}?limit=3`);
+  assert.equal(listed.status, 200, "Endpoint?limit=3 (Next.js's default redirect takes the slash off)");
+  assert.equal(listed.body.objects.length, 3);
+  const post = { method: "POST", body: JSON.stringify({ username: "noslash", password: "handler-pass-1", alias: "n" }), headers: { "content-type": "application/json" } };
+  const created = await ask("alice", base, post);
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const one = await ask("reader", `${ENDPOINTS}${created.body.endpoint_id}`);
+  assert.equal(one.body.username, created.body.username);
+  assert.equal((await ask("alice", `${ENDPOINTS}${created.body.endpoint_id}`, { method: "DELETE" })).status, 204);
+  const seen = (await (await fetch(`${SANDBOX}/__sandbox/requests`)).json()).requests.slice(-5).map((r) => `${r.method} ${r.path}`);
+  assert.ok(seen.every((line) => line.endsWith("/")), `the platform saw its own form: ${seen.join(", ")}`);
+});
+
 test("refusals: nobody signed in, wrong method, another account, other resources, outside basePath", async () => {
   const table = [
     [null, "/voice/token", {}, 401],
@@ -77,6 +95,10 @@ test("refusals: nobody signed in, wrong method, another account, other resources
     ["alice", "/voice/", {}, 404],
     ["alice", "/elsewhere/token", {}, 404],
     ["alice", `${ENDPOINTS}1/`, { method: "PUT", body: "{}" }, 405],
+    ["alice", "/voice/token//", {}, 404],
+    ["alice", "/voice/tokens", {}, 404],
+    ["alice", `/voice/v1/Account/${AUTH_ID}/Endpoints`, {}, 404],
+    ["alice", `/voice/v1/Account/MAOTHERACCOUNT/Endpoint`, {}, 403],
   ];
   for (const [user, path, init, expected] of table) {
     const { status, body } = await ask(user, path, init);

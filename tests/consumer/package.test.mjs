@@ -3,7 +3,9 @@
 // sandbox (SANDBOX_URL) through Node's own fetch.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import init, * as pages from "endpoint-login";
 import initServer, * as server from "endpoint-login/server";
 import initTokens, * as tokens from "endpoint-login/tokens";
@@ -29,15 +31,53 @@ test("package.json describes an ES module with types", async () => {
   assert.equal(manifest.exports["."].types, "./endpoint_login.d.ts");
   assert.equal(manifest.exports["./server"].types, "./server/endpoint_login.d.ts");
   assert.equal(manifest.exports["./tokens"].types, "./tokens/endpoint_login.d.ts");
-  assert.equal(manifest.exports["./tokens"].node, "./tokens/node.js");
-  assert.equal(manifest.exports["."].node, "./node.js");
-  assert.equal(manifest.exports["./server"].node, "./server/node.js");
+  for (const [key, folder] of [[".", "./"], ["./tokens", "./tokens/"], ["./server", "./server/"]]) {
+    // Workers and Next.js's Edge runtime import the .wasm as a module; Node and server
+    // bundles take it embedded; pages and bundlers the glue with the .wasm beside it.
+    assert.deepEqual(Object.entries(manifest.exports[key]), [
+      ["types", `${folder}endpoint_login.d.ts`],
+      ["workerd", `${folder}edge.js`],
+      ["edge-light", `${folder}edge.js`],
+      ["node", `${folder}node.js`],
+      ["default", `${folder}endpoint_login.js`],
+    ]);
+  }
   assert.ok(import.meta.resolve("endpoint-login").endsWith("/node.js"), "Node takes the node entry");
   assert.equal(manifest.sideEffects, false);
   const dir = new URL(".", import.meta.resolve("endpoint-login"));
-  for (const file of ["endpoint_login.js", "endpoint_login.d.ts", "endpoint_login_bg.wasm", "node.js", "README.md", "server/endpoint_login.js", "server/endpoint_login_bg.wasm", "server/node.js", "tokens/endpoint_login.js", "tokens/endpoint_login_bg.wasm", "tokens/node.js"]) {
-    assert.ok((await stat(new URL(file, dir))).size > 0, file);
+  for (const folder of ["", "server/", "tokens/"]) {
+    for (const file of ["endpoint_login.js", "endpoint_login.d.ts", "endpoint_login_bg.wasm", "endpoint_login_bg.wasm.js", "glue.js", "node.js", "edge.js"]) {
+      assert.ok((await stat(new URL(`${folder}${file}`, dir))).size > 0, `${folder}${file}`);
+    }
   }
+  assert.ok((await stat(new URL("README.md", dir))).size > 0);
+});
+
+test("isEndpointLoginError answers before init(), after a failed init() and after a successful one; the failure names what failed", () => {
+  // A process of its own: this file's modules are initialised already.
+  const script = `
+    import init, { isEndpointLoginError } from "endpoint-login/tokens";
+    const out = { before: [isEndpointLoginError(new Error("x")), isEndpointLoginError(null), isEndpointLoginError("EndpointLoginError")] };
+    try { await init({ module_or_path: new Uint8Array([0, 97, 115, 109, 9]) }); } catch (e) {
+      out.failed = { guard: isEndpointLoginError(e), code: e.code, message: e.message, cause: e.cause instanceof Error };
+    }
+    try { await init({ module_or_path: "http://127.0.0.1:9/endpoint_login_bg.wasm" }); } catch (e) {
+      out.unreachable = { code: e.code, message: e.message };
+    }
+    await init();
+    out.after = isEndpointLoginError(new Error("x"));
+    console.log(JSON.stringify(out));
+  `;
+  const here = fileURLToPath(new URL(".", import.meta.url));
+  const out = JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: here, encoding: "utf8" }));
+  assert.deepEqual(out.before, [false, false, false]);
+  assert.equal(out.failed.guard, true);
+  assert.equal(out.failed.code, "LOAD_FAILED");
+  assert.equal(out.failed.cause, true, "the cause is kept");
+  assert.match(out.failed.message, /^init\(\) could not load endpoint-login's WebAssembly from what init\(\) was given: .*README: Frameworks/);
+  assert.equal(out.unreachable.code, "LOAD_FAILED");
+  assert.match(out.unreachable.message, /from http:\/\/127\.0\.0\.1:9\/endpoint_login_bg\.wasm: /, "the URL is named");
+  assert.equal(out.after, false);
 });
 
 test("lists and walks endpoints from the sandbox", async () => {

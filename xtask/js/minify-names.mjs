@@ -67,15 +67,25 @@ function skipImportDescription(kind, at) {
   }
 }
 
+// Names a bundler cannot use: a bundler that imports the module as an ES module (Turbopack,
+// webpack's asyncWebAssembly) makes each import name a binding, and `do` or `if` is none.
+const RESERVED = new Set(
+  ("await break case catch class const continue debugger default delete do else enum export extends false " +
+    "finally for function if implements import in instanceof interface let new null package private protected " +
+    "public return static super switch this throw true try typeof var void while with yield").split(" "),
+);
+
 let next = 0;
 function shortName() {
-  let i = next++;
-  let text = "";
-  do {
-    text = String.fromCharCode(97 + (i % 26)) + text;
-    i = Math.floor(i / 26) - 1;
-  } while (i >= 0);
-  return text;
+  for (;;) {
+    let i = next++;
+    let text = "";
+    do {
+      text = String.fromCharCode(97 + (i % 26)) + text;
+      i = Math.floor(i / 26) - 1;
+    } while (i >= 0);
+    if (!RESERVED.has(text)) return text;
+  }
 }
 
 const imports = new Map();

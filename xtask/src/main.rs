@@ -1,6 +1,7 @@
 //! The project's task runner: `cargo xtask demo` and `cargo xtask test`.
 
 mod browser;
+mod example;
 mod fuzz;
 mod pkg;
 mod sandbox;
@@ -16,7 +17,7 @@ const USAGE: &str = "\
 Usage: cargo xtask <task>
 
 Tasks:
-  demo [--port N]   install what is missing, build pkg/ (release, wasm-opt -Oz), build the
+  demo [--port N]   install what is missing, build pkg/ (release, wasm-opt -Os), build the
                     sandbox and serve the demo page at http://127.0.0.1:8787/ (Ctrl-C stops)
   test              install what is missing, then fmt, clippy, native tests, wasm tests in
                     Node and headless Chromium, the TypeScript check and the page tests
@@ -26,6 +27,9 @@ Tasks:
   bench             benchmark figures in headless Chromium against plain-JavaScript peers;
                     rewrites BENCHMARKS.md and the README's table
   sandbox [args]    build and run the sandbox with its own flags (see `sandbox --help`)
+  example <nextjs|worker>
+                    run examples/nextjs (next build, next start) or examples/worker
+                    (wrangler dev) from the packed package against a local sandbox
   fuzz [target] [--seconds N]
                     run the fuzz targets (token, response, query, url, sip; default all) for N
                     seconds each (default 600) with cargo-fuzz on the nightly toolchain
@@ -171,6 +175,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(),
         Some("fuzz") => fuzz::command(&args[1..]),
         Some("sandbox") => sandbox_exec(&args[1..]),
+        Some("example") => example::command(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

@@ -16,7 +16,7 @@ struct Run {
     started: Instant,
 }
 
-const STAGES: usize = 10;
+const STAGES: usize = 11;
 
 /// How long `cargo xtask test` runs each fuzz target.
 const FUZZ_SMOKE_SECONDS: u32 = 5;
@@ -140,7 +140,7 @@ fn readme_examples(dir: &std::path::Path) -> Result {
 }
 
 /// Installs the packed package into a consumer folder, as a user would (fresh each run).
-fn install_tarball(folder: &std::path::Path, tarball: &std::path::Path) -> Result {
+pub fn install_tarball(folder: &std::path::Path, tarball: &std::path::Path) -> Result {
     let _ = std::fs::remove_dir_all(folder.join("node_modules"));
     crate::util::run(
         cmd("npm")
@@ -215,7 +215,7 @@ fn stages(run: &mut Run) -> Result {
     run.stage("wasm tests in Node");
     run.tests(&mut wasm_test("node"))?;
 
-    run.stage("build: pkg/ in release mode with wasm-opt -Oz, and its size");
+    run.stage("build: pkg/ in release mode with wasm-opt -Os, and its size");
     let downloads = pkg::build()?;
     run.size(&downloads)?;
     let sandbox_bin = sandbox::build()?;
@@ -253,7 +253,7 @@ fn stages(run: &mut Run) -> Result {
         run.check(&mut no_any_in_types())?;
         run.check(cmd("tsc").args(["--project", "tests/consumer/tsconfig.json"]))?;
         let sandbox = Sandbox::start(&sandbox_bin, &[])?;
-        let files = consumer_test_files(&consumer)?;
+        let files = test_files(&consumer, CONSUMER_TESTS)?;
         run.tests(
             node_tests()
                 .current_dir(&consumer)
@@ -273,29 +273,79 @@ fn stages(run: &mut Run) -> Result {
         )?;
     }
 
+    run.stage("frameworks: Next.js (Turbopack, webpack, Edge), a Cloudflare Worker, esbuild, Rollup and webpack 5, from the tarball");
+    frameworks(run, &sandbox_bin)?;
+
     run.stage("page tests: playwright-core in Chromium");
     page_tests(run, &sandbox_bin)
 }
 
-/// The consumer tests, in the order they run; a test file left out of the list fails the
-/// run rather than being skipped.
-fn consumer_test_files(folder: &std::path::Path) -> Result<&'static [&'static str]> {
-    const FILES: &[&str] = &[
-        "package.test.mjs",
-        "backend.test.mjs",
-        "server-options.test.mjs",
-        "attacks.test.mjs",
-        "readme.test.mjs",
-    ];
+/// The framework tests of `tests/frameworks`, with the packed package installed beside
+/// their locked tools, against a sandbox of their own.
+fn frameworks(run: &mut Run, sandbox_bin: &std::path::Path) -> Result {
+    tools::framework_tools()?;
+    let dir = tools::frameworks_dir();
+    let tarball = target_dir().join("npm/endpoint-login.tgz");
+    install_framework_tarball(&dir, &tarball)?;
+    let sandbox = Sandbox::start(sandbox_bin, &[])?;
+    eprintln!("    sandbox at {}", sandbox.url);
+    run.tests(
+        node_tests()
+            .current_dir(&dir)
+            .arg("--test-concurrency=1")
+            .args(test_files(&dir, FRAMEWORK_TESTS)?)
+            .env("SANDBOX_URL", &sandbox.url)
+            .env("CHROMIUM", CHROMIUM),
+    )
+}
+
+/// Adds the packed package to the frameworks' locked install without touching the rest
+/// (no save, no lock change, no network for what is installed already).
+pub fn install_framework_tarball(dir: &std::path::Path, tarball: &std::path::Path) -> Result {
+    crate::util::run(
+        cmd("npm")
+            .current_dir(dir)
+            .args([
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--ignore-scripts",
+                "--prefer-offline",
+            ])
+            .arg(tarball),
+    )
+}
+
+/// The consumer tests, in the order they run.
+const CONSUMER_TESTS: &[&str] = &[
+    "package.test.mjs",
+    "backend.test.mjs",
+    "server-options.test.mjs",
+    "attacks.test.mjs",
+    "readme.test.mjs",
+];
+
+/// The framework tests, in the order they run (quickest first).
+const FRAMEWORK_TESTS: &[&str] = &["bundlers.test.mjs", "worker.test.mjs", "nextjs.test.mjs"];
+
+/// `files`, once every test file of `folder` is among them: a test file left out of the
+/// list fails the run rather than being skipped.
+fn test_files(
+    folder: &std::path::Path,
+    files: &'static [&'static str],
+) -> Result<&'static [&'static str]> {
     for entry in std::fs::read_dir(folder)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".test.mjs") && !FILES.contains(&name.as_str()) {
-            return Err(
-                format!("tests/consumer/{name} is not in xtask's list of consumer tests").into(),
-            );
+        if name.ends_with(".test.mjs") && !files.contains(&name.as_str()) {
+            return Err(format!(
+                "{}/{name} is not in xtask's list of its tests",
+                folder.display()
+            )
+            .into());
         }
     }
-    Ok(FILES)
+    Ok(files)
 }
 
 /// `node --test` with the spec reporter and a time limit for each test and hook: a test

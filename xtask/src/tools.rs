@@ -118,6 +118,28 @@ pub fn npm_tools() -> Result {
     run(cmd("npm").args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]))
 }
 
+/// The folder of the framework tests, with its own locked tools.
+pub fn frameworks_dir() -> std::path::PathBuf {
+    root().join("tests/frameworks")
+}
+
+/// Installs the frameworks the package is tested in (Next.js, wrangler, esbuild, Rollup,
+/// webpack) from `tests/frameworks/package-lock.json`, once; later runs are offline.
+pub fn framework_tools() -> Result {
+    let dir = frameworks_dir();
+    if npm_tools_installed(&dir) {
+        return Ok(());
+    }
+    eprintln!(
+        "==> installing the frameworks of the consumer tests from tests/frameworks/package-lock.json (Next.js, wrangler, esbuild, Rollup, webpack: about a minute, once)"
+    );
+    // No install scripts: esbuild, workerd and Next find their platform binaries without
+    // them, and plivo-browser-sdk's wasm-pack would download one.
+    run(cmd("npm")
+        .current_dir(&dir)
+        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]))
+}
+
 /// True when running as root.
 fn is_root() -> bool {
     output(std::process::Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0")
