@@ -9,9 +9,9 @@ use base64ct::{Base64, Encoding};
 use serde_json::{json, Map, Value};
 
 use crate::errors::ApiError;
+use crate::sip::auth::{ha1, md5_hex};
 use crate::store::{
-    format_time, md5_hex, next_api_id, seeded_apps, App, Record, Registration, ALLOW_FLAGS,
-    SUB_ACCOUNTS,
+    format_time, next_api_id, seeded_apps, App, Record, Registration, ALLOW_FLAGS, SUB_ACCOUNTS,
 };
 use crate::{token, Platform, Shared};
 
@@ -308,7 +308,7 @@ pub async fn list(
         Platform::Plivo => Vec::new(),
         Platform::Vobiz => Filter::parse(&pairs)?,
     };
-    let now = state.clock.now().timestamp();
+    let now_ms = state.clock.now().timestamp_millis();
     let data = state.data.read().expect("sandbox state lock");
     let records = &data.store(platform).records;
     let matching: Vec<&Record> = if filters.is_empty() {
@@ -329,7 +329,7 @@ pub async fn list(
                 platform,
                 &auth_id,
                 r,
-                data.registration(platform, r, now).as_ref(),
+                data.registration(platform, r, now_ms).as_ref(),
             )
         })
         .collect();
@@ -553,7 +553,7 @@ pub async fn create(
         id: id.clone(),
         username: username.clone(),
         password_md5: md5_hex(&password),
-        ha1: crate::sip::auth::ha1(&username, &password),
+        ha1: ha1(&username, &password),
         alias: alias.clone(),
         app,
         sub_account,
@@ -587,13 +587,13 @@ pub async fn retrieve(
     headers: HeaderMap,
 ) -> Reply {
     authenticate(&state, platform, &headers, &auth_id)?;
-    let now = state.clock.now().timestamp();
+    let now_ms = state.clock.now().timestamp_millis();
     let data = state.data.read().expect("sandbox state lock");
     let record = data
         .store(platform)
         .get(&id)
         .ok_or_else(|| unknown_endpoint(platform, &id))?;
-    let registration = data.registration(platform, record, now);
+    let registration = data.registration(platform, record, now_ms);
     Ok(Json(full_object(
         platform,
         &auth_id,
@@ -649,7 +649,7 @@ pub async fn update(
     }
     if let Some(p) = password {
         record.password_md5 = md5_hex(&p);
-        record.ha1 = crate::sip::auth::ha1(&record.username, &p);
+        record.ha1 = ha1(&record.username, &p);
     }
     if let Some(a) = alias {
         record.alias = a;

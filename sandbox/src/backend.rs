@@ -94,10 +94,15 @@ fn session_user(state: &Shared, headers: &HeaderMap) -> Option<String> {
 /// Refuses what a cross-site page could send: a request with a body (`POST`, `PUT`,
 /// `PATCH`) must say it is JSON, and an `Origin` other than a page on this machine is
 /// refused.
-fn cross_site(method: &axum::http::Method, headers: &HeaderMap) -> Option<Response> {
-    let foreign_origin = headers
-        .get(header::ORIGIN)
-        .is_some_and(|o| !o.to_str().is_ok_and(crate::loopback::is_loopback_url));
+fn cross_site(
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+    allowed_hosts: &[String],
+) -> Option<Response> {
+    let foreign_origin = headers.get(header::ORIGIN).is_some_and(|o| {
+        !o.to_str()
+            .is_ok_and(|o| crate::access::is_trusted_origin(o, allowed_hosts))
+    });
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -137,7 +142,11 @@ struct SignIn {
 
 /// `POST /backend/session`
 pub async fn sign_in(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(refused) = cross_site(&axum::http::Method::POST, &headers) {
+    if let Some(refused) = cross_site(
+        &axum::http::Method::POST,
+        &headers,
+        &state.config.allowed_hosts,
+    ) {
         return refused;
     }
     let user = match serde_json::from_slice::<SignIn>(&body) {
@@ -211,7 +220,11 @@ pub async fn whoami(State(state): State<Shared>, headers: HeaderMap) -> Response
 
 /// `DELETE /backend/session`
 pub async fn sign_out(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    if let Some(refused) = cross_site(&axum::http::Method::DELETE, &headers) {
+    if let Some(refused) = cross_site(
+        &axum::http::Method::DELETE,
+        &headers,
+        &state.config.allowed_hosts,
+    ) {
         return refused;
     }
     if let Some(user) = session_user(&state, &headers) {
@@ -256,7 +269,7 @@ pub async fn forward(
         )
         .into_response();
     }
-    if let Some(refused) = cross_site(&parts.method, &parts.headers) {
+    if let Some(refused) = cross_site(&parts.method, &parts.headers, &state.config.allowed_hosts) {
         return refused;
     }
     if session_user(&state, &parts.headers).is_none() {
@@ -312,7 +325,11 @@ pub async fn token(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Some(refused) = cross_site(&axum::http::Method::GET, &headers) {
+    if let Some(refused) = cross_site(
+        &axum::http::Method::GET,
+        &headers,
+        &state.config.allowed_hosts,
+    ) {
         return refused;
     }
     let Some(user) = session_user(&state, &headers) else {

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The sandbox account's Auth ID unless `--auth-id` says otherwise.
 pub const DEFAULT_AUTH_ID: &str = "MASANDBOXACCOUNT0001";
@@ -19,6 +20,21 @@ pub const DEFAULT_REGISTERED_FRACTION: f64 = 0.0;
 pub const DEFAULT_PLIVO_SDK: &str = "node_modules/plivo-browser-sdk/dist/plivobrowsersdk.js";
 /// Most endpoints that can be seeded.
 pub const MAX_SEED: usize = 1_000_000;
+/// Registrations one endpoint may hold at once unless `--max-registrations` says otherwise.
+pub const DEFAULT_MAX_REGISTRATIONS: usize = 10;
+/// Bindings one signalling socket may hold at once unless `--max-socket-bindings` says
+/// otherwise (a SIP client registers one contact; two in one REGISTER are allowed).
+pub const DEFAULT_MAX_SOCKET_BINDINGS: usize = 4;
+/// Signalling sockets one client address may hold open at once.
+pub const DEFAULT_MAX_SOCKETS: usize = 64;
+/// Seconds a signalling socket may stay silent while it holds no registration (the
+/// SDK's keepalive comes every 5 s).
+pub const DEFAULT_IDLE_TIMEOUT: u64 = 60;
+/// Seconds a client has to send a request's headers (an HTTP request, or the WebSocket
+/// handshake).
+pub const DEFAULT_HEADER_TIMEOUT: u64 = 10;
+/// Bytes of message text the SIP log keeps (the oldest entries go first).
+pub const DEFAULT_SIP_LOG_BYTES: usize = 8 * 1024 * 1024;
 
 /// The sandbox's configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,8 +60,21 @@ pub struct Config {
     /// The registration lifetime the registrar grants, seconds (`None`: as the client asks,
     /// 60 to 3600).
     pub sip_expires: Option<i64>,
-    /// Most registrations per endpoint (`None`: no limit); past it, 10010.
-    pub max_registrations: Option<usize>,
+    /// Most registrations per endpoint; past it, 10010.
+    pub max_registrations: usize,
+    /// Most bindings per signalling socket.
+    pub max_socket_bindings: usize,
+    /// Most signalling sockets per client address.
+    pub max_sockets: usize,
+    /// How long a socket with no registration may stay silent before it is closed.
+    pub idle_timeout: Duration,
+    /// How long a client has to send a request's headers.
+    pub header_timeout: Duration,
+    /// Bytes of message text the SIP log keeps.
+    pub sip_log_bytes: usize,
+    /// Host names besides this machine's that requests may name in `Host` and pages may be
+    /// served from (`Origin`): a sandbox in a container or on a LAN (`--allowed-host`).
+    pub allowed_hosts: Vec<String>,
     /// Registrar checks switched off, to show that a test notices (`--skip-check`).
     pub skip_checks: Vec<String>,
 }
@@ -56,6 +85,7 @@ impl Config {
         crate::sip::registrar::Settings {
             expires: self.sip_expires,
             max_registrations: self.max_registrations,
+            max_socket_bindings: self.max_socket_bindings,
             skip_checks: crate::sip::auth::Skipped(self.skip_checks.clone()),
         }
     }
@@ -74,7 +104,13 @@ impl Default for Config {
             pkg: PathBuf::from("pkg"),
             plivo_sdk: PathBuf::from(DEFAULT_PLIVO_SDK),
             sip_expires: None,
-            max_registrations: None,
+            max_registrations: DEFAULT_MAX_REGISTRATIONS,
+            max_socket_bindings: DEFAULT_MAX_SOCKET_BINDINGS,
+            max_sockets: DEFAULT_MAX_SOCKETS,
+            idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT),
+            header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT),
+            sip_log_bytes: DEFAULT_SIP_LOG_BYTES,
+            allowed_hosts: Vec::new(),
             skip_checks: Vec::new(),
         }
     }
@@ -104,8 +140,23 @@ Options (each also settable from the environment variable shown):
   --sip-expires N             registration lifetime the registrar grants, 1-3600 s (the SDK
                               refreshes 5 s before it) [ENDPOINT_SANDBOX_SIP_EXPIRES, default:
                               as the client asks, 60-3600]
-  --max-registrations N       registrations per endpoint, past which a login is refused
-                              with 10010 [ENDPOINT_SANDBOX_MAX_REGISTRATIONS, default: no limit]
+  --max-registrations N       registrations per endpoint, past which a token login is refused
+                              with 10010 and a password login with 403
+                              [ENDPOINT_SANDBOX_MAX_REGISTRATIONS, default 10]
+  --max-socket-bindings N     registrations one signalling socket may hold
+                              [ENDPOINT_SANDBOX_MAX_SOCKET_BINDINGS, default 4]
+  --max-sockets N             signalling sockets open at once from one client address
+                              [ENDPOINT_SANDBOX_MAX_SOCKETS, default 64]
+  --idle-timeout N            seconds a signalling socket that holds no registration may stay
+                              silent before it is closed [ENDPOINT_SANDBOX_IDLE_TIMEOUT, default 60]
+  --header-timeout N          seconds a client has to send a request's headers (an HTTP request
+                              or a WebSocket handshake) [ENDPOINT_SANDBOX_HEADER_TIMEOUT, default 10]
+  --sip-log-bytes N           message text the SIP log keeps, bytes; the oldest go first
+                              [ENDPOINT_SANDBOX_SIP_LOG_BYTES, default 8388608]
+  --allowed-host NAMES        host names, comma-separated, that requests may name besides this
+                              machine's (localhost, 127.x.y.z, [::1]): for a sandbox in a
+                              container or on a LAN; pages served from them may drive it too
+                              [ENDPOINT_SANDBOX_ALLOWED_HOSTS, default: none]
   --skip-check NAMES          registrar checks to switch off, comma-separated, to show that a
                               test notices: signature, subject, nbf, exp, password, expiry,
                               logout (neither the logout nor the socket's close that
@@ -123,7 +174,7 @@ pub enum Command {
     Help,
 }
 
-const FLAGS: [(&str, &str); 12] = [
+const FLAGS: [(&str, &str); 18] = [
     ("--bind", "ENDPOINT_SANDBOX_BIND"),
     ("--port", "ENDPOINT_SANDBOX_PORT"),
     ("--auth-id", "ENDPOINT_SANDBOX_AUTH_ID"),
@@ -138,8 +189,22 @@ const FLAGS: [(&str, &str); 12] = [
     ("--plivo-sdk", "ENDPOINT_SANDBOX_PLIVO_SDK"),
     ("--sip-expires", "ENDPOINT_SANDBOX_SIP_EXPIRES"),
     ("--max-registrations", "ENDPOINT_SANDBOX_MAX_REGISTRATIONS"),
+    (
+        "--max-socket-bindings",
+        "ENDPOINT_SANDBOX_MAX_SOCKET_BINDINGS",
+    ),
+    ("--max-sockets", "ENDPOINT_SANDBOX_MAX_SOCKETS"),
+    ("--idle-timeout", "ENDPOINT_SANDBOX_IDLE_TIMEOUT"),
+    ("--header-timeout", "ENDPOINT_SANDBOX_HEADER_TIMEOUT"),
+    ("--sip-log-bytes", "ENDPOINT_SANDBOX_SIP_LOG_BYTES"),
+    ("--allowed-host", "ENDPOINT_SANDBOX_ALLOWED_HOSTS"),
     ("--skip-check", "ENDPOINT_SANDBOX_SKIP_CHECK"),
 ];
+
+/// A whole number from `min` to `max`.
+fn bounded<T: std::str::FromStr + PartialOrd>(value: &str, min: T, max: T) -> Option<T> {
+    value.parse().ok().filter(|n| *n >= min && *n <= max)
+}
 
 fn apply(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
     let bad = |what: &str| format!("{flag} {value:?}: {what}");
@@ -184,18 +249,50 @@ fn apply(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
                 value
                     .parse()
                     .ok()
-                    .filter(|n| (1..=crate::sip::registrar::MAX_EXPIRES).contains(n))
+                    .filter(|n| (1..=i64::from(crate::sip::registrar::MAX_EXPIRES)).contains(n))
                     .ok_or_else(|| bad("not a number of seconds from 1 to 3600"))?,
             )
         }
         "--max-registrations" => {
-            config.max_registrations = Some(
-                value
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad("not a count of 1 or more"))?,
+            config.max_registrations =
+                bounded(value, 1, 10_000).ok_or_else(|| bad("not a count from 1 to 10000"))?
+        }
+        "--max-socket-bindings" => {
+            config.max_socket_bindings =
+                bounded(value, 1, 64).ok_or_else(|| bad("not a count from 1 to 64"))?
+        }
+        "--max-sockets" => {
+            config.max_sockets =
+                bounded(value, 1, 10_000).ok_or_else(|| bad("not a count from 1 to 10000"))?
+        }
+        "--idle-timeout" => {
+            config.idle_timeout = Duration::from_secs(
+                bounded(value, 10, 86_400)
+                    .ok_or_else(|| bad("not a number of seconds from 10 to 86400"))?,
             )
+        }
+        "--header-timeout" => {
+            config.header_timeout = Duration::from_secs(
+                bounded(value, 1, 600)
+                    .ok_or_else(|| bad("not a number of seconds from 1 to 600"))?,
+            )
+        }
+        "--sip-log-bytes" => {
+            config.sip_log_bytes = bounded(value, 64 * 1024, 1024 * 1024 * 1024)
+                .ok_or_else(|| bad("not a number of bytes from 65536 to 1073741824"))?
+        }
+        "--allowed-host" => {
+            let names: Vec<String> = value
+                .split(',')
+                .map(|n| n.trim().to_ascii_lowercase())
+                .filter(|n| !n.is_empty())
+                .collect();
+            if let Some(bad_name) = names.iter().find(|n| !crate::access::is_host_name(n)) {
+                return Err(bad(&format!(
+                    "{bad_name:?} is not a host name (letters, digits, `-` and `.`, an IPv4 address, or an IPv6 one in brackets; no port)"
+                )));
+            }
+            config.allowed_hosts = names;
         }
         "--skip-check" => {
             let names: Vec<String> = value.split(',').map(|n| n.trim().to_owned()).collect();
@@ -285,6 +382,12 @@ mod tests {
             vec!["--port"],
             vec!["--sip-expires", "0"],
             vec!["--max-registrations", "0"],
+            vec!["--max-socket-bindings", "0"],
+            vec!["--idle-timeout", "1"],
+            vec!["--header-timeout", "0"],
+            vec!["--sip-log-bytes", "10"],
+            vec!["--allowed-host", "evil.test:80"],
+            vec!["--allowed-host", "a/b"],
             vec!["--skip-check", "exp,everything"],
         ] {
             let err = parse(&args(&bad), |_| None).unwrap_err();
@@ -295,6 +398,20 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.starts_with("ENDPOINT_SANDBOX_PORT"), "{err}");
+    }
+
+    #[test]
+    fn allowed_hosts_are_a_list_of_names() {
+        let Ok(Command::Run(config)) = parse(
+            &args(&["--allowed-host", "Sandbox.Local, 192.168.1.5,[fd00::1]"]),
+            |_| None,
+        ) else {
+            panic!("parse failed");
+        };
+        assert_eq!(
+            config.allowed_hosts,
+            ["sandbox.local", "192.168.1.5", "[fd00::1]"]
+        );
     }
 
     #[test]

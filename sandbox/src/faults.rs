@@ -163,7 +163,7 @@ pub const LOG_LIMIT: usize = 10_000;
 
 /// Requests the log and the fault rules see: the platforms' APIs and the app backend.
 fn is_logged_path(path: &str) -> bool {
-    crate::is_api_path(path) || path.starts_with("/backend/")
+    crate::statics::is_api_path(path) || path.starts_with("/backend/")
 }
 
 enum Fault {

@@ -1,7 +1,6 @@
 //! The in-memory endpoint store of one platform account, seeded deterministically.
 
-use md5::{Digest, Md5};
-
+use crate::sip::auth::{ha1, md5_hex};
 use crate::Platform;
 
 /// A small deterministic generator (SplitMix64): the same seed gives the same data.
@@ -88,7 +87,7 @@ pub const ALLOW_FLAGS: [&str; 7] = [
 ];
 
 /// One endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {
     /// The endpoint id.
     pub id: String,
@@ -113,14 +112,6 @@ pub struct Record {
     pub created_at: String,
     /// Last update (ISO 8601).
     pub updated_at: String,
-}
-
-/// MD5 hex of a password.
-pub fn md5_hex(password: &str) -> String {
-    Md5::digest(password.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The applications seeded endpoints are attached to.
@@ -225,7 +216,7 @@ impl Store {
             let stamp = created.format("%Y-%m-%dT%H:%M:%SZ").to_string();
             let record = Record {
                 id: store.take_id(),
-                ha1: crate::sip::auth::ha1(&username, &password),
+                ha1: ha1(&username, &password),
                 username,
                 password_md5: md5_hex(&password),
                 alias,
@@ -316,12 +307,6 @@ mod tests {
         assert!(none.records.iter().all(|r| r.registration.is_none()));
         let all = Store::seeded(Platform::Vobiz, 50, 1.0, &mut Rng::new(1));
         assert!(all.records.iter().all(|r| r.registration.is_some()));
-    }
-
-    #[test]
-    fn md5_matches_known_vectors() {
-        assert_eq!(md5_hex("password"), "5f4dcc3b5aa765d61d8327deb882cf99");
-        assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 mod common;
 
+#[path = "routes/access.rs"]
+mod access;
 #[path = "routes/backend.rs"]
 mod backend;
 #[path = "routes/faults.rs"]
@@ -10,6 +12,8 @@ mod faults;
 mod http;
 #[path = "routes/plivo.rs"]
 mod plivo;
+#[path = "routes/registrar.rs"]
+mod registrar;
 #[path = "routes/signalling.rs"]
 mod signalling;
 #[path = "routes/tokens.rs"]

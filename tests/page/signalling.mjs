@@ -139,9 +139,15 @@ export async function sandboxNow() {
   return Math.floor((await sandbox("GET", "/__sandbox/clock")).nowMs / 1000);
 }
 
-/** The SIP log (`direction`, `method` / `status`, `at`, `token` claims, `jwtError`, ...). */
+/** The SIP log (`direction`, `method` / `status`, `at`, `token` claims, `jwtError`, ...), every page of it. */
 export async function sipLog() {
-  return (await sandbox("GET", "/__sandbox/signalling/log")).messages;
+  const messages = [];
+  for (let after = 0; after !== null; ) {
+    const page = await sandbox("GET", `/__sandbox/signalling/log?after=${after}`);
+    messages.push(...page.messages);
+    after = page.next;
+  }
+  return messages;
 }
 
 /** Changes the registrar's settings (`expires`, `maxRegistrations`, `skipChecks`). */

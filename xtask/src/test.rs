@@ -16,7 +16,7 @@ struct Run {
     started: Instant,
 }
 
-const STAGES: usize = 11;
+const STAGES: usize = 12;
 
 /// How long `cargo xtask test` runs each fuzz target.
 const FUZZ_SMOKE_SECONDS: u32 = 5;
@@ -275,6 +275,19 @@ fn stages(run: &mut Run) -> Result {
 
     run.stage("frameworks: Next.js (Turbopack, webpack, Edge), a Cloudflare Worker, esbuild, Rollup and webpack 5, from the tarball");
     frameworks(run, &sandbox_bin)?;
+
+    run.stage("conformance: sip.js, a SIP stack nobody here wrote, registers with the sandbox");
+    {
+        let sandbox = Sandbox::start(&sandbox_bin, &[])?;
+        let mut command = cmd("node");
+        // Node 20's WebSocket, which sip.js's transport opens, is behind this flag.
+        command
+            .arg("--experimental-websocket")
+            .args(["--test", "--test-reporter=spec", "--test-timeout=300000"])
+            .arg(root().join("tests/sip/sipjs.test.mjs"))
+            .env("SANDBOX_URL", &sandbox.url);
+        run.tests(&mut command)?;
+    }
 
     run.stage("page tests: playwright-core in Chromium");
     page_tests(run, &sandbox_bin)

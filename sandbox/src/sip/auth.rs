@@ -10,7 +10,8 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::Value;
 
-use crate::store::md5_hex;
+use md5::{Digest, Md5};
+
 use crate::token::{self, MAX_LIFETIME};
 
 /// The realm of password logins.
@@ -235,6 +236,15 @@ pub fn check_token(
     })
 }
 
+/// MD5 of a text in lowercase hex: the digest's hash (RFC 2617), and the `password_md5`
+/// the platforms' endpoint answers carry.
+pub fn md5_hex(text: &str) -> String {
+    Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// HA1 of a password login: what the registrar keeps instead of the password.
 pub fn ha1(username: &str, password: &str) -> String {
     md5_hex(&format!("{username}:{REALM}:{password}"))
@@ -282,6 +292,11 @@ impl Credential {
         })
     }
 
+    /// The `uri` it was computed for: the Request-URI, RFC 2617 3.2.2.5 says.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
     /// Whether the credential proves the password whose HA1 is `ha1`, for `method`.
     pub fn proves(&self, method: &str, ha1: &str) -> bool {
         let ha2 = md5_hex(&format!("{method}:{}", self.uri));
@@ -303,6 +318,12 @@ impl Credential {
 pub(crate) mod tests {
     use super::*;
     use crate::token::{mint, sign, Claims, Per, Voice};
+
+    #[test]
+    fn md5_matches_known_vectors() {
+        assert_eq!(md5_hex("password"), "5f4dcc3b5aa765d61d8327deb882cf99");
+        assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
 
     pub(crate) const ACCOUNT: Account<'static> = Account {
         auth_id: "MA1",

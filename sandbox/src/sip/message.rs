@@ -154,14 +154,150 @@ impl Request {
         Some((number.trim().parse().ok()?, method.trim()))
     }
 
-    /// Whether the request has what every answer must echo: Via, From, To, Call-ID, CSeq.
+    /// Whether the request has what every answer must echo: Via, From, To, Call-ID, CSeq,
+    /// each free of control characters (an answer never carries one a client sent).
     pub fn is_answerable(&self) -> bool {
-        self.header("Via").is_some()
-            && self.header("From").is_some()
-            && self.header("To").is_some()
-            && self.header("Call-ID").is_some()
-            && self.cseq().is_some()
+        ECHOED.iter().all(|name| {
+            let mut values = self.all(name).peekable();
+            values.peek().is_some() && values.all(|v| !has_control(v))
+        }) && self.cseq().is_some()
     }
+
+    /// The first header whose value holds a control character (a lone CR or LF, NUL, ESC,
+    /// DEL...; a tab is allowed, RFC 3261 25.1): such a request gets 400, and the value is
+    /// never stored or echoed.
+    pub fn control_character(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(_, value)| has_control(value))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Every Contact of the request (RFC 3261 20.10: several headers, or several values in
+    /// one separated by commas), or the error to answer 400 with.
+    pub fn contacts(&self) -> Result<Contacts, &'static str> {
+        let mut list = Vec::new();
+        let mut star = false;
+        for value in self.all("Contact") {
+            for item in split_list(value) {
+                let item = item.trim();
+                if item == "*" {
+                    star = true;
+                } else if item.is_empty() {
+                    return Err("an empty Contact");
+                } else {
+                    let uri = addr_uri(item);
+                    if !(uri.starts_with("sip:") || uri.starts_with("sips:"))
+                        || uri.contains(['<', '>', '"', ' ', ','])
+                    {
+                        return Err("a Contact that is not a SIP URI");
+                    }
+                    list.push(Contact {
+                        uri: uri.to_owned(),
+                        expires: match param(item, "expires") {
+                            Some(e) => Some(
+                                delta_seconds(e)
+                                    .ok_or("a Contact expires that is not a number of seconds")?,
+                            ),
+                            None => None,
+                        },
+                        instance: param(item, "+sip.instance").map(str::to_owned),
+                    });
+                }
+                if list.len() + usize::from(star) > MAX_CONTACTS {
+                    return Err("more Contacts than the registrar takes at once");
+                }
+            }
+        }
+        match (star, list.is_empty()) {
+            (false, true) => Ok(Contacts::Query),
+            (false, false) => Ok(Contacts::List(list)),
+            (true, true) => Ok(Contacts::All),
+            (true, false) => Err("Contact: * with other Contacts"),
+        }
+    }
+}
+
+impl fmt::Display for Request {
+    /// The request as a frame (compact header names expanded).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} SIP/2.0\r\n", self.method, self.uri)?;
+        for (name, value) in &self.headers {
+            write!(f, "{name}: {value}\r\n")?;
+        }
+        write!(f, "\r\n{}", self.body)
+    }
+}
+
+/// The headers every answer echoes.
+const ECHOED: [&str; 5] = ["Via", "From", "To", "Call-ID", "CSeq"];
+
+/// The most Contacts one REGISTER may carry.
+pub const MAX_CONTACTS: usize = 16;
+
+fn has_control(value: &str) -> bool {
+    value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+}
+
+/// The items of a comma-separated header value, commas inside quotes or `<...>` kept.
+fn split_list(value: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut start, mut quoted, mut bracketed) = (0, false, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' if !bracketed => quoted = !quoted,
+            '<' if !quoted => bracketed = true,
+            '>' if !quoted => bracketed = false,
+            ',' if !quoted && !bracketed => {
+                items.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&value[start..]);
+    items
+}
+
+/// A delta-seconds value (RFC 3261 25.1: digits only), those past 2^32 - 1 read as that
+/// (RFC 3261 20.19); `None` for anything else (a sign, a fraction, letters).
+pub fn delta_seconds(text: &str) -> Option<u32> {
+    let text = text.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Leading zeros do not count; more than ten digits is past 2^32 - 1 whatever they are.
+    let digits = text.trim_start_matches('0');
+    if digits.len() > 10 {
+        return Some(u32::MAX);
+    }
+    Some(
+        digits
+            .parse::<u64>()
+            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+    )
+}
+
+/// The Contacts of a REGISTER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contacts {
+    /// None: the client asks which bindings its address has (RFC 3261 10.2.3).
+    Query,
+    /// `Contact: *`: every binding of the address, with `Expires: 0` (10.2.2).
+    All,
+    /// These contacts, to add, refresh or remove.
+    List(Vec<Contact>),
+}
+
+/// One Contact of a REGISTER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// The URI.
+    pub uri: String,
+    /// Its own `expires` parameter.
+    pub expires: Option<u32>,
+    /// Its `+sip.instance` (RFC 5626), quotes taken off.
+    pub instance: Option<String>,
 }
 
 /// The URI inside a name-addr (`"Name" <sip:user@host>;tag=x`) or an addr-spec
@@ -226,6 +362,11 @@ pub fn digest_params(value: &str) -> Option<Vec<(String, String)>> {
             .trim_start();
     }
     Some(params)
+}
+
+/// The user part of the address a header names (`<sip:alice@host>;tag=1` gives `alice`).
+pub fn header_user(value: &str) -> Option<&str> {
+    uri_user(addr_uri(value))
 }
 
 /// A SIP response being built for a request.
@@ -430,6 +571,80 @@ Content-Length: 0\r\n\r\n";
         }
         let unanswerable = Request::parse("OPTIONS sip:x SIP/2.0\r\n\r\n").unwrap();
         assert!(!unanswerable.is_answerable());
+    }
+
+    #[test]
+    fn delta_seconds_are_digits_and_large_ones_are_the_most() {
+        for (text, seconds) in [
+            ("0", Some(0)),
+            ("000", Some(0)),
+            ("120", Some(120)),
+            (" 60 ", Some(60)),
+            ("4294967295", Some(u32::MAX)),
+            ("4294967296", Some(u32::MAX)),
+            ("99999999999999999999999", Some(u32::MAX)),
+            ("-1", None),
+            ("1.5", None),
+            ("", None),
+            ("12a", None),
+            ("+5", None),
+        ] {
+            assert_eq!(delta_seconds(text), seconds, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn contacts_are_every_header_and_every_comma_separated_value() {
+        let with = |contacts: &str| {
+            Request::parse(&format!(
+                "REGISTER sip:phone.plivo.com SIP/2.0\r\n{contacts}Content-Length: 0\r\n\r\n"
+            ))
+            .unwrap()
+            .contacts()
+        };
+        assert_eq!(with(""), Ok(Contacts::Query));
+        assert_eq!(with("Contact: *\r\n"), Ok(Contacts::All));
+        let Ok(Contacts::List(list)) = with(
+            "Contact: <sip:a@x;transport=ws>;expires=60, \"B, the second\" <sip:b@x>\r\nm: sip:c@x;expires=0\r\n",
+        ) else {
+            panic!("three contacts");
+        };
+        let uris: Vec<_> = list.iter().map(|c| (c.uri.as_str(), c.expires)).collect();
+        assert_eq!(
+            uris,
+            [
+                ("sip:a@x;transport=ws", Some(60)),
+                ("sip:b@x", None),
+                ("sip:c@x", Some(0))
+            ]
+        );
+        assert!(with("Contact: *, <sip:a@x>\r\n").is_err(), "* alone");
+        assert!(with("Contact: <sip:a@x>;expires=-1\r\n").is_err());
+        assert!(with("Contact: <http://a@x>\r\n").is_err());
+        assert!(with("Contact: <sip:a@x>,\r\n").is_err(), "an empty item");
+        let many = "Contact: <sip:a@x>\r\n".repeat(MAX_CONTACTS + 1);
+        assert!(with(&many).is_err());
+    }
+
+    #[test]
+    fn control_characters_are_found_and_make_a_request_unanswerable_where_echoed() {
+        let request = |extra: &str| {
+            Request::parse(&format!(
+                "OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/WS x;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n{extra}\r\n"
+            ))
+            .unwrap()
+        };
+        assert_eq!(
+            request("User-Agent: ok\tthere\r\n").control_character(),
+            None
+        );
+        for bad in ["\n", "\r", "\u{0}", "\u{1b}[31m", "\u{7f}"] {
+            let r = request(&format!("User-Agent: a{bad}b\r\n"));
+            assert_eq!(r.control_character(), Some("User-Agent"), "{bad:?}");
+            assert!(r.is_answerable(), "a 400 can still be answered");
+        }
+        let echoed = Request::parse("OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/WS x;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\u{1b}\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n").unwrap();
+        assert!(!echoed.is_answerable(), "never echoed into an answer");
     }
 
     #[test]

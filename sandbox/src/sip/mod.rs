@@ -6,6 +6,7 @@
 //! - [`auth`]: the token check with the platform's error codes, and MD5 digest;
 //! - [`registrar`]: registrations on the sandbox's clock, shared with the REST routes, and
 //!   the answer to every request;
+//! - [`log`]: the SIP log, bounded in bytes, read a page at a time;
 //! - [`socket`]: the WebSocket loop.
 //!
 //! Test controls, under `/__sandbox/signalling` (this module's routes): the sockets and
@@ -13,12 +14,13 @@
 //! registrar's settings and the SIP log.
 
 pub mod auth;
+pub mod log;
 pub mod message;
 pub mod registrar;
 pub mod socket;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -39,12 +41,12 @@ fn bad(message: impl Into<String>) -> Response {
 
 /// `GET /__sandbox/signalling`: open sockets, live registrations, settings and controls.
 pub async fn status(State(state): State<Shared>) -> Response {
-    let now = state.clock.now().timestamp();
+    let now_ms = state.clock.now().timestamp_millis();
     let data = state.data.read().expect("sandbox state lock");
     let registrar = &data.registrar;
     Json(json!({
         "sockets": state.sockets.open(),
-        "registrations": registrar.bindings(now).collect::<Vec<_>>(),
+        "registrations": registrar.bindings(now_ms).collect::<Vec<_>>(),
         "settings": registrar.settings,
         "refusal": registrar.refusal,
         "silent": registrar.silent,
@@ -140,13 +142,15 @@ struct SettingsRequest {
     expires: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
     max_registrations: Option<Option<usize>>,
+    #[serde(default, deserialize_with = "present")]
+    max_socket_bindings: Option<Option<usize>>,
     skip_checks: Option<Vec<String>>,
 }
 
 /// `PUT /__sandbox/signalling/settings`: `{"expires": 30}` (the registration lifetime
-/// granted; `null`: as the client asks), `{"maxRegistrations": 1}` (`null`: no limit),
-/// `{"skipChecks": ["exp"]}` (checks switched off, to show a test notices). A reset puts
-/// back the flags' settings.
+/// granted; `null`: as the client asks), `{"maxRegistrations": 1}` and
+/// `{"maxSocketBindings": 2}` (`null`: the flag's value), `{"skipChecks": ["exp"]}` (checks
+/// switched off, to show a test notices). A reset puts back the flags' settings.
 pub async fn settings(State(state): State<Shared>, body: Bytes) -> Response {
     let request: SettingsRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -155,13 +159,21 @@ pub async fn settings(State(state): State<Shared>, body: Bytes) -> Response {
     let mut data = state.data.write().expect("sandbox state lock");
     let settings = &mut data.registrar.settings;
     if let Some(expires) = request.expires {
-        if expires.is_some_and(|e| !(1..=MAX_EXPIRES).contains(&e)) {
+        if expires.is_some_and(|e| !(1..=i64::from(MAX_EXPIRES)).contains(&e)) {
             return bad(format!("expires must be 1-{MAX_EXPIRES} s (the SDK refreshes 5 s before; under {MIN_EXPIRES} only the registrar may choose)"));
         }
         settings.expires = expires;
     }
-    if let Some(max) = request.max_registrations {
-        settings.max_registrations = max;
+    let flags = state.config.registrar_settings();
+    match request.max_registrations {
+        Some(Some(0)) => return bad("maxRegistrations must be 1 or more"),
+        Some(max) => settings.max_registrations = max.unwrap_or(flags.max_registrations),
+        None => {}
+    }
+    match request.max_socket_bindings {
+        Some(Some(0)) => return bad("maxSocketBindings must be 1 or more"),
+        Some(max) => settings.max_socket_bindings = max.unwrap_or(flags.max_socket_bindings),
+        None => {}
     }
     if let Some(skip) = request.skip_checks {
         if let Some(unknown) = skip.iter().find(|c| !CHECKS.contains(&c.as_str())) {
@@ -174,21 +186,24 @@ pub async fn settings(State(state): State<Shared>, body: Bytes) -> Response {
     Json(json!({ "settings": settings })).into_response()
 }
 
-/// `GET /__sandbox/signalling/log`: the SIP messages in and out, tokens and digests
-/// replaced (`[redacted]`), a token described by its claims.
-pub async fn log(State(state): State<Shared>) -> Json<serde_json::Value> {
-    let data = state.data.read().expect("sandbox state lock");
-    Json(json!({ "count": data.registrar.log.len(), "messages": data.registrar.log }))
+/// `GET /__sandbox/signalling/log?after=SEQ&limit=N`: the SIP messages in and out after
+/// `seq` SEQ (default 0: from the oldest kept), at most N (1-1000, default 1000) and 1 MB
+/// of text, with `next` (the `after` of the next page, `null` at the end); tokens and
+/// digests replaced (`[redacted]`), a token described by its claims.
+pub async fn log(State(state): State<Shared>, RawQuery(query): RawQuery) -> Response {
+    let (mut after, mut limit) = (0, log::PAGE_ENTRIES);
+    for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match (name.as_ref(), value.parse::<u64>()) {
+            ("after", Ok(seq)) => after = seq,
+            ("limit", Ok(n)) if (1..=log::PAGE_ENTRIES as u64).contains(&n) => limit = n as usize,
+            _ => return bad("the log takes `after` (a seq) and `limit` (1-1000)"),
+        }
+    }
+    Json(state.sip_log.page(after, limit)).into_response()
 }
 
 /// `DELETE /__sandbox/signalling/log`.
 pub async fn clear_log(State(state): State<Shared>) -> StatusCode {
-    state
-        .data
-        .write()
-        .expect("sandbox state lock")
-        .registrar
-        .log
-        .clear();
+    state.sip_log.clear();
     StatusCode::NO_CONTENT
 }

@@ -3,49 +3,60 @@
 //!
 //! Platform rule (`reference/signalling.md`): the SDK opens `new WebSocket(url, "sip")`,
 //! and Chromium fails the handshake unless the answer names the `sip` subprotocol.
-//! Bounds of ours: frames of at most 16 KB, at most [`MAX_CONNECTIONS_PER_CLIENT`] sockets
-//! from one address; a frame that is not a SIP request closes its socket with a log line,
-//! and the sandbox goes on.
+//! Bounds of ours, each with a line on stderr and in the SIP log (`"direction": "closed"`,
+//! the close code as `status`) when it closes a socket: frames of at most 16 KB
+//! (a larger one closes with 1009, Message Too Big), at most `--max-sockets` sockets from
+//! one address, and a socket that holds no registration and has sent nothing for
+//! `--idle-timeout` seconds is closed (1001, Going Away): idle sockets cannot lock the
+//! clients of an address out. One that holds a registration stays as long as it does,
+//! whether its client sends keepalives (the SDK's OPTIONS every 5 s) or not (sip.js and
+//! JsSIP send none). A frame that is not SIP closes its socket (1002), and the sandbox
+//! goes on.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use tokio::time::Instant;
 
+use super::log::LogEntry;
 use super::message::{ParseError, Request as SipRequest, MAX_MESSAGE_BYTES};
 use super::registrar::{answer, Peer};
-use crate::Shared;
+use crate::state::Shared;
 
-/// Most sockets one client address may hold open at once.
-pub const MAX_CONNECTIONS_PER_CLIENT: usize = 64;
+/// Frames up to this size are read whole, so that one over [`MAX_MESSAGE_BYTES`] can be
+/// closed with 1009 and a log line; past it the WebSocket layer stops reading at once.
+const MAX_FRAME_READ: usize = 64 * 1024;
 
 /// The sockets: their numbers, how many each address holds, and the control that drops
 /// them all.
 #[derive(Debug)]
 pub struct Sockets {
     next: AtomicU64,
+    max_per_client: usize,
     per_client: Mutex<HashMap<IpAddr, usize>>,
     drop_all: tokio::sync::watch::Sender<u64>,
 }
 
-impl Default for Sockets {
-    fn default() -> Self {
+impl Sockets {
+    /// No socket open yet; at most `max_per_client` from one address.
+    pub fn new(max_per_client: usize) -> Self {
         Self {
             next: AtomicU64::new(1),
+            max_per_client,
             per_client: Mutex::new(HashMap::new()),
             drop_all: tokio::sync::watch::channel(0).0,
         }
     }
-}
 
-impl Sockets {
     /// Sockets open now.
     pub fn open(&self) -> usize {
         self.per_client.lock().expect("sockets lock").values().sum()
@@ -61,7 +72,7 @@ impl Sockets {
     fn admit(&self, ip: IpAddr) -> bool {
         let mut per_client = self.per_client.lock().expect("sockets lock");
         let count = per_client.entry(ip).or_default();
-        if *count >= MAX_CONNECTIONS_PER_CLIENT {
+        if *count >= self.max_per_client {
             return false;
         }
         *count += 1;
@@ -93,14 +104,14 @@ pub async fn upgrade(State(state): State<Shared>, request: Request) -> Response 
     if !state.sockets.admit(address.ip()) {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "error": format!("more than {MAX_CONNECTIONS_PER_CLIENT} signalling sockets from {}", address.ip()) })),
+            Json(json!({ "error": format!("more than {} signalling sockets from {} (--max-sockets)", state.sockets.max_per_client, address.ip()) })),
         )
             .into_response();
     }
     upgrade
         .protocols(["sip"])
-        .max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
+        .max_message_size(MAX_FRAME_READ)
+        .max_frame_size(MAX_FRAME_READ)
         .on_failed_upgrade({
             let state = state.clone();
             move |_| state.sockets.leave(address.ip())
@@ -114,36 +125,80 @@ enum Ending {
     Gone,
     /// A test control dropped every socket.
     Dropped,
-    /// The client sent what is not a SIP request.
-    Refused(String),
+    /// Closed with this code and reason, said in a log line.
+    Closed(u16, String),
 }
 
 async fn serve(mut socket: WebSocket, state: Shared, address: SocketAddr) {
     let connection = state.sockets.next.fetch_add(1, Ordering::Relaxed);
     let mut peer = Peer::new(connection, address);
     let mut dropped = state.sockets.drop_all.subscribe();
+    let idle = state.config.idle_timeout;
+    let mut heard = Instant::now();
     let ending = loop {
         let message = tokio::select! {
             _ = dropped.changed() => break Ending::Dropped,
+            () = tokio::time::sleep_until(heard + idle) => {
+                // Silent for the whole limit: closed unless it holds a registration, in
+                // which case it is looked at again when that would end.
+                let now_ms = state.clock.now().timestamp_millis();
+                let held = state.data.read().expect("sandbox state lock").registrar.held_until(connection, now_ms);
+                match held {
+                    Some(until) => {
+                        let left = u64::try_from(until - now_ms).unwrap_or(0);
+                        heard = Instant::now() + Duration::from_millis(left);
+                        continue;
+                    }
+                    None => break Ending::Closed(close_code::AWAY, format!("idle for {:.1} s with no registration (--idle-timeout)", idle.as_secs_f64())),
+                }
+            }
             message = socket.recv() => message,
         };
+        heard = Instant::now();
         let text = match message {
-            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break Ending::Gone,
+            None | Some(Ok(Message::Close(_))) => break Ending::Gone,
+            Some(Err(error)) => {
+                let said = error.to_string();
+                if said.contains("too long")
+                    || said.contains("too big")
+                    || said.contains("Space limit")
+                {
+                    break Ending::Closed(
+                        close_code::SIZE,
+                        format!("a frame over {MAX_FRAME_READ} bytes"),
+                    );
+                }
+                break Ending::Gone;
+            }
             Some(Ok(Message::Text(text))) => text.to_string(),
             Some(Ok(Message::Binary(bytes))) => match String::from_utf8(bytes.to_vec()) {
                 Ok(text) => text,
-                Err(_) => break Ending::Refused("a binary frame that is not UTF-8".into()),
+                Err(_) => {
+                    break Ending::Closed(
+                        close_code::PROTOCOL,
+                        "a binary frame that is not UTF-8".into(),
+                    )
+                }
             },
             Some(Ok(_)) => continue,
         };
+        if text.len() > MAX_MESSAGE_BYTES {
+            break Ending::Closed(
+                close_code::SIZE,
+                format!("a frame of {} bytes, over {MAX_MESSAGE_BYTES}", text.len()),
+            );
+        }
         let request = match SipRequest::parse(&text) {
             Ok(request) if request.is_answerable() => request,
             Ok(_) => {
-                break Ending::Refused("a request without Via, From, To, Call-ID or CSeq".into())
+                break Ending::Closed(
+                    close_code::PROTOCOL,
+                    "a request without Via, From, To, Call-ID or CSeq, or with a control character in one".into(),
+                )
             }
             // An answer from the client: the sandbox sends no requests, so there is nothing to match.
             Err(ParseError::Response) => continue,
-            Err(error) => break Ending::Refused(error.to_string()),
+            Err(error) => break Ending::Closed(close_code::PROTOCOL, error.to_string()),
         };
         if let Some(response) = answer(&state, &mut peer, &request) {
             if socket
@@ -160,14 +215,33 @@ async fn serve(mut socket: WebSocket, state: Shared, address: SocketAddr) {
         Ending::Dropped => {
             let _ = socket.send(Message::Close(None)).await;
         }
-        Ending::Refused(why) => {
+        Ending::Closed(code, why) => {
             eprintln!(
-                "endpoint-sandbox: signalling socket {connection} from {address} closed: {why}"
+                "endpoint-sandbox: signalling socket {connection} from {address} closed ({code}): {why}"
             );
+            state.sip_log.note(LogEntry {
+                seq: 0,
+                at: state.clock.now().timestamp_millis(),
+                connection,
+                direction: "closed",
+                method: None,
+                status: Some(code),
+                user: None,
+                cseq: None,
+                expires: None,
+                token: None,
+                jwt_error: None,
+                text: why,
+            });
             let _ = socket
                 .send(Message::Close(Some(CloseFrame {
-                    code: axum::extract::ws::close_code::PROTOCOL,
-                    reason: "not a SIP request".into(),
+                    code,
+                    reason: match code {
+                        close_code::SIZE => "message too big",
+                        close_code::AWAY => "idle",
+                        _ => "not a SIP request",
+                    }
+                    .into(),
                 })))
                 .await;
         }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod sip;
+
 use std::collections::BTreeSet;
 
 use axum::body::Body;
@@ -118,6 +120,33 @@ pub async fn send(
         status,
         headers,
         text: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+/// A request with exactly these headers (no credentials unless given), its answer.
+pub async fn send_headers(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 

@@ -364,14 +364,14 @@ async fn close_faults_drop_the_connection_without_an_answer() {
     let (address, _stop) = serve().await;
     let rule = r#"{"path":"/v1/","close":true}"#;
     let control = format!(
-        "POST /__sandbox/faults HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{rule}",
+        "POST /__sandbox/faults HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{rule}",
         rule.len()
     );
     assert!(raw_request(address, &control)
         .await
         .starts_with("HTTP/1.1 201"));
     let get = format!(
-        "GET {} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        "GET {} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n",
         list_uri()
     );
     let answer = raw_request(address, &get).await;

@@ -199,7 +199,7 @@ async fn create_retrieve_update_delete() {
 }
 
 fn md5(text: &str) -> String {
-    endpoint_sandbox::store::md5_hex(text)
+    endpoint_sandbox::sip::auth::md5_hex(text)
 }
 
 #[tokio::test]

@@ -268,7 +268,7 @@ async fn create_with_flags_update_and_delete() {
     assert_eq!(got["sub_account"], "SASANDBOXSUB00000002");
     assert_eq!(
         got["password"],
-        json!(endpoint_sandbox::store::md5_hex("hunter22"))
+        json!(endpoint_sandbox::sip::auth::md5_hex("hunter22"))
     );
 
     let duplicate = send(
