@@ -35,6 +35,14 @@ pub const DEFAULT_IDLE_TIMEOUT: u64 = 60;
 pub const DEFAULT_HEADER_TIMEOUT: u64 = 10;
 /// Bytes of message text the SIP log keeps (the oldest entries go first).
 pub const DEFAULT_SIP_LOG_BYTES: usize = 8 * 1024 * 1024;
+/// Seconds a callee has to answer before the call is cancelled (near a minute, as the
+/// platform's `<Dial>` waits by default).
+pub const DEFAULT_RING_TIMEOUT: u64 = 60;
+/// Calls one socket, and one endpoint, may be in at once.
+pub const DEFAULT_MAX_CALLS: usize = 4;
+/// Seconds a call's leg whose socket closed has to come back on another (the SDK
+/// reconnects and registers again) before the other leg is sent a BYE.
+pub const DEFAULT_RECONNECT_GRACE: u64 = 3;
 
 /// The sandbox's configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +83,8 @@ pub struct Config {
     /// Host names besides this machine's that requests may name in `Host` and pages may be
     /// served from (`Origin`): a sandbox in a container or on a LAN (`--allowed-host`).
     pub allowed_hosts: Vec<String>,
+    /// The bounds and timers of calls.
+    pub calls: crate::sip::calls::CallSettings,
     /// Registrar checks switched off, to show that a test notices (`--skip-check`).
     pub skip_checks: Vec<String>,
 }
@@ -86,6 +96,7 @@ impl Config {
             expires: self.sip_expires,
             max_registrations: self.max_registrations,
             max_socket_bindings: self.max_socket_bindings,
+            calls: self.calls,
             skip_checks: crate::sip::auth::Skipped(self.skip_checks.clone()),
         }
     }
@@ -111,6 +122,7 @@ impl Default for Config {
             header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT),
             sip_log_bytes: DEFAULT_SIP_LOG_BYTES,
             allowed_hosts: Vec::new(),
+            calls: crate::sip::calls::CallSettings::default(),
             skip_checks: Vec::new(),
         }
     }
@@ -153,6 +165,14 @@ Options (each also settable from the environment variable shown):
                               or a WebSocket handshake) [ENDPOINT_SANDBOX_HEADER_TIMEOUT, default 10]
   --sip-log-bytes N           message text the SIP log keeps, bytes; the oldest go first
                               [ENDPOINT_SANDBOX_SIP_LOG_BYTES, default 8388608]
+  --ring-timeout N            seconds a callee has to answer before the call is cancelled and
+                              the caller gets 480 [ENDPOINT_SANDBOX_RING_TIMEOUT, default 60]
+  --max-calls-per-socket N    calls one signalling socket may be in at once
+                              [ENDPOINT_SANDBOX_MAX_CALLS_PER_SOCKET, default 4]
+  --max-calls-per-endpoint N  calls one endpoint may be in at once (past it a callee is busy,
+                              486) [ENDPOINT_SANDBOX_MAX_CALLS_PER_ENDPOINT, default 4]
+  --reconnect-grace N         seconds a call's leg whose socket closed has to come back before
+                              the other leg gets a BYE [ENDPOINT_SANDBOX_RECONNECT_GRACE, default 3]
   --allowed-host NAMES        host names, comma-separated, that requests may name besides this
                               machine's (localhost, 127.x.y.z, [::1]): for a sandbox in a
                               container or on a LAN; pages served from them may drive it too
@@ -174,7 +194,7 @@ pub enum Command {
     Help,
 }
 
-const FLAGS: [(&str, &str); 18] = [
+const FLAGS: [(&str, &str); 22] = [
     ("--bind", "ENDPOINT_SANDBOX_BIND"),
     ("--port", "ENDPOINT_SANDBOX_PORT"),
     ("--auth-id", "ENDPOINT_SANDBOX_AUTH_ID"),
@@ -197,6 +217,16 @@ const FLAGS: [(&str, &str); 18] = [
     ("--idle-timeout", "ENDPOINT_SANDBOX_IDLE_TIMEOUT"),
     ("--header-timeout", "ENDPOINT_SANDBOX_HEADER_TIMEOUT"),
     ("--sip-log-bytes", "ENDPOINT_SANDBOX_SIP_LOG_BYTES"),
+    ("--ring-timeout", "ENDPOINT_SANDBOX_RING_TIMEOUT"),
+    (
+        "--max-calls-per-socket",
+        "ENDPOINT_SANDBOX_MAX_CALLS_PER_SOCKET",
+    ),
+    (
+        "--max-calls-per-endpoint",
+        "ENDPOINT_SANDBOX_MAX_CALLS_PER_ENDPOINT",
+    ),
+    ("--reconnect-grace", "ENDPOINT_SANDBOX_RECONNECT_GRACE"),
     ("--allowed-host", "ENDPOINT_SANDBOX_ALLOWED_HOSTS"),
     ("--skip-check", "ENDPOINT_SANDBOX_SKIP_CHECK"),
 ];
@@ -280,6 +310,22 @@ fn apply(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "--sip-log-bytes" => {
             config.sip_log_bytes = bounded(value, 64 * 1024, 1024 * 1024 * 1024)
                 .ok_or_else(|| bad("not a number of bytes from 65536 to 1073741824"))?
+        }
+        "--ring-timeout" => {
+            config.calls.ring_timeout = bounded(value, 1, 600)
+                .ok_or_else(|| bad("not a number of seconds from 1 to 600"))?
+        }
+        "--max-calls-per-socket" => {
+            config.calls.max_calls_per_socket =
+                bounded(value, 1, 64).ok_or_else(|| bad("not a count from 1 to 64"))?
+        }
+        "--max-calls-per-endpoint" => {
+            config.calls.max_calls_per_endpoint =
+                bounded(value, 1, 64).ok_or_else(|| bad("not a count from 1 to 64"))?
+        }
+        "--reconnect-grace" => {
+            config.calls.reconnect_grace =
+                bounded(value, 0, 60).ok_or_else(|| bad("not a number of seconds from 0 to 60"))?
         }
         "--allowed-host" => {
             let names: Vec<String> = value
@@ -388,6 +434,9 @@ mod tests {
             vec!["--sip-log-bytes", "10"],
             vec!["--allowed-host", "evil.test:80"],
             vec!["--allowed-host", "a/b"],
+            vec!["--ring-timeout", "0"],
+            vec!["--max-calls-per-socket", "0"],
+            vec!["--reconnect-grace", "61"],
             vec!["--skip-check", "exp,everything"],
         ] {
             let err = parse(&args(&bad), |_| None).unwrap_err();

@@ -102,6 +102,11 @@ pub fn router(state: Shared) -> Router {
             "/__sandbox/signalling/log",
             get(sip::log).delete(sip::clear_log),
         )
+        .route("/__sandbox/calls", get(sip::call_list))
+        .route(
+            "/__sandbox/calls/next",
+            post(sip::next_call).delete(sip::clear_next_calls),
+        )
         .route("/vendor/plivobrowsersdk.js", get(statics::plivo_sdk))
         .route("/__sandbox/page", get(statics::test_page))
         .fallback(statics::fallback)

@@ -54,6 +54,8 @@ pub struct Data {
     pub sessions: std::collections::HashMap<String, backend::Session>,
     /// SIP registrations and the signalling test controls.
     pub registrar: sip::registrar::Registrar,
+    /// Calls between the endpoints logged in, and their test controls.
+    pub calls: sip::calls::Calls,
 }
 
 /// Seed of the generator: the same data on every start.
@@ -71,6 +73,7 @@ impl Data {
             log: VecDeque::new(),
             sessions: std::collections::HashMap::new(),
             registrar: sip::registrar::Registrar::new(config.registrar_settings()),
+            calls: sip::calls::Calls::default(),
         }
     }
 

@@ -6,6 +6,8 @@ mod common;
 mod access;
 #[path = "routes/backend.rs"]
 mod backend;
+#[path = "routes/calls.rs"]
+mod calls;
 #[path = "routes/faults.rs"]
 mod faults;
 #[path = "routes/http.rs"]

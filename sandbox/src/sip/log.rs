@@ -8,7 +8,9 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use super::auth::TokenClaims;
+use super::auth::{read_claims, TokenClaims};
+use super::message::{delta_seconds, header_user, param, Frame};
+use super::registrar::redacted;
 
 /// One SIP message in the log: what tests look at. Never a token, a password or a digest
 /// response: `text` has them replaced by `[redacted]`, and a token is described by its
@@ -49,6 +51,69 @@ pub struct LogEntry {
     pub jwt_error: Option<u16>,
     /// The message, its secrets replaced.
     pub text: String,
+}
+
+impl LogEntry {
+    /// The entry of one frame that went `direction` (`"in"`, `"out"`) on `connection`: its
+    /// method or status, the address of record (a REGISTER's To) or sender (the From),
+    /// CSeq, the lifetime asked or granted, the claims of a token it carries, the token
+    /// error an answer carries, and its text with secrets replaced.
+    pub fn of_frame(at: i64, connection: u64, direction: &'static str, text: &str) -> Self {
+        let mut entry = Self {
+            seq: 0,
+            at,
+            connection,
+            direction,
+            method: None,
+            status: None,
+            user: None,
+            cseq: None,
+            expires: None,
+            token: None,
+            jwt_error: None,
+            text: redacted(text),
+        };
+        match Frame::parse(text) {
+            Ok(Frame::Request(request)) => {
+                let registering = request.method == "REGISTER";
+                entry.user = request
+                    .header(if registering { "To" } else { "From" })
+                    .and_then(header_user)
+                    .map(str::to_owned);
+                entry.cseq = request.cseq().map(|(n, _)| n);
+                entry.expires = registering
+                    .then(|| {
+                        request
+                            .header("Contact")
+                            .and_then(|c| param(c, "expires"))
+                            .or_else(|| request.header("Expires"))
+                            .and_then(delta_seconds)
+                    })
+                    .flatten()
+                    .map(i64::from);
+                entry.token = request.header("X-Plivo-Jwt").and_then(read_claims);
+                entry.method = Some(request.method);
+            }
+            Ok(Frame::Reply(reply)) => {
+                let registered = reply.cseq().is_some_and(|(_, m)| m == "REGISTER");
+                entry.user = reply
+                    .header(if registered { "To" } else { "From" })
+                    .and_then(header_user)
+                    .map(str::to_owned);
+                entry.cseq = reply.cseq().map(|(n, _)| n);
+                entry.expires = reply
+                    .header("Contact")
+                    .and_then(|c| param(c, "expires"))
+                    .and_then(|e| e.parse().ok());
+                entry.jwt_error = reply
+                    .header("X-Plivo-Jwt-Error-Code")
+                    .and_then(|c| c.parse().ok());
+                entry.status = Some(reply.status);
+            }
+            Err(_) => {}
+        }
+        entry
+    }
 }
 
 /// What an entry costs the log besides its text.

@@ -29,8 +29,10 @@ pub enum ParseError {
     Unterminated,
     /// A `Content-Length` that is not a number or does not match the body.
     ContentLength,
-    /// A response, not a request (the sandbox sends no requests, so expects no answers).
+    /// A response where a request was expected.
     Response,
+    /// Not `SIP/2.0 <status> <reason>`.
+    StatusLine,
 }
 
 impl fmt::Display for ParseError {
@@ -43,6 +45,7 @@ impl fmt::Display for ParseError {
             Self::Unterminated => "the headers do not end with an empty line",
             Self::ContentLength => "Content-Length does not match the body",
             Self::Response => "a response where a request was expected",
+            Self::StatusLine => "the first line is not `SIP/2.0 STATUS REASON`",
         })
     }
 }
@@ -75,20 +78,231 @@ fn full_name(name: &str) -> &str {
     }
 }
 
-impl Request {
+/// Header lines in order, names as sent (compact names expanded), values trimmed.
+pub type Lines = Vec<(String, String)>;
+
+/// A frame's start line, header lines (compact names expanded) and body, checked and bounded.
+fn parse_head(text: &str) -> Result<(&str, Lines, &str), ParseError> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(ParseError::TooLarge);
+    }
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or(ParseError::Unterminated)?;
+    let mut lines = head.split("\r\n");
+    let first = lines.next().unwrap_or_default();
+    let mut headers = Vec::new();
+    for line in lines {
+        if headers.len() == MAX_HEADERS {
+            return Err(ParseError::TooManyHeaders);
+        }
+        if line.starts_with([' ', '\t']) {
+            return Err(ParseError::Header);
+        }
+        let (name, value) = line.split_once(':').ok_or(ParseError::Header)?;
+        let name = name.trim_end();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ParseError::Header);
+        }
+        headers.push((full_name(name).to_owned(), value.trim().to_owned()));
+    }
+    if let Some(length) = first_of(&headers, "Content-Length") {
+        let length: usize = length.parse().map_err(|_| ParseError::ContentLength)?;
+        if length != body.len() {
+            return Err(ParseError::ContentLength);
+        }
+    }
+    Ok((first, headers, body))
+}
+
+fn first_of<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn every<'h>(headers: &'h [(String, String)], name: &'h str) -> impl Iterator<Item = &'h str> {
+    headers
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn cseq_of(headers: &[(String, String)]) -> Option<(u32, &str)> {
+    let (number, method) = first_of(headers, "CSeq")?.split_once(' ')?;
+    Some((number.trim().parse().ok()?, method.trim()))
+}
+
+/// A frame as it goes on the wire: the start line, the header lines but Content-Length,
+/// and a Content-Length that is the body's.
+fn write_frame(
+    f: &mut fmt::Formatter<'_>,
+    start: &str,
+    headers: &[(String, String)],
+    body: &str,
+) -> fmt::Result {
+    write!(f, "{start}\r\n")?;
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case("Content-Length") {
+            write!(f, "{name}: {value}\r\n")?;
+        }
+    }
+    write!(f, "Content-Length: {}\r\n\r\n{body}", body.len())
+}
+
+/// The edits a proxy makes to a message's header lines.
+pub trait Edit {
+    /// The header lines.
+    fn lines(&mut self) -> &mut Vec<(String, String)>;
+
+    /// Takes every header of this name out.
+    fn remove(&mut self, name: &str) {
+        self.lines().retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// Puts a header first among the headers (a Via, a Record-Route).
+    fn put_first(&mut self, name: &str, value: impl Into<String>) {
+        self.lines().insert(0, (name.to_owned(), value.into()));
+    }
+
+    /// Adds a header after the others.
+    fn add(&mut self, name: &str, value: impl Into<String>) {
+        self.lines().push((name.to_owned(), value.into()));
+    }
+
+    /// Sets a header: its first line replaced, or added.
+    fn set(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self
+            .lines()
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(line) => line.1 = value,
+            None => self.add(name, value),
+        }
+    }
+
+    /// Takes the first value of a header out (one value of a comma-separated line).
+    fn take_first(&mut self, name: &str) -> Option<String> {
+        let lines = self.lines();
+        let index = lines
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))?;
+        let items = split_list(&lines[index].1);
+        let first = items.first()?.trim().to_owned();
+        if items.len() > 1 {
+            let rest = items[1..].join(",").trim().to_owned();
+            lines[index].1 = rest;
+        } else {
+            lines.remove(index);
+        }
+        Some(first)
+    }
+}
+
+impl Edit for Request {
+    fn lines(&mut self) -> &mut Vec<(String, String)> {
+        &mut self.headers
+    }
+}
+
+impl Edit for Reply {
+    fn lines(&mut self) -> &mut Vec<(String, String)> {
+        &mut self.headers
+    }
+}
+
+/// A SIP response a client sent (to a request the sandbox passed on to it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The status, 100 to 699.
+    pub status: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// Header lines in order, names as sent (compact names expanded).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+}
+
+impl Reply {
+    /// Parses one frame that is a response.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        let (first, headers, body) = parse_head(text)?;
+        let Some(rest) = first.strip_prefix("SIP/2.0 ") else {
+            return Err(ParseError::StatusLine);
+        };
+        let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+        let status: u16 = match code.parse() {
+            Ok(status) if (100..=699).contains(&status) && code.len() == 3 => status,
+            _ => return Err(ParseError::StatusLine),
+        };
+        if reason.bytes().any(|b| b.is_ascii_control()) {
+            return Err(ParseError::StatusLine);
+        }
+        Ok(Self {
+            status,
+            reason: reason.to_owned(),
+            headers,
+            body: body.to_owned(),
+        })
+    }
+
+    /// The first header of this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        first_of(&self.headers, name)
+    }
+
+    /// Every header of this name, in order.
+    pub fn all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> {
+        every(&self.headers, name)
+    }
+
+    /// `CSeq`'s number and method.
+    pub fn cseq(&self) -> Option<(u32, &str)> {
+        cseq_of(&self.headers)
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_frame(
+            f,
+            &format!("SIP/2.0 {} {}", self.status, self.reason),
+            &self.headers,
+            &self.body,
+        )
+    }
+}
+
+/// One frame a client sent: a request, or a response to one the sandbox passed on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A request.
+    Request(Request),
+    /// A response.
+    Reply(Reply),
+}
+
+impl Frame {
     /// Parses one frame.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
-        if text.len() > MAX_MESSAGE_BYTES {
-            return Err(ParseError::TooLarge);
+        match Request::parse(text) {
+            Err(ParseError::Response) => Reply::parse(text).map(Self::Reply),
+            other => other.map(Self::Request),
         }
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .ok_or(ParseError::Unterminated)?;
-        let mut lines = head.split("\r\n");
-        let first = lines.next().unwrap_or_default();
-        if first.starts_with("SIP/2.0 ") {
+    }
+}
+
+impl Request {
+    /// Parses one frame that is a request.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        if text.len() <= MAX_MESSAGE_BYTES && text.starts_with("SIP/2.0 ") {
             return Err(ParseError::Response);
         }
+        let (first, headers, body) = parse_head(text)?;
         let mut parts = first.split(' ');
         let (Some(method), Some(uri), Some("SIP/2.0"), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -102,56 +316,27 @@ impl Request {
         {
             return Err(ParseError::RequestLine);
         }
-        let mut headers = Vec::new();
-        for line in lines {
-            if headers.len() == MAX_HEADERS {
-                return Err(ParseError::TooManyHeaders);
-            }
-            if line.starts_with([' ', '\t']) {
-                return Err(ParseError::Header);
-            }
-            let (name, value) = line.split_once(':').ok_or(ParseError::Header)?;
-            let name = name.trim_end();
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(ParseError::Header);
-            }
-            headers.push((full_name(name).to_owned(), value.trim().to_owned()));
-        }
-        let request = Self {
+        Ok(Self {
             method: method.to_owned(),
             uri: uri.to_owned(),
             headers,
             body: body.to_owned(),
-        };
-        if let Some(length) = request.header("Content-Length") {
-            let length: usize = length.parse().map_err(|_| ParseError::ContentLength)?;
-            if length != request.body.len() {
-                return Err(ParseError::ContentLength);
-            }
-        }
-        Ok(request)
+        })
     }
 
     /// The first header of this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        first_of(&self.headers, name)
     }
 
     /// Every header of this name, in order.
     pub fn all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        every(&self.headers, name)
     }
 
     /// `CSeq`'s number and method.
     pub fn cseq(&self) -> Option<(u32, &str)> {
-        let (number, method) = self.header("CSeq")?.split_once(' ')?;
-        Some((number.trim().parse().ok()?, method.trim()))
+        cseq_of(&self.headers)
     }
 
     /// Whether the request has what every answer must echo: Via, From, To, Call-ID, CSeq,
@@ -219,13 +404,14 @@ impl Request {
 }
 
 impl fmt::Display for Request {
-    /// The request as a frame (compact header names expanded).
+    /// The request as a frame (compact header names expanded, Content-Length the body's).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} SIP/2.0\r\n", self.method, self.uri)?;
-        for (name, value) in &self.headers {
-            write!(f, "{name}: {value}\r\n")?;
-        }
-        write!(f, "\r\n{}", self.body)
+        write_frame(
+            f,
+            &format!("{} {} SIP/2.0", self.method, self.uri),
+            &self.headers,
+            &self.body,
+        )
     }
 }
 
@@ -402,6 +588,18 @@ impl Response {
             headers,
             body: String::new(),
         }
+    }
+
+    /// An answer to `request` that adds no To tag: a proxy's 100 Trying (RFC 3261 8.2.6.1).
+    pub fn trying(request: &Request) -> Self {
+        let mut trying = Self::to(request, 100, "Trying", "");
+        if let (Some(to), Some(line)) = (
+            request.header("To"),
+            trying.headers.iter_mut().find(|(n, _)| n == "To"),
+        ) {
+            line.1 = to.to_owned();
+        }
+        trying
     }
 
     /// Adds a header.

@@ -14,9 +14,11 @@
 //! registrar's settings and the SIP log.
 
 pub mod auth;
+pub mod calls;
 pub mod log;
 pub mod message;
 pub mod registrar;
+pub mod sdp;
 pub mod socket;
 
 use axum::body::Bytes;
@@ -144,12 +146,14 @@ struct SettingsRequest {
     max_registrations: Option<Option<usize>>,
     #[serde(default, deserialize_with = "present")]
     max_socket_bindings: Option<Option<usize>>,
+    #[serde(default, deserialize_with = "present")]
+    ring_timeout: Option<Option<u64>>,
     skip_checks: Option<Vec<String>>,
 }
 
 /// `PUT /__sandbox/signalling/settings`: `{"expires": 30}` (the registration lifetime
-/// granted; `null`: as the client asks), `{"maxRegistrations": 1}` and
-/// `{"maxSocketBindings": 2}` (`null`: the flag's value), `{"skipChecks": ["exp"]}` (checks
+/// granted; `null`: as the client asks), `{"maxRegistrations": 1}`,
+/// `{"maxSocketBindings": 2}` and `{"ringTimeout": 5}` (`null`: the flag's value), `{"skipChecks": ["exp"]}` (checks
 /// switched off, to show a test notices). A reset puts back the flags' settings.
 pub async fn settings(State(state): State<Shared>, body: Bytes) -> Response {
     let request: SettingsRequest = match serde_json::from_slice(&body) {
@@ -173,6 +177,13 @@ pub async fn settings(State(state): State<Shared>, body: Bytes) -> Response {
     match request.max_socket_bindings {
         Some(Some(0)) => return bad("maxSocketBindings must be 1 or more"),
         Some(max) => settings.max_socket_bindings = max.unwrap_or(flags.max_socket_bindings),
+        None => {}
+    }
+    match request.ring_timeout {
+        Some(Some(seconds)) if !(1..=600).contains(&seconds) => {
+            return bad("ringTimeout must be 1-600 s")
+        }
+        Some(seconds) => settings.calls.ring_timeout = seconds.unwrap_or(flags.calls.ring_timeout),
         None => {}
     }
     if let Some(skip) = request.skip_checks {
@@ -205,5 +216,55 @@ pub async fn log(State(state): State<Shared>, RawQuery(query): RawQuery) -> Resp
 /// `DELETE /__sandbox/signalling/log`.
 pub async fn clear_log(State(state): State<Shared>) -> StatusCode {
     state.sip_log.clear();
+    StatusCode::NO_CONTENT
+}
+
+/// `GET /__sandbox/calls`: every call, live or ended (the last 200), newest first: its id
+/// (`X-CallUUID`), Call-ID, from, to, state, times, the status the caller got and how it
+/// ended; and the rigged answers waiting.
+pub async fn call_list(State(state): State<Shared>) -> Json<serde_json::Value> {
+    let data = state.data.read().expect("sandbox state lock");
+    Json(json!({ "calls": data.calls.list(), "next": data.calls.next }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NextRequest {
+    to: String,
+    answer: calls::Rigged,
+    times: Option<u32>,
+}
+
+/// `POST /__sandbox/calls/next`: `{"to": "bob_MA...", "answer": "busy"}` (or `"decline"`,
+/// `"noAnswer"`, and `"times"`, default 1): the next calls to that address are answered so
+/// instead of ringing it.
+pub async fn next_call(State(state): State<Shared>, body: Bytes) -> Response {
+    let request: NextRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return bad(format!("{e} (answer: busy, decline or noAnswer)")),
+    };
+    if request.to.is_empty() || request.to.len() > 128 || request.to.chars().any(char::is_control) {
+        return bad("to must be the address called: sub_iss or a username");
+    }
+    let next = calls::NextCall {
+        to: request.to,
+        answer: request.answer,
+        times: request.times.unwrap_or(1).clamp(1, 1000),
+    };
+    let mut data = state.data.write().expect("sandbox state lock");
+    data.calls.next.retain(|n| n.to != next.to);
+    data.calls.next.push(next.clone());
+    (StatusCode::CREATED, Json(json!({ "next": next }))).into_response()
+}
+
+/// `DELETE /__sandbox/calls/next`: no rigged answer any more.
+pub async fn clear_next_calls(State(state): State<Shared>) -> StatusCode {
+    state
+        .data
+        .write()
+        .expect("sandbox state lock")
+        .calls
+        .next
+        .clear();
     StatusCode::NO_CONTENT
 }

@@ -30,8 +30,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::auth::{self, Account, Credential, JwtError, Skipped, TokenClaims};
-use super::log::LogEntry;
-use super::message::{delta_seconds, header_user, param, Contacts, Request, Response};
+use super::message::{delta_seconds, header_user, Contacts, Request, Response};
 use crate::state::{AppState, Data, Platform};
 use crate::store::{format_time, Record, Registration};
 
@@ -143,6 +142,9 @@ pub struct Settings {
     pub max_registrations: usize,
     /// Most registrations per socket.
     pub max_socket_bindings: usize,
+    /// The bounds and timers of calls.
+    #[serde(flatten)]
+    pub calls: super::calls::CallSettings,
     /// Checks switched off (to show a test notices).
     #[serde(serialize_with = "skipped_names")]
     pub skip_checks: Skipped,
@@ -154,6 +156,7 @@ impl Default for Settings {
             expires: None,
             max_registrations: crate::config::DEFAULT_MAX_REGISTRATIONS,
             max_socket_bindings: crate::config::DEFAULT_MAX_SOCKET_BINDINGS,
+            calls: super::calls::CallSettings::default(),
             skip_checks: Skipped::default(),
         }
     }
@@ -407,7 +410,7 @@ pub struct Peer {
     /// Nonces sent in challenges, with when.
     nonces: VecDeque<(String, Instant)>,
     /// The To tag of every answer on this socket.
-    tag: String,
+    pub(super) tag: String,
 }
 
 impl Peer {
@@ -421,7 +424,8 @@ impl Peer {
         }
     }
 
-    fn challenge(&mut self) -> String {
+    /// A new nonce to challenge with, kept to be redeemed.
+    pub(super) fn challenge(&mut self) -> String {
         let nonce = random_hex(16);
         if self.nonces.len() == NONCES_KEPT {
             self.nonces.pop_front();
@@ -431,7 +435,7 @@ impl Peer {
     }
 
     /// Uses up a nonce this socket was sent, if it still stands.
-    fn redeem(&mut self, nonce: &str) -> bool {
+    pub(super) fn redeem(&mut self, nonce: &str) -> bool {
         let position = self
             .nonces
             .iter()
@@ -475,41 +479,17 @@ pub fn redacted(text: &str) -> String {
         .join("\r\n")
 }
 
-/// The answer to one request from `peer`, if it gets one (none for ACK, or while silent),
-/// with the registrations changed and both logged.
+/// The answer to one request outside a call from `peer` (REGISTER, the keepalive, the IP
+/// query, anything the sandbox does not do), if it gets one (none while silent), with the
+/// registrations changed.
 pub fn answer(state: &AppState, peer: &mut Peer, request: &Request) -> Option<Response> {
-    let now = state.clock.now();
-    let now_ms = now.timestamp_millis();
-    let registering = request.method == "REGISTER";
-    // The address of record of a REGISTER is its To; of anything else, the sender (From).
-    let user = request
-        .header(if registering { "To" } else { "From" })
-        .and_then(header_user)
-        .map(str::to_owned);
-    let presented = request.header("X-Plivo-Jwt").and_then(auth::read_claims);
-    state.sip_log.note(LogEntry {
-        seq: 0,
-        at: now_ms,
-        connection: peer.connection,
-        direction: "in",
-        method: Some(request.method.clone()),
-        status: None,
-        user: user.clone(),
-        cseq: request.cseq().map(|(n, _)| n),
-        expires: registering
-            .then(|| requested_expires(request))
-            .flatten()
-            .map(i64::from),
-        token: presented,
-        jwt_error: None,
-        text: redacted(&request.to_string()),
-    });
+    let now_ms = state.clock.now().timestamp_millis();
     let mut data = state.data.write().expect("sandbox state lock");
     if data.registrar.silent || request.method == "ACK" || !request.is_answerable() {
         // Nothing a client could match, or nothing asked.
         return None;
     }
-    let response = if let Some(name) = request.control_character() {
+    Some(if let Some(name) = request.control_character() {
         Response::to(
             request,
             400,
@@ -524,48 +504,12 @@ pub fn answer(state: &AppState, peer: &mut Peer, request: &Request) -> Option<Re
             "MESSAGE" if request.uri.starts_with("sip:admin@") && request.body == "ipAddress" => {
                 Response::to(request, 200, "OK", &peer.tag).body(peer.address.ip().to_string())
             }
-            _ => Response::to(
-                request,
-                501,
-                "Not Implemented (the sandbox registers clients; it places no calls)",
-                &peer.tag,
-            ),
+            _ => Response::to(request, 501, "Not Implemented", &peer.tag),
         }
-    };
-    drop(data);
-    state.sip_log.note(LogEntry {
-        seq: 0,
-        at: now_ms,
-        connection: peer.connection,
-        direction: "out",
-        method: None,
-        status: Some(response.status()),
-        user,
-        cseq: request.cseq().map(|(n, _)| n),
-        expires: response
-            .get("Contact")
-            .and_then(|c| param(c, "expires"))
-            .and_then(|e| e.parse().ok()),
-        token: None,
-        jwt_error: response
-            .get("X-Plivo-Jwt-Error-Code")
-            .and_then(|c| c.parse().ok()),
-        text: redacted(&response.to_string()),
-    });
-    Some(response)
+    })
 }
 
-/// Seconds a REGISTER asks for, for the log: the first Contact's `expires`, else the
-/// `Expires` header.
-fn requested_expires(request: &Request) -> Option<u32> {
-    request
-        .header("Contact")
-        .and_then(|c| param(c, "expires"))
-        .or_else(|| request.header("Expires"))
-        .and_then(delta_seconds)
-}
-
-fn refused(request: &Request, peer: &Peer, error: JwtError) -> Response {
+pub(super) fn refused(request: &Request, peer: &Peer, error: JwtError) -> Response {
     Response::to(request, 403, "Forbidden", &peer.tag)
         .header("X-Plivo-Jwt-Error-Code", error.code().to_string())
 }
@@ -577,6 +521,78 @@ fn bad(request: &Request, peer: &Peer, why: &str) -> Response {
 /// Who a request logs in as: the endpoint, and the token's claims for a token login.
 type LoggedIn = (Platform, Record, Option<TokenClaims>);
 
+/// Checks the token a request carries for `sip_user` on the sandbox's clock, as a
+/// REGISTER's is checked: the claims, or the platform's error.
+pub(super) fn check_request_token(
+    state: &AppState,
+    data: &Data,
+    token: &str,
+    sip_user: &str,
+    now_ms: i64,
+) -> Result<TokenClaims, JwtError> {
+    let account = Account {
+        auth_id: &state.config.auth_id,
+        auth_token: &state.config.auth_token,
+    };
+    let plivo = data.store(Platform::Plivo);
+    auth::check_token(
+        token,
+        sip_user,
+        &account,
+        |sub| plivo.username_taken(sub),
+        now_ms.div_euclid(1000),
+        &data.registrar.settings.skip_checks,
+    )
+}
+
+/// Why a digest did not prove a login.
+pub(super) enum Unproven {
+    /// No credential, or one answering a challenge this socket does not hold: challenge.
+    Challenge,
+    /// A credential whose `uri` is not the Request-URI (RFC 2617 3.2.2.5): 400.
+    OtherUri,
+    /// A wrong password, or no such endpoint: 403 (the SDK reports "Rejected").
+    Rejected,
+}
+
+/// The endpoint of `platforms` named `user` whose password the digest in the request's
+/// `header` (`Authorization`, `Proxy-Authorization`) proves, answering a challenge this
+/// socket was sent (used up here).
+pub(super) fn prove_digest(
+    data: &Data,
+    peer: &mut Peer,
+    request: &Request,
+    header: &str,
+    user: &str,
+    platforms: &[Platform],
+) -> Result<(Platform, Record), Unproven> {
+    let credential = request
+        .header(header)
+        .and_then(Credential::parse)
+        .ok_or(Unproven::Challenge)?;
+    if credential.uri() != request.uri {
+        return Err(Unproven::OtherUri);
+    }
+    let skipped = &data.registrar.settings.skip_checks;
+    let fresh = peer.redeem(&credential.nonce);
+    let found = platforms.iter().find_map(|platform| {
+        data.store(*platform)
+            .records
+            .iter()
+            .find(|r| {
+                r.username == user
+                    && credential.username == user
+                    && (skipped.has("password") || credential.proves(&request.method, &r.ha1))
+            })
+            .map(|r| (*platform, r.clone()))
+    });
+    match found {
+        Some(found) if fresh => Ok(found),
+        Some(_) => Err(Unproven::Challenge),
+        None => Err(Unproven::Rejected),
+    }
+}
+
 /// Authenticates a REGISTER for `aor`: a token (`X-Plivo-Jwt`), checked as the platform
 /// checks it, or a digest answering a challenge this socket was sent. `Err` is the answer.
 fn authenticate(
@@ -587,61 +603,33 @@ fn authenticate(
     aor: &str,
     now_ms: i64,
 ) -> Result<Option<LoggedIn>, Response> {
-    let skipped = &data.registrar.settings.skip_checks;
     if let Some(token) = request.header("X-Plivo-Jwt") {
-        let account = Account {
-            auth_id: &state.config.auth_id,
-            auth_token: &state.config.auth_token,
-        };
-        let plivo = data.store(Platform::Plivo);
-        let claims = auth::check_token(
-            token,
-            aor,
-            &account,
-            |sub| plivo.username_taken(sub),
-            now_ms.div_euclid(1000),
-            skipped,
-        )
-        .map_err(|error| refused(request, peer, error))?;
+        let claims = check_request_token(state, data, token, aor, now_ms)
+            .map_err(|error| refused(request, peer, error))?;
         // `None`: only with the subject check switched off, logged in as no endpoint.
-        return Ok(plivo
+        return Ok(data
+            .store(Platform::Plivo)
             .records
             .iter()
             .find(|r| r.username == claims.sub)
             .map(|record| (Platform::Plivo, record.clone(), Some(claims))));
     }
-    let Some(credential) = request.header("Authorization").and_then(Credential::parse) else {
-        let nonce = peer.challenge();
-        return Err(Response::to(request, 401, "Unauthorized", &peer.tag)
-            .header("WWW-Authenticate", auth::challenge(&nonce)));
-    };
-    if credential.uri() != request.uri {
-        return Err(bad(request, peer, "the digest uri is not the Request-URI"));
-    }
-    let fresh = peer.redeem(&credential.nonce);
-    let found = [Platform::Plivo, Platform::Vobiz]
-        .into_iter()
-        .find_map(|platform| {
-            data.store(platform)
-                .records
-                .iter()
-                .find(|r| {
-                    r.username == aor
-                        && credential.username == aor
-                        && (skipped.has("password") || credential.proves(&request.method, &r.ha1))
-                })
-                .map(|r| (platform, r.clone()))
-        });
-    match found {
-        Some((platform, record)) if fresh => Ok(Some((platform, record, None))),
-        // A nonce not ours or used already: challenge again.
-        Some(_) => {
+    match prove_digest(
+        data,
+        peer,
+        request,
+        "Authorization",
+        aor,
+        &[Platform::Plivo, Platform::Vobiz],
+    ) {
+        Ok((platform, record)) => Ok(Some((platform, record, None))),
+        Err(Unproven::Challenge) => {
             let nonce = peer.challenge();
             Err(Response::to(request, 401, "Unauthorized", &peer.tag)
                 .header("WWW-Authenticate", auth::challenge(&nonce)))
         }
-        // A wrong password, or no such endpoint: the SDK reports "Rejected".
-        None => Err(Response::to(request, 403, "Forbidden", &peer.tag)),
+        Err(Unproven::OtherUri) => Err(bad(request, peer, "the digest uri is not the Request-URI")),
+        Err(Unproven::Rejected) => Err(Response::to(request, 403, "Forbidden", &peer.tag)),
     }
 }
 
@@ -737,7 +725,12 @@ fn register(
         Contacts::List(_) => data.registrar.apply(&who, &changes, now_ms),
     };
     match applied {
-        Ok(()) => {}
+        Ok(()) => {
+            // An SDK that reconnected carries its calls over to this socket.
+            for change in changes.iter().filter(|c| c.granted > 0) {
+                data.calls.rebind(&change.contact, peer.connection);
+            }
+        }
         Err(Refused::OutOfOrder) => {
             return bad(
                 request,

@@ -27,22 +27,27 @@ use axum::Json;
 use serde_json::json;
 use tokio::time::Instant;
 
+use super::calls::{self, Out};
 use super::log::LogEntry;
-use super::message::{ParseError, Request as SipRequest, MAX_MESSAGE_BYTES};
+use super::message::{Frame, Request as SipRequest, MAX_MESSAGE_BYTES};
 use super::registrar::{answer, Peer};
-use crate::state::Shared;
+use crate::state::{AppState, Shared};
+
+/// Frames one socket may have waiting to go out; past it a frame is dropped, with a line.
+const OUTBOUND_FRAMES: usize = 256;
 
 /// Frames up to this size are read whole, so that one over [`MAX_MESSAGE_BYTES`] can be
 /// closed with 1009 and a log line; past it the WebSocket layer stops reading at once.
 const MAX_FRAME_READ: usize = 64 * 1024;
 
-/// The sockets: their numbers, how many each address holds, and the control that drops
-/// them all.
+/// The sockets: their numbers, how many each address holds, the way to hand each a frame
+/// from elsewhere (a call's other leg, a timer), and the control that drops them all.
 #[derive(Debug)]
 pub struct Sockets {
     next: AtomicU64,
     max_per_client: usize,
     per_client: Mutex<HashMap<IpAddr, usize>>,
+    outbound: Mutex<HashMap<u64, tokio::sync::mpsc::Sender<String>>>,
     drop_all: tokio::sync::watch::Sender<u64>,
 }
 
@@ -53,8 +58,18 @@ impl Sockets {
             next: AtomicU64::new(1),
             max_per_client,
             per_client: Mutex::new(HashMap::new()),
+            outbound: Mutex::new(HashMap::new()),
             drop_all: tokio::sync::watch::channel(0).0,
         }
+    }
+
+    /// Hands `text` to the socket `connection` to send; `false` when it is gone or has
+    /// [`OUTBOUND_FRAMES`] waiting already.
+    pub fn send(&self, connection: u64, text: String) -> bool {
+        let outbound = self.outbound.lock().expect("sockets lock");
+        outbound
+            .get(&connection)
+            .is_some_and(|sender| sender.try_send(text).is_ok())
     }
 
     /// Sockets open now.
@@ -131,6 +146,13 @@ enum Ending {
 
 async fn serve(mut socket: WebSocket, state: Shared, address: SocketAddr) {
     let connection = state.sockets.next.fetch_add(1, Ordering::Relaxed);
+    let (sender, mut outbound) = tokio::sync::mpsc::channel(OUTBOUND_FRAMES);
+    state
+        .sockets
+        .outbound
+        .lock()
+        .expect("sockets lock")
+        .insert(connection, sender);
     let mut peer = Peer::new(connection, address);
     let mut dropped = state.sockets.drop_all.subscribe();
     let idle = state.config.idle_timeout;
@@ -151,6 +173,12 @@ async fn serve(mut socket: WebSocket, state: Shared, address: SocketAddr) {
                     }
                     None => break Ending::Closed(close_code::AWAY, format!("idle for {:.1} s with no registration (--idle-timeout)", idle.as_secs_f64())),
                 }
+            }
+            Some(text) = outbound.recv() => {
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break Ending::Gone;
+                }
+                continue;
             }
             message = socket.recv() => message,
         };
@@ -188,27 +216,28 @@ async fn serve(mut socket: WebSocket, state: Shared, address: SocketAddr) {
                 format!("a frame of {} bytes, over {MAX_MESSAGE_BYTES}", text.len()),
             );
         }
-        let request = match SipRequest::parse(&text) {
-            Ok(request) if request.is_answerable() => request,
-            Ok(_) => {
+        let frame = match Frame::parse(&text) {
+            Ok(frame) => frame,
+            Err(error) => break Ending::Closed(close_code::PROTOCOL, error.to_string()),
+        };
+        let now_ms = state.clock.now().timestamp_millis();
+        state
+            .sip_log
+            .note(LogEntry::of_frame(now_ms, connection, "in", &text));
+        let outs = match frame {
+            Frame::Request(request) if !request.is_answerable() => {
                 break Ending::Closed(
                     close_code::PROTOCOL,
                     "a request without Via, From, To, Call-ID or CSeq, or with a control character in one".into(),
                 )
             }
-            // An answer from the client: the sandbox sends no requests, so there is nothing to match.
-            Err(ParseError::Response) => continue,
-            Err(error) => break Ending::Closed(close_code::PROTOCOL, error.to_string()),
-        };
-        if let Some(response) = answer(&state, &mut peer, &request) {
-            if socket
-                .send(Message::Text(response.to_string().into()))
-                .await
-                .is_err()
-            {
-                break Ending::Gone;
+            Frame::Request(request) => dispatch(&state, &mut peer, &request),
+            Frame::Reply(reply) => {
+                let mut data = state.data.write().expect("sandbox state lock");
+                calls::reply(&state, &mut data, connection, reply)
             }
-        }
+        };
+        perform(&state, outs);
     };
     match ending {
         Ending::Gone => {}
@@ -247,10 +276,73 @@ async fn serve(mut socket: WebSocket, state: Shared, address: SocketAddr) {
         }
     }
     state
-        .data
-        .write()
-        .expect("sandbox state lock")
-        .registrar
-        .disconnected(connection);
+        .sockets
+        .outbound
+        .lock()
+        .expect("sockets lock")
+        .remove(&connection);
+    let outs = {
+        let mut data = state.data.write().expect("sandbox state lock");
+        data.registrar.disconnected(connection);
+        calls::disconnected(&data, connection)
+    };
+    perform(&state, outs);
     state.sockets.leave(address.ip());
+}
+
+/// A request: within or for a call to the calls, anything else to the registrar.
+fn dispatch(state: &AppState, peer: &mut Peer, request: &SipRequest) -> Vec<Out> {
+    let in_dialog = request
+        .header("To")
+        .and_then(|to| super::message::param(to, "tag"))
+        .is_some();
+    let call = in_dialog
+        || matches!(
+            request.method.as_str(),
+            "INVITE" | "ACK" | "BYE" | "CANCEL" | "INFO" | "UPDATE" | "PRACK" | "REFER" | "NOTIFY"
+        );
+    if call {
+        let mut data = state.data.write().expect("sandbox state lock");
+        if data.registrar.silent {
+            return Vec::new();
+        }
+        return calls::request(state, &mut data, peer, request);
+    }
+    answer(state, peer, request)
+        .map(|response| vec![Out::Send(peer.connection, response.to_string())])
+        .unwrap_or_default()
+}
+
+/// Does what the registrar and the calls asked, once no lock is held: frames to sockets
+/// (each logged), and timers that wake a call.
+pub fn perform(state: &Shared, outs: Vec<Out>) {
+    for out in outs {
+        match out {
+            Out::Send(connection, text) => deliver(state, connection, text),
+            Out::Wake(after, wake) => {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let outs = {
+                        let mut data = state.data.write().expect("sandbox state lock");
+                        calls::wake(&state, &mut data, &wake)
+                    };
+                    perform(&state, outs);
+                });
+            }
+        }
+    }
+}
+
+/// Logs a frame and hands it to its socket.
+fn deliver(state: &AppState, connection: u64, text: String) {
+    let now_ms = state.clock.now().timestamp_millis();
+    state
+        .sip_log
+        .note(LogEntry::of_frame(now_ms, connection, "out", &text));
+    if !state.sockets.send(connection, text) {
+        eprintln!(
+            "endpoint-sandbox: a frame for signalling socket {connection} was dropped: the socket is gone, or has {OUTBOUND_FRAMES} frames waiting"
+        );
+    }
 }

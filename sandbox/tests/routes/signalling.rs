@@ -37,7 +37,12 @@ async fn the_sdks_keepalive_and_ip_query_are_answered_as_it_expects() {
         "the client's IP: {answer}"
     );
     let invite = "INVITE sip:bob@phone.plivo.com SIP/2.0\r\nVia: SIP/2.0/WS k.invalid;branch=z9hG4bK3\r\nTo: <sip:bob@phone.plivo.com>\r\nFrom: <sip:x@phone.plivo.com>;tag=1\r\nCall-ID: i1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
-    assert_eq!(status(&exchange(&mut socket, invite).await), 501);
+    let refused = exchange(&mut socket, invite).await;
+    assert_eq!(
+        status(&refused),
+        403,
+        "a socket that registered no one places no call: {refused}"
+    );
 }
 
 #[tokio::test]
@@ -506,7 +511,7 @@ async fn controls_refuse_silence_drop_limit_and_log() {
         .await;
     assert_eq!(
         set.json()["settings"],
-        json!({"expires": 90, "maxRegistrations": 1, "maxSocketBindings": 4, "skipChecks": ["exp"]}),
+        json!({"expires": 90, "maxRegistrations": 1, "maxSocketBindings": 4, "ringTimeout": 60, "maxCallsPerSocket": 4, "maxCallsPerEndpoint": 4, "reconnectGrace": 3, "skipChecks": ["exp"]}),
         "null puts the flag's value back"
     );
     assert_eq!(
@@ -533,7 +538,7 @@ async fn controls_refuse_silence_drop_limit_and_log() {
     let status_now = s.rest("GET", "/__sandbox/signalling", None).await.json();
     assert_eq!(
         status_now["settings"],
-        json!({"expires": 30, "maxRegistrations": 1, "maxSocketBindings": 4, "skipChecks": []})
+        json!({"expires": 30, "maxRegistrations": 1, "maxSocketBindings": 4, "ringTimeout": 60, "maxCallsPerSocket": 4, "maxCallsPerEndpoint": 4, "reconnectGrace": 3, "skipChecks": []})
     );
     assert_eq!(status_now["sockets"], 2);
 
