@@ -180,7 +180,9 @@ Options (each also settable from the environment variable shown):
   --skip-check NAMES          registrar checks to switch off, comma-separated, to show that a
                               test notices: signature, subject, nbf, exp, password, expiry,
                               logout (neither the logout nor the socket's close that
-                              follows it ends the registration)
+                              follows it ends the registration), and for calls call-uuid,
+                              sdp, via (no X-CallUUID, SDP passed on as it came, the
+                              sandbox's Via left on the answers it relays)
                               [ENDPOINT_SANDBOX_SKIP_CHECK, default: none]
   -h, --help                  this text
 ";

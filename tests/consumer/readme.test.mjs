@@ -150,7 +150,7 @@ test("the page examples run in Chromium against the README's backend: a Vobiz wa
   t.after(app.close);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"],
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
   });
   const page = await browser.newPage();
   const lines = [];
@@ -193,6 +193,9 @@ test("the offline login example logs the real Plivo browser SDK in to the sandbo
   const listed = await (await fetch(`${SANDBOX}/v1/Account/${AUTH_ID}/Endpoint/?limit=1`, { headers: { authorization: basic } })).json();
   const { endpoint_id: id, username } = listed.objects[0];
   const voice = createBackendHandler({ dialect: "plivo", authId: AUTH_ID, authToken: AUTH_TOKEN, baseUrl: SANDBOX, basePath: "/voice/", authorize: () => ({ sub: username }) });
+  // A second user of the application, who may receive calls (the calling example).
+  const callee = (await (await fetch(`${SANDBOX}/v1/Account/${AUTH_ID}/Endpoint/?limit=2`, { headers: { authorization: basic } })).json()).objects[1].username;
+  const voice2 = createBackendHandler({ dialect: "plivo", authId: AUTH_ID, authToken: AUTH_TOKEN, baseUrl: SANDBOX, basePath: "/voice2/", authorize: () => ({ sub: callee, incoming: true }) });
   const pkg = `${HERE}node_modules/endpoint-login/`;
   const sdk = readFileSync(new URL("../../node_modules/plivo-browser-sdk/dist/plivobrowsersdk.js", import.meta.url));
   const app = await serve(nodeListener(async (request) => {
@@ -201,17 +204,19 @@ test("the offline login example logs the real Plivo browser SDK in to the sandbo
     if (url.pathname === "/plivobrowsersdk.js") return new Response(sdk, { headers: { "content-type": "text/javascript" } });
     if (url.pathname === "/login.js") return new Response(example("logInToTheSandbox"), { headers: { "content-type": "text/javascript" } });
     if (url.pathname === "/stay.js") return new Response(example("keepLoggedIn(plivoClient, provider"), { headers: { "content-type": "text/javascript" } });
+    if (url.pathname === "/call.js") return new Response(example("callAnotherTab"), { headers: { "content-type": "text/javascript" } });
     if (url.pathname.startsWith("/pkg/")) {
       const file = url.pathname.slice("/pkg/".length);
       return new Response(readFileSync(`${pkg}${file}`), { headers: { "content-type": file.endsWith(".wasm") ? "application/wasm" : "text/javascript" } });
     }
     if (url.pathname.startsWith("/voice/")) return voice(request);
+    if (url.pathname.startsWith("/voice2/")) return voice2(request);
     return new Response(null, { status: 404 });
   }));
   t.after(app.close);
   browser ??= await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"],
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
   });
   const context = await browser.newContext();
   t.after(() => context.close());
@@ -223,7 +228,7 @@ test("the offline login example logs the real Plivo browser SDK in to the sandbo
     const { default: init, TokenProvider } = await import("endpoint-login/tokens");
     await init();
     const { logInToTheSandbox } = await import("/login.js");
-    const client = logInToTheSandbox(window.Plivo, new TokenProvider({ tokenUrl: "/voice/token" }));
+    const client = (window.client = logInToTheSandbox(window.Plivo, new TokenProvider({ tokenUrl: "/voice/token" })));
     return new Promise((resolve) => {
       client.on("onLogin", () => resolve("onLogin"));
       client.on("onLoginFailed", (cause) => resolve(cause));
@@ -232,6 +237,31 @@ test("the offline login example logs the real Plivo browser SDK in to the sandbo
   assert.equal(outcome, "onLogin");
   const shown = await (await fetch(`${SANDBOX}/v1/Account/${AUTH_ID}/Endpoint/${id}/`, { headers: { authorization: basic } })).json();
   assert.equal(shown.sip_registered, "true", "the endpoint is registered");
+
+  // The calling example: a second page logged in as the callee answers every call, and
+  // the first calls it.
+  await context.grantPermissions(["microphone"]);
+  const other = await context.newPage();
+  await other.goto(`${app.origin}/`);
+  await other.evaluate(async () => {
+    const { default: init, TokenProvider } = await import("endpoint-login/tokens");
+    await init();
+    const { logInToTheSandbox } = await import("/login.js");
+    const { answerEveryCall } = await import("/call.js");
+    const client = logInToTheSandbox(window.Plivo, new TokenProvider({ tokenUrl: "/voice2/token" }));
+    answerEveryCall(client);
+    await new Promise((resolve) => client.on("onLogin", resolve));
+  });
+  const lines = [];
+  page.on("console", (m) => lines.push(m.text()));
+  const placed = await page.evaluate(async (to) => {
+    const { callAnotherTab } = await import("/call.js");
+    return callAnotherTab(window.client, to);
+  }, `${callee}_${AUTH_ID}`);
+  assert.equal(placed, true);
+  await until(() => lines.includes("answered"), () => lines.join("\n"));
+  assert.ok(lines.includes("ringing"), lines.join("\n"));
+  await other.close();
 
   // The keepLoggedIn example, on a page of its own (the SDK makes one client per page).
   const kept = await context.newPage();

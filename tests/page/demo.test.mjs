@@ -253,6 +253,37 @@ pageTest("Plivo: Log in logs the real SDK in with the provider; the row turns Re
   assert.deepEqual(page.problems, []);
 });
 
+pageTest("a call between two tabs of the demo: one logs in as another endpoint, the first calls it, it answers, both show the call, one hangs up", async () => {
+  const first = await open("?dialect=plivo", { ignore: SDK_OFFLINE, ignoreUncaught: SDK_UNCAUGHT });
+  await context.grantPermissions(["microphone"], { origin: SANDBOX });
+  const second = await watchedPage(SDK_OFFLINE, SDK_UNCAUGHT);
+  await second.goto(`${SANDBOX}/?dialect=plivo`);
+  await second.waitForSelector("#endpoint-table tbody tr[data-id]", { timeout: 20000 });
+  assert.match(await first.textContent("#call .note"), /open this page in a second tab/, "the page says how to receive a call");
+  // The second tab's token is for another endpoint.
+  const options = await second.$$eval("#token-form select[name=sub] option", (o) => o.map((x) => x.value).filter(Boolean));
+  await second.selectOption("#token-form select[name=sub]", options[1]);
+  for (const page of [first, second]) {
+    await page.click("#sdk-login");
+    await untilText(page, "#sdk-status", /^Logged in as /, "the SDK logged in");
+  }
+  const address = await second.textContent("#call-address");
+  assert.equal(address, `${options[1]}_${AUTH_ID}`, "the address to call is shown");
+  await first.fill("#call-to", address);
+  await first.click("#call-dial");
+  await untilText(second, "#call-state", new RegExp(`^Incoming call from ${options[0]}`), "the second tab rings");
+  await untilText(first, "#call-state", /^Ringing/, "the first tab hears it ring");
+  await second.click("#call-answer");
+  await untilText(first, "#call-state", /^In a call/, "the caller's tab shows the call");
+  await untilText(second, "#call-state", /^In a call/, "the callee's tab too");
+  await shot(first, "panel-call", "#call");
+  await second.click("#call-hangup");
+  await untilText(first, "#call-state", /^Call ended by the other side$/, "the hang-up reaches the caller");
+  await untilText(second, "#call-state", /^Call ended$/);
+  assert.equal(await first.isDisabled("#call-dial"), false, "ready to call again");
+  assert.deepEqual([first.problems, second.problems], [[], []]);
+});
+
 pageTest("Vobiz: Log in with the rotated credentials, a refusal shown with its reason, then a login", async () => {
   const page = await open("?dialect=vobiz", { ignore: SDK_OFFLINE, ignoreUncaught: SDK_UNCAUGHT });
   await page.click("#sdk-login");

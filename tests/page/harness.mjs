@@ -32,6 +32,8 @@ export function setup() {
         "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
         // `gc()` in pages, for the tests of what the garbage collector frees.
         "--js-flags=--expose-gc",
+        // Calls: a fake microphone (a tone), granted without a prompt.
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
       ],
     });
   });

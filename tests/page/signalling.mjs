@@ -16,9 +16,9 @@ export const SIGNALLING = signallingOf(SANDBOX);
 /**
  * What the SDK logs when it cannot reach Plivo's own servers (the page's policy keeps its
  * stats, logs and audio files on this machine), and that headless Chromium has no
- * microphone: none of it is about logging in.
+ * microphone, or plays its ring tones from Plivo's CDN: none of it is about logging in or calls.
  */
-export const SDK_OFFLINE = /Failed to load resource|Content Security Policy|Fetch API cannot load|violates the following|Access to audio failed|Error in getting token from call stats|Failed to fetch/;
+export const SDK_OFFLINE = /Failed to load resource|Content Security Policy|Fetch API cannot load|violates the following|Access to audio failed|Error in getting token from call stats|Failed to fetch|error while playing audio for element/;
 
 /**
  * Counts the SIP requests the page sends and the final answers it receives (in-page, on the
@@ -120,9 +120,9 @@ export async function plivoEndpoint(index = 0) {
   return (await plivoApi("GET", "Endpoint/?limit=20")).objects[index];
 }
 
-/** A token from the sandbox's JWT API. `sub`, `nbf`, `exp` (Unix seconds) as given. */
-export async function issuedToken({ sub, nbf, exp }) {
-  const body = await plivoApi("POST", "JWT/Token/", { iss: AUTH_ID, sub, nbf, exp, per: { voice: { incoming_allow: true, outgoing_allow: true } } });
+/** A token from the sandbox's JWT API. `sub`, `nbf`, `exp` (Unix seconds) and the grants as given. */
+export async function issuedToken({ sub, nbf, exp, incoming = true, outgoing = true }) {
+  const body = await plivoApi("POST", "JWT/Token/", { iss: AUTH_ID, sub, nbf, exp, per: { voice: { incoming_allow: incoming, outgoing_allow: outgoing } } });
   if (!body.token) throw new Error(`the JWT API refused: ${JSON.stringify(body)}`);
   return body.token;
 }

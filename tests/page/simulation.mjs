@@ -65,12 +65,12 @@ export class Simulation {
    * `/pkg/tokens/endpoint_login.js`, the login pages' one), and logs the SDK in with a
    * provider.
    */
-  async openTab({ ttl = 300, signIn = this.tabs.length === 0, module = "/pkg/endpoint_login.js" } = {}) {
+  async openTab({ ttl = 300, signIn = this.tabs.length === 0, module = "/pkg/endpoint_login.js", sub = null } = {}) {
     const page = this.signalling ? watch(await this.context.newPage(), SDK_OFFLINE, SDK_UNCAUGHT) : watch(await this.context.newPage(), SDK_NOISE);
     await page.goto(this.url);
     await page.addScriptTag(this.signalling ? { url: "/vendor/plivobrowsersdk.js" } : { path: PLIVO_SDK });
     await page.evaluate(
-      async ({ ttl, signIn, module, signalling }) => {
+      async ({ ttl, signIn, module, sub, signalling }) => {
         if (signIn) {
           await fetch("/backend/session", {
             method: "POST",
@@ -81,7 +81,12 @@ export class Simulation {
         const lib = await import(module);
         await lib.default();
         const seen = (window.seen = { calls: 0, handed: [], failures: [], events: [] });
-        const provider = (window.provider = new lib.TokenProvider({ tokenUrl: `/backend/token?ttl=${ttl}` }));
+        // The backend's signed-in user's tokens, or (`sub`) another endpoint's from the JWT
+        // API in direct mode, the sandbox's account in this page.
+        const provider = (window.provider = sub
+          ? new lib.EndpointClient({ dialect: "plivo", ...(await (await fetch("/__sandbox/account")).json()), baseUrl: location.origin })
+              .tokenProvider({ request: { sub, ttlSeconds: ttl, incoming: true } })
+          : new lib.TokenProvider({ tokenUrl: `/backend/token?ttl=${ttl}` }));
         for (const type of ["tokenRefreshed", "tokenError", "callersHeld", "callersReleased"]) {
           provider.addEventListener(type, (e) => seen.events.push({ type, at: Date.now(), fromTab: e.fromTab, code: e.error?.code }));
         }
@@ -100,7 +105,7 @@ export class Simulation {
         for (const name of ["onLogin", "onLogout"]) plivo.client.on(name, () => seen.events.push({ type: name, at: Date.now() }));
         plivo.client.loginWithAccessTokenGenerator(provider);
       },
-      { ttl, signIn, module, signalling: this.signalling && signallingOf(this.base) },
+      { ttl, signIn, module, sub, signalling: this.signalling && signallingOf(this.base) },
     );
     this.tabs.push(page);
     await page.waitForFunction(() => window.seen.handed.length === 1, null, { timeout: 10_000, polling: 20 });

@@ -6,9 +6,7 @@
 //! identities the server enforces, the test controls and the bounds. The real SDK in two
 //! browsers is in tests/page/calls.test.mjs.
 
-use std::time::Duration;
-
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -151,13 +149,21 @@ impl Phone {
         }
     }
 
-    /// Nothing arrives within a moment (what a test shows never comes).
+    /// Nothing came for this phone: the answer to a keepalive it sends now is the next
+    /// frame it gets (the sandbox hands a socket its frames in order).
     async fn quiet(&mut self) {
-        if let Ok(Some(Ok(Message::Text(text)))) =
-            tokio::time::timeout(Duration::from_millis(300), self.socket.next()).await
-        {
-            panic!("unexpected frame: {text}");
-        }
+        let keepalive = format!(
+            "OPTIONS sip:admin@phone.plivo.com SIP/2.0\r\nVia: SIP/2.0/WS {c}.invalid;branch=z9hG4bKq{n}\r\nTo: <sip:admin@phone.plivo.com>\r\nFrom: <sip:{aor}@phone.plivo.com>;tag=q\r\nCall-ID: quiet-{c}\r\nCSeq: {n} OPTIONS\r\nContent-Length: 0\r\n\r\n",
+            c = self.contact,
+            aor = self.aor,
+            n = rand_suffix(),
+        );
+        self.send(&keepalive).await;
+        let next = self.next().await;
+        assert!(
+            next.starts_with("SIP/2.0 404") && next.contains("Call-ID: quiet-"),
+            "unexpected frame: {next}"
+        );
     }
 
     /// This phone's answer to a request it got: its Vias, From, To (tagged), Call-ID, CSeq.
@@ -216,6 +222,12 @@ fn callee_contact(answered: &str) -> String {
 
 fn caller_contact(invite: &str) -> String {
     endpoint_sandbox::sip::message::addr_uri(header(invite, "Contact").unwrap()).to_owned()
+}
+
+/// A number for a branch that is not used twice.
+fn rand_suffix() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 fn vias(message: &str) -> Vec<&str> {
@@ -838,6 +850,35 @@ async fn calls_are_bounded_per_socket_and_per_endpoint() {
         "the callee is in as many calls as it may be"
     );
     let _ = Settings::default();
+}
+
+#[tokio::test]
+async fn with_a_check_off_the_callee_gets_no_call_id_and_raw_sdp_and_the_caller_two_vias() {
+    let s = sandbox(2).await;
+    let mut alice = s.phone(0, "alice10", true, true).await;
+    let mut bob = s.phone(1, "bob10", true, true).await;
+    s.rest(
+        "PUT",
+        "/__sandbox/signalling/settings",
+        Some(json!({"skipChecks": ["call-uuid", "sdp", "via"]})),
+    )
+    .await;
+    alice
+        .send(&alice.invite(&bob.aor, "k1", 1, "z9hG4bKk1", ""))
+        .await;
+    let got = bob.next().await;
+    assert!(header(&got, "X-CallUUID").is_none());
+    assert!(
+        body(&got).contains("a=fmtp:63 111/111"),
+        "the SDP as it came"
+    );
+    bob.send(&bob.answer(&got, 180, "Ringing", "")).await;
+    let ringing = alice.next_but_trying().await;
+    assert_eq!(
+        vias(&ringing).len(),
+        2,
+        "the sandbox's Via left on: {ringing}"
+    );
 }
 
 #[tokio::test]
