@@ -4,10 +4,11 @@
 // cancelling, a callee that is not there or may not receive calls, a crashed callee page,
 // one endpoint logged in twice, password logins of both dialects. What the SDK needs of the
 // sandbox (X-CallUUID, clean SDP) is also switched off once each (`skipChecks`), to show
-// that a test fails without it.
+// that a test fails without it. Six simulated hours of calls across token refreshes are in
+// login.test.mjs, in the six hours of staying logged in.
 import assert from "node:assert/strict";
-import { AUTH_ID, newContext, pageTest, sandbox, setup } from "./harness.mjs";
-import { plivoApi, registrarSettings } from "./signalling.mjs";
+import { newContext, pageTest, sandbox, setup } from "./harness.mjs";
+import { registrarSettings } from "./signalling.mjs";
 import {
   callContext, dial, events, passwordPhone, rtpBytes, sandboxCalls, tokenPhone, untilAudio, untilCall, untilEvent,
 } from "./phones.mjs";
@@ -170,48 +171,3 @@ pageTest("without its SDP cleaned the call fails Incompatible SDP (skipChecks sd
   await sandbox("PUT", "/__sandbox/signalling/settings", { skipChecks: [] });
 });
 
-const HOUR = 3_600_000;
-
-pageTest("six simulated hours on 10-minute tokens: a call every hour connects, across the token refreshes of both ends", async () => {
-  const { Simulation } = await import("./simulation.mjs");
-  const sim = await Simulation.start(await callContext(newContext), { signalling: true });
-  // The callee signs in to the sandbox's backend as alice (her tokens may receive calls) and
-  // answers every call; the caller's tokens come from the JWT API for bob.
-  const callee = await sim.openTab({ ttl: 600 });
-  const bobUser = (await plivoApi("GET", "Endpoint/?limit=2")).objects[1].username;
-  const caller = await sim.openTab({ ttl: 600, signIn: false, sub: bobUser });
-  await sim.run(5_000);
-  const aliceUser = (await plivoApi("GET", "Endpoint/?limit=1")).objects[0].username;
-  const noted = () => {
-    window.calls = [];
-    for (const name of ["onIncomingCall", "onCallAnswered", "onCallTerminated", "onCallFailed"]) {
-      window.plivo.client.on(name, (arg) => window.calls.push(typeof arg === "string" ? `${name} ${arg}` : name));
-    }
-  };
-  await callee.evaluate(noted);
-  await caller.evaluate(noted);
-  await callee.evaluate(() => window.plivo.client.on("onIncomingCall", () => window.plivo.client.answer()));
-  const count = (page, name) => page.evaluate((name) => window.calls.filter((c) => c.startsWith(name)).length, name);
-  const until = async (page, name, n) => {
-    for (const started = Date.now(); (await count(page, name)) < n; ) {
-      if (Date.now() - started > 20_000) assert.fail(`${name} ${n} never came: ${await page.evaluate(() => window.calls.join(", "))}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  };
-  for (let hour = 1; hour <= 6; hour++) {
-    await caller.evaluate((address) => window.plivo.client.call(address, {}), `${aliceUser}_${AUTH_ID}`);
-    await until(callee, "onCallAnswered", hour);
-    await until(caller, "onCallAnswered", hour);
-    await caller.evaluate(() => window.plivo.client.hangup());
-    await until(callee, "onCallTerminated", hour);
-    await sim.run(HOUR);
-  }
-  const seen = await sim.seen();
-  assert.deepEqual(seen.map((s) => s.failures), [[], []], "neither SDK fired onLoginFailed");
-  assert.equal(await count(caller, "onCallFailed"), 0);
-  const calls = (await sandboxCalls()).filter((c) => c.answeredAtMs);
-  assert.equal(calls.length, 6, "six calls answered");
-  const tokens = seen.map((s) => new Set(s.handed.map((h) => h.exp)).size);
-  assert.ok(tokens.every((n) => n >= 30), `tokens refreshed all along: ${tokens}`);
-  console.log(`# 6 hours: 6 calls answered, ${tokens.join(" and ")} tokens handed to the two SDKs`);
-});

@@ -6,9 +6,10 @@
 import assert from "node:assert/strict";
 import { AUTH_ID, AUTH_TOKEN, SANDBOX, context, newContext, pageTest, sandbox, secret, setup } from "./harness.mjs";
 import {
-  endpointNow, foreignToken, issuedToken, plivoApi, plivoEndpoint, registrarSettings, sandboxNow, sdkPage, sipLog, untilEvent,
+  endpointNow, foreignToken, issuedToken, plivoApi, plivoEndpoint, registrarSettings, sandboxNow, sdkPage, sipLog, sipLogAfter, untilEvent,
 } from "./signalling.mjs";
 import { Simulation } from "./simulation.mjs";
+import { callContext, sandboxCalls } from "./phones.mjs";
 
 setup();
 
@@ -152,19 +153,62 @@ pageTest("logout ends the registration; with the registrar's logout check off it
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-pageTest("six simulated hours on 10-minute tokens, the token source down across a refresh point: registered throughout, every REGISTER's token valid then, never onLoginFailed", async () => {
-  const sim = await Simulation.start(await newContext(), { signalling: true });
-  // The sandbox's backend signs alice in; her tokens are for the endpoint created as alice.
+pageTest("six simulated hours on 10-minute tokens, the token source down across a refresh point: registered throughout, every REGISTER's token valid then, never onLoginFailed, and a call every hour connects", async () => {
+  const sim = await Simulation.start(await callContext(newContext), { signalling: true });
+  // The sandbox's backend signs alice in; her tokens are for the endpoint created as alice,
+  // and may receive calls. She answers every call. Bob's tokens come from the JWT API.
   const page = await sim.openTab({ ttl: 600 });
+  const [alice, bob] = (await plivoApi("GET", "Endpoint/?limit=2")).objects;
+  const caller = await sim.openTab({ ttl: 600, signIn: false, sub: bob.username });
   await sim.run(5_000);
   assert.ok(await page.evaluate(() => window.seen.events.some((e) => e.type === "onLogin")), "logged in");
   const endpoint = (await plivoApi("GET", "Endpoint/?limit=20")).objects.find((e) => /^alice\d{12}$/.test(e.username));
+  assert.equal(endpoint.username, alice.username);
   const registered = async () => (await endpointNow(endpoint.endpoint_id)).sip_registered;
   assert.equal(await registered(), "true");
+  const noted = () => {
+    window.calls = [];
+    for (const name of ["onIncomingCall", "onCallAnswered", "onCallTerminated", "onCallFailed"]) {
+      window.plivo.client.on(name, () => window.calls.push(name));
+    }
+  };
+  await page.evaluate(noted);
+  await caller.evaluate(noted);
+  await page.evaluate(() => window.plivo.client.on("onIncomingCall", () => window.plivo.client.answer()));
+  const count = (tab, name) => tab.evaluate((name) => window.calls.filter((c) => c === name).length, name);
+  const until = async (tab, name, n) => {
+    for (const started = Date.now(); (await count(tab, name)) < n; ) {
+      if (Date.now() - started > 20_000) assert.fail(`${name} ${n} never came: ${await tab.evaluate(() => window.calls.join(", "))}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
+  // The SIP log as it goes: it keeps 8 MB, and six hours of two SDKs' keepalives are more.
+  const log = [];
+  let read = 0;
+  const readLog = async () => {
+    const { messages, last } = await sipLogAfter(read);
+    log.push(...messages);
+    read = last;
+  };
+  // A call from bob to alice, answered and hung up (the pages' clock stands still meanwhile).
+  let calls = 0;
+  const call = async () => {
+    calls += 1;
+    await caller.evaluate((address) => window.plivo.client.call(address, {}), `${alice.username}_${AUTH_ID}`);
+    await until(page, "onCallAnswered", calls);
+    await until(caller, "onCallAnswered", calls);
+    await caller.evaluate(() => window.plivo.client.hangup());
+    await until(page, "onCallTerminated", calls);
+  };
 
-  // Two hours; then the token source fails from 10 s before a refresh point, across it and
-  // across the SDK's own request 60 s before exp, until 20 s before the token expires.
-  await sim.run(2 * HOUR);
+  // Two hours, a call each; then the token source fails from 10 s before a refresh point,
+  // across it and across the SDK's own request 60 s before exp, until 20 s before the token
+  // expires; then a call an hour to the sixth.
+  for (let hour = 0; hour < 2; hour++) {
+    await call();
+    await sim.run(HOUR);
+    await readLog();
+  }
   const handed = (await sim.seen())[0].handed;
   const exp = handed.at(-1).exp * 1000;
   const pageNow = await page.evaluate(() => Date.now());
@@ -173,32 +217,43 @@ pageTest("six simulated hours on 10-minute tokens, the token source down across 
   await sim.run(90_000);
   assert.equal(await registered(), "true", "registered through the outage");
   await sandbox("DELETE", "/__sandbox/faults");
-  await sim.run(6 * HOUR - 2 * HOUR - (exp - 110_000 - pageNow) - 90_000);
+  const elapsed = 2 * HOUR + (exp - 110_000 - pageNow) + 90_000;
+  await call();
+  await sim.run(3 * HOUR - elapsed);
+  await readLog();
+  for (let hour = 3; hour < 6; hour++) {
+    await call();
+    await sim.run(HOUR);
+    await readLog();
+  }
   assert.equal(await registered(), "true");
 
-  const [seen] = await sim.seen();
-  assert.deepEqual(seen.failures, [], "the SDK never fired onLoginFailed");
-  assert.equal(seen.events.filter((e) => e.type === "onLogin").length, 1, "one login, never a new one");
-  const types = seen.events.map((e) => e.type);
+  const seen = await sim.seen();
+  assert.deepEqual(seen.map((s) => s.failures), [[], []], "neither SDK fired onLoginFailed");
+  assert.equal(seen[0].events.filter((e) => e.type === "onLogin").length, 1, "one login, never a new one");
+  const types = seen[0].events.map((e) => e.type);
   assert.ok(types.includes("callersHeld") && types.includes("callersReleased"), "the outage held the SDK's request until a fresh token came");
+  assert.equal(await count(caller, "onCallFailed"), 0);
+  assert.equal((await sandboxCalls()).filter((c) => c.answeredAtMs).length, 6, "six calls answered");
 
-  // The registrar's log, by the sandbox's clock: every REGISTER carried a token valid at
-  // that moment, and each registration was refreshed before it ran out.
-  const log = await sipLog();
-  const registers = log.filter((m) => m.direction === "in" && m.method === "REGISTER");
-  const granted = log.filter((m) => m.direction === "out" && m.status === 200 && m.expires);
+  // The registrar's log, by the sandbox's clock: every REGISTER of alice carried a token
+  // valid at that moment, and each registration was refreshed before it ran out.
+  const user = `${alice.username}_${AUTH_ID}`;
+  const hers = log.filter((m) => m.user === user);
+  const registers = hers.filter((m) => m.direction === "in" && m.method === "REGISTER");
+  const granted = hers.filter((m) => m.direction === "out" && m.status === 200 && m.expires);
   assert.ok(registers.length >= (6 * HOUR) / 120_000, `${registers.length} REGISTERs in 6 hours`);
   for (const m of registers) {
     assert.ok(m.token.nbf * 1000 <= m.at && m.at < m.token.exp * 1000, `a REGISTER at ${m.at} carried a token valid ${m.token.nbf}-${m.token.exp}`);
   }
-  assert.equal(log.filter((m) => m.jwtError).length, 0, "no refusal");
+  assert.equal(hers.filter((m) => m.jwtError).length, 0, "no refusal");
   assert.equal(granted.length, registers.length, "every REGISTER was accepted");
   for (let i = 1; i < granted.length; i++) {
     const gap = granted[i].at - granted[i - 1].at;
     assert.ok(gap < granted[i - 1].expires * 1000, `refreshed ${gap} ms after a registration of ${granted[i - 1].expires} s`);
   }
   const tokens = new Set(registers.map((m) => m.token.exp)).size;
-  console.log(`# 6 hours registered: ${registers.length} REGISTERs, ${tokens} tokens, ${seen.calls} getAccessToken() calls, no lapse`);
+  console.log(`# 6 hours registered: ${registers.length} REGISTERs, ${tokens} tokens, ${seen[0].calls} getAccessToken() calls, no lapse; 6 calls answered`);
 
   await page.evaluate(() => window.plivo.client.logout());
   await sim.run(2_000);

@@ -141,13 +141,23 @@ export async function sandboxNow() {
 
 /** The SIP log (`direction`, `method` / `status`, `at`, `token` claims, `jwtError`, ...), every page of it. */
 export async function sipLog() {
+  return (await sipLogAfter(0)).messages;
+}
+
+/**
+ * The SIP log's entries after `seq` `after`, every page of them, and the last seq read:
+ * a test of hours reads it as it goes, the log keeping a bounded number of bytes.
+ */
+export async function sipLogAfter(after) {
   const messages = [];
-  for (let after = 0; after !== null; ) {
-    const page = await sandbox("GET", `/__sandbox/signalling/log?after=${after}`);
+  let last = after;
+  for (let next = after; next !== null; ) {
+    const page = await sandbox("GET", `/__sandbox/signalling/log?after=${next}`);
     messages.push(...page.messages);
-    after = page.next;
+    last = page.messages.at(-1)?.seq ?? last;
+    next = page.next;
   }
-  return messages;
+  return { messages, last };
 }
 
 /** Changes the registrar's settings (`expires`, `maxRegistrations`, `skipChecks`). */
