@@ -67,19 +67,36 @@ export interface KeepLoggedInOptions {
    * and registers again) before it is logged in again, ms (default 30,000).
    */
   recoverWithinMs?: number;
+  /**
+   * `"one"` (the default): of the tabs of this origin that keep the same endpoint logged
+   * in, exactly one holds the registration and the others stay logged out
+   * (`"inAnotherTab"`), so that an incoming call rings in one tab, the one the user is in
+   * when `takeOver()` or `followVisibleTab` moves it there. `"each"`: every tab registers
+   * on its own, and the platform rings whichever registered last.
+   */
+  tabs?: "one" | "each";
+  /** Moves the registration to a tab that has been visible for 3 s (never during a call). */
+  followVisibleTab?: boolean;
 }
 
 /**
+ * Each event says what comes next, and that is what comes:
  * - `loggingIn`: a login was started (`attempt` counts them);
  * - `loggedIn`: the registrar accepted it;
  * - `lost`: the login failed or the registration was lost, and a new attempt follows
- *   (`retryInMs`), or the SDK gets time to reconnect on its own;
+ *   (`retryInMs`), or the SDK gets time to reconnect on its own (a re-registration the
+ *   registrar refused is `refused`, never first `lost`);
  * - `refused`: the registrar refused it (`cause`: the token error's name, `code`: 10001 to
  *   10010 where it gave one), and one more attempt is made with fresh credentials;
- * - `waiting`: offline, or a call is in progress: logging in again when that ends;
- * - `stopped`: refused even with fresh credentials; a new attempt cannot fix it.
+ * - `waiting`: offline, or a call is in progress: logging in (or taking the registration
+ *   over) when that ends;
+ * - `stopped`: refused even with fresh credentials; a new attempt cannot fix it;
+ * - `inAnotherTab`: another tab of this browser holds the registration; this one stays
+ *   logged out until it is its turn or `takeOver()`;
+ * - `alone`: this browser has no Web Locks or BroadcastChannel: this tab registers on its
+ *   own, as `tabs: "each"` does.
  */
-export type KeptLoginEventType = "loggingIn" | "loggedIn" | "lost" | "refused" | "waiting" | "stopped";
+export type KeptLoginEventType = "loggingIn" | "loggedIn" | "lost" | "refused" | "waiting" | "stopped" | "inAnotherTab" | "alone";
 
 /** What happened, in words a support person can read (`message`). */
 export interface KeptLoginEvent {
@@ -99,7 +116,7 @@ export interface KeptLoginEvent {
 
 /** Where a kept login stands. */
 export interface KeptLoginStatus {
-  state: "loggingIn" | "loggedIn" | "waiting" | "stopped" | "disposed";
+  state: "loggingIn" | "loggedIn" | "waiting" | "stopped" | "disposed" | "inAnotherTab";
   /** Logins started so far. */
   attempts: number;
   /** The last failure's cause, or null. */
@@ -110,253 +127,22 @@ export interface KeptLoginStatus {
 export interface KeptLogin {
   dispose(): void;
   [Symbol.dispose](): void;
+  /**
+   * Moves the registration to this tab, make before break: this tab registers, then the
+   * tab that held it logs out. Waits while a call is on in either tab (a `waiting` event
+   * says so). Resolves once this tab holds it and is registered (at once if it does), so
+   * that a call placed after `await login.takeOver()` goes out from here; rejects with
+   * `DISPOSED` after `dispose()`.
+   */
+  takeOver(): Promise<void>;
   status(): KeptLoginStatus;
   addEventListener(type: KeptLoginEventType, listener: (event: KeptLoginEvent) => void): void;
   removeEventListener(type: KeptLoginEventType, listener: (event: KeptLoginEvent) => void): void;
 }
 "#;
 
-#[wasm_bindgen(inline_js = r#"
-const TOKEN_ERRORS = [
-  "INVALID_ACCESS_TOKEN", "INVALID_ACCESS_TOKEN_HEADER", "INVALID_ACCESS_TOKEN_ISSUER",
-  "INVALID_ACCESS_TOKEN_SUBJECT", "ACCESS_TOKEN_NOT_VALID_YET", "ACCESS_TOKEN_EXPIRED",
-  "INVALID_ACCESS_TOKEN_SIGNATURE", "INVALID_ACCESS_TOKEN_GRANTS",
-  "EXPIRATION_EXCEEDS_MAX_ALLOWED_TIME", "MAX_ALLOWED_LOGIN_REACHED",
-];
-const MEANING = {
-  INVALID_ACCESS_TOKEN: "the token is not one the platform issued",
-  INVALID_ACCESS_TOKEN_HEADER: "the token's header is not the platform's",
-  INVALID_ACCESS_TOKEN_ISSUER: "the token is for another account",
-  INVALID_ACCESS_TOKEN_SUBJECT: "the token's endpoint does not exist (deleted?)",
-  ACCESS_TOKEN_NOT_VALID_YET: "the token is not valid yet by the platform's clock",
-  ACCESS_TOKEN_EXPIRED: "the token had expired by the platform's clock",
-  INVALID_ACCESS_TOKEN_SIGNATURE: "the token was not signed for this account",
-  INVALID_ACCESS_TOKEN_GRANTS: "the token's grants do not allow this",
-  EXPIRATION_EXCEEDS_MAX_ALLOWED_TIME: "the token lives longer than 24 hours",
-  MAX_ALLOWED_LOGIN_REACHED: "the endpoint has as many logins as it may",
-  RELOGIN_FAILED_INVALID_TOKEN: "the registrar refused the token",
-  Rejected: "the username or password is not right (changed, or the endpoint deleted)",
-  "Authentication Error": "the username or password is not right (changed, or the endpoint deleted)",
-};
-// What the SDK says when it refuses to try (it does not count as an attempt).
-const OFFLINE = "Cannot login when there is no internet";
-const IN_CALL = "Cannot login when there is an ongoing call";
-const seconds = (ms) => `${Math.round(ms / 100) / 10} s`;
-// A login with no answer by then failed (the SDK's own SIP transactions give up at 32 s).
-const ANSWER_WITHIN_MS = 40_000;
-
-export function keepLoggedInWith(sdk, source, tokens, onEvent, baseDelayMs, maxDelayMs, recoverWithinMs) {
-  let state = "loggingIn";
-  let attempts = 0;
-  let failures = 0;
-  let cause = null;
-  let code = null;
-  let fresh = false;
-  let started = false;
-  let disposed = false;
-  let credentials = null;
-  let timer = null;
-  let lastTick = Date.now();
-  // The connection dropped while logged in, and the SDK is bringing it back.
-  let dropped = false;
-  const listeners = new Map();
-  const phones = new WeakSet();
-  const emit = (type, message, extra = {}) => {
-    const event = { type, message, at: Date.now(), attempt: attempts, ...extra };
-    for (const listener of [onEvent, ...(listeners.get(type) ?? [])]) {
-      try {
-        listener?.(event);
-      } catch {}
-    }
-  };
-  const later = (ms, then) => {
-    clearTimeout(timer);
-    timer = ms === null ? null : setTimeout(then, ms);
-  };
-  const registered = () => {
-    try {
-      return sdk.isRegistered ? sdk.isRegistered() === true : sdk.isLoggedIn === true;
-    } catch {
-      return false;
-    }
-  };
-  const inCall = () => {
-    try {
-      return Boolean(sdk.getCallUUID?.());
-    } catch {
-      return false;
-    }
-  };
-  const offline = () => globalThis.navigator?.onLine === false;
-  const backoff = () => Math.round(Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(failures - 1, 20)) * (0.5 + Math.random() / 2));
-  // The generator the SDK asks for tokens; after dispose it refuses, which ends the SDK's timer chain.
-  const generator = {
-    getAccessToken: () => (disposed ? Promise.reject(new Error("keepLoggedIn was disposed")) : source.getAccessToken()),
-  };
-  // The registrar's token error code, which the SDK's own event hides in generator mode.
-  const watchPhone = () => {
-    const phone = sdk.phone;
-    if (!phone || phones.has(phone) || typeof phone.on !== "function") return;
-    phones.add(phone);
-    phone.on("registrationFailed", (e) => {
-      const header = e?.response?.getHeader?.("X-Plivo-Jwt-Error-Code");
-      code = header ? Number(header) : null;
-    });
-  };
-  const wait = (why) => {
-    state = "waiting";
-    emit("waiting", why);
-  };
-  const logIn = async (why, withFresh = false) => {
-    later(null);
-    if (disposed || state === "stopped") return;
-    if (offline()) return wait("Offline: logging in again when the network is back.");
-    if (inCall()) {
-      wait("A call is in progress: logging in again when it ends.");
-      return later(5_000, () => logIn(why, withFresh));
-    }
-    attempts += 1;
-    state = "loggingIn";
-    code = null;
-    emit("loggingIn", `Logging in${why ? ` ${why}` : ""} (attempt ${attempts}).`);
-    try {
-      if (tokens && !started) {
-        started = true;
-        sdk.loginWithAccessTokenGenerator(generator);
-      } else if (tokens) {
-        if (withFresh) await source.refresh?.();
-        sdk.loginWithAccessToken(await generator.getAccessToken());
-      } else {
-        if (!credentials || withFresh) credentials = await source();
-        sdk.login(credentials.username, credentials.password);
-      }
-    } catch (error) {
-      return failed(`The credentials could not be had (${error?.code ?? error?.message ?? error})`);
-    }
-    // The SIP agent a fresh login makes is there now; a generator login makes it once the
-    // token has come, and the SDK's first events attach to it then.
-    watchPhone();
-    later(ANSWER_WITHIN_MS, () => (registered() ? on.onLogin() : failed("The login got no answer")));
-  };
-  const failed = (reason) => {
-    if (disposed) return;
-    failures += 1;
-    state = "waiting";
-    const inMs = backoff();
-    emit("lost", `${reason}: logging in again in ${seconds(inMs)}.`, { cause, retryInMs: inMs });
-    later(inMs, () => logIn("after a failure"));
-  };
-  const on = {
-    onLogin: () => {
-      watchPhone();
-      dropped = false;
-      if (state === "loggedIn") return;
-      failures = 0;
-      fresh = false;
-      cause = null;
-      later(null);
-      state = "loggedIn";
-      emit("loggedIn", `Logged in as ${sdk.userName ?? credentials?.username ?? "the endpoint"} (attempt ${attempts}).`);
-    },
-    // After the SIP agent's other listeners of the same refusal (the one that reads the
-    // registrar's code among them): the SDK reports it from within the first.
-    onLoginFailed: (reason) => queueMicrotask(() => failedLogin(reason)),
-    onLogout: () => {
-      if (!disposed && state === "loggedIn") failed("The SDK logged out on its own");
-    },
-    onConnectionChange: (change) => {
-      watchPhone();
-      if (disposed || state !== "loggedIn") return;
-      if (change?.state === "disconnected") {
-        dropped = true;
-        emit("lost", `The connection dropped (${change.reason}): the SDK reconnects on its own; it is logged in again if it is not back within ${seconds(recoverWithinMs)}.`, { cause: change.reason, retryInMs: recoverWithinMs });
-        later(recoverWithinMs, () => registered() || logIn("because the connection did not come back"));
-      } else if (change?.state === "connected" && dropped) {
-        dropped = false;
-        later(null);
-        emit("loggedIn", "Registered again: the SDK brought the connection back on its own.");
-      }
-    },
-  };
-  const failedLogin = (reason) => {
-    if (disposed) return;
-    const name = reason === "RELOGIN_FAILED_INVALID_TOKEN" && TOKEN_ERRORS[code - 10001] ? TOKEN_ERRORS[code - 10001] : String(reason);
-    cause = name;
-    if (reason === OFFLINE) return wait("Offline: logging in again when the network is back.");
-    if (reason === IN_CALL) {
-      wait("A call is in progress: logging in again when it ends.");
-      return later(5_000, () => logIn("after the call"));
-    }
-    // Not logged in any more, whatever comes next.
-    state = "waiting";
-    if (TOKEN_ERRORS.includes(name) || MEANING[name]) {
-      const extra = { cause: name, ...(code && { code }) };
-      const said = `${name}${code ? ` (${code})` : ""}: ${MEANING[name]}`;
-      if (!fresh) {
-        fresh = true;
-        emit("refused", `The registrar refused the login: ${said}. Logging in once more with fresh ${tokens ? "token" : "credentials"}.`, extra);
-        return later(0, () => logIn("with fresh credentials", true));
-      }
-      state = "stopped";
-      later(null);
-      return emit("stopped", `Stopped: the registrar refuses even fresh ${tokens ? "tokens" : "credentials"}: ${said}. A new login cannot fix this.`, extra);
-    }
-    failed(`The login failed (${name})`);
-  };
-  // The SDK registered again on its own (a dropped socket reconnected): logged in.
-  const back = (change) => {
-    if (!disposed && state !== "loggedIn" && state !== "stopped" && change?.state === "connected" && change.reason === "registered") on.onLogin();
-  };
-  const sdkEvents = [...Object.entries(on), ["onConnectionChange", back]];
-  for (const [name, listener] of sdkEvents) sdk.on(name, listener);
-  // The page woke up: try now what was waiting; check what the SDK says it has.
-  const wake = (why) => {
-    if (disposed || state === "stopped" || state === "loggingIn") return;
-    if (state === "waiting") return logIn(why);
-    later(Math.min(recoverWithinMs, 10_000), () => registered() || logIn(why));
-  };
-  const doc = globalThis.document;
-  const win = typeof globalThis.addEventListener === "function" ? globalThis : null;
-  const pageEvents = [
-    [win, "online", () => wake("now that the network is back")],
-    [win, "pageshow", () => wake("now that the page is shown again")],
-    [doc, "visibilitychange", () => doc.visibilityState === "visible" && wake("now that the page is visible")],
-  ];
-  for (const [target, type, listener] of pageEvents) target?.addEventListener(type, listener);
-  // Timers stop while a computer sleeps: a tick that comes far too late means it slept.
-  const ticker = setInterval(() => {
-    const now = Date.now();
-    if (now - lastTick > 60_000) wake("after the computer slept");
-    lastTick = now;
-  }, 10_000);
-  const dispose = () => {
-    if (disposed) return;
-    disposed = true;
-    state = "disposed";
-    later(null);
-    clearInterval(ticker);
-    for (const [target, type, listener] of pageEvents) target?.removeEventListener(type, listener);
-    for (const [name, listener] of sdkEvents) sdk.off?.(name, listener);
-    try {
-      sdk.logout();
-    } catch {}
-    listeners.clear();
-  };
-  logIn();
-  return {
-    dispose,
-    [Symbol.dispose]: dispose,
-    status: () => ({ state, attempts, cause }),
-    addEventListener(type, listener) {
-      if (!listeners.has(type)) listeners.set(type, new Set());
-      listeners.get(type).add(listener);
-    },
-    removeEventListener(type, listener) {
-      listeners.get(type)?.delete(listener);
-    },
-  };
-}
-"#)]
+// The wiring, in `src/js/page.js` beside the tab group the token provider shares tokens by.
+#[wasm_bindgen(module = "/src/js/page.js")]
 extern "C" {
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(js_name = keepLoggedInWith)]
@@ -368,6 +154,8 @@ extern "C" {
         base_delay_ms: u32,
         max_delay_ms: u32,
         recover_within_ms: u32,
+        one_tab: bool,
+        follow_visible_tab: bool,
     ) -> JsValue;
 }
 
@@ -381,7 +169,13 @@ const SDK_METHODS: [&str; 5] = [
 ];
 
 /// The fields of `keepLoggedIn`'s options.
-const FIELDS: &[&str] = &["onEvent", "retry", "recoverWithinMs"];
+const FIELDS: &[&str] = &[
+    "onEvent",
+    "retry",
+    "recoverWithinMs",
+    "tabs",
+    "followVisibleTab",
+];
 
 fn argument(message: &str) -> Error {
     Error::argument("keepLoggedIn", message)
@@ -433,10 +227,23 @@ fn start(sdk: &JsValue, source: &JsValue, options: JsValue) -> Result<JsValue> {
     )?;
     let on_event = function(&options, "onEvent", what, ErrorCode::InvalidArgument)?;
     let (mut base, mut max, mut recover) = (1_000, 60_000, 30_000);
+    let (mut one_tab, mut follow) = (true, false);
     if let Some(o) = &o {
         recover = o
             .whole("recoverWithinMs", 1_000, 600_000)?
             .unwrap_or(recover);
+        one_tab = match o.text("tabs")?.as_deref() {
+            None | Some("one") => true,
+            Some("each") => false,
+            Some(_) => {
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    "Invalid keepLoggedIn options: `tabs` must be \"one\" or \"each\".",
+                )
+                .with_field("tabs"))
+            }
+        };
+        follow = o.flag("followVisibleTab")?.unwrap_or(follow);
         if let Some(retry) = o.nested("retry", &["baseDelayMs", "maxDelayMs"])? {
             base = retry.whole("baseDelayMs", 10, 600_000)?.unwrap_or(base);
             max = retry.whole("maxDelayMs", 10, 3_600_000)?.unwrap_or(max);
@@ -457,5 +264,7 @@ fn start(sdk: &JsValue, source: &JsValue, options: JsValue) -> Result<JsValue> {
         base as u32,
         max as u32,
         recover as u32,
+        one_tab,
+        follow,
     ))
 }

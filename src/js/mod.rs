@@ -15,8 +15,11 @@
 //! Async methods take `&self` only to clone `Rc` state into the future they return, so
 //! `free()` during a call neither throws nor cancels it.
 
+// SAFETY: the module runs on one thread (no wasm threads, no shared memory), which is what
+// `AssumeSingleThreaded` requires.
 #[global_allocator]
-static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 #[cfg(feature = "server")]
 pub mod backend;

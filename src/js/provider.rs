@@ -59,82 +59,11 @@ export interface TokenProvider {
 }
 "#;
 
-// The page side: events that mean "check now", the network state, and the tabs of this
-// origin. A tab that gets the lock leads (fetches and posts every token) until it leaves;
-// the others queue for the lock and take over in turn.
-#[wasm_bindgen(inline_js = r#"
-export function absoluteUrl(url) {
-  try {
-    return new URL(url, globalThis.location?.href).href;
-  } catch {
-    return url;
-  }
-}
-
-export function isOnline() {
-  return globalThis.navigator?.onLine !== false;
-}
-
-export function watchPage(onWake) {
-  const doc = globalThis.document;
-  const win = typeof globalThis.addEventListener === "function" ? globalThis : null;
-  const visible = () => {
-    if (doc.visibilityState === "visible") onWake();
-  };
-  doc?.addEventListener("visibilitychange", visible);
-  win?.addEventListener("online", onWake);
-  win?.addEventListener("pageshow", onWake);
-  return () => {
-    doc?.removeEventListener("visibilitychange", visible);
-    win?.removeEventListener("online", onWake);
-    win?.removeEventListener("pageshow", onWake);
-  };
-}
-
-export function joinTabs(name, onMessage, onRole) {
-  const locks = globalThis.navigator?.locks;
-  if (typeof BroadcastChannel !== "function" || !locks) return undefined;
-  let open = true;
-  const channel = new BroadcastChannel(name);
-  channel.onmessage = (event) => {
-    if (open && typeof event.data === "string") onMessage(event.data);
-  };
-  const stop = new AbortController();
-  let release;
-  const held = new Promise((resolve) => (release = resolve));
-  const lead = (lock) => {
-    if (!lock || !open) return undefined;
-    onRole(true);
-    return held;
-  };
-  locks
-    .request(name, { ifAvailable: true }, (lock) => {
-      if (lock) return lead(lock);
-      if (!open) return undefined;
-      onRole(false);
-      locks.request(name, { signal: stop.signal }, lead).catch(() => {});
-      return undefined;
-    })
-    .catch(() => {});
-  return {
-    post(text) {
-      if (open) channel.postMessage(text);
-    },
-    count() {
-      return locks.query().then(
-        (s) => [...s.held, ...s.pending].filter((lock) => lock.name === name).length,
-        () => 1,
-      );
-    },
-    close() {
-      open = false;
-      stop.abort();
-      release();
-      channel.close();
-    },
-  };
-}
-"#)]
+// The page side (`src/js/page.js`, shared with keepLoggedIn): events that mean "check
+// now", the network state, and the tabs of this origin. A tab that gets the lock leads
+// (fetches and posts every token) until it leaves; the others queue for the lock and take
+// over in turn.
+#[wasm_bindgen(module = "/src/js/page.js")]
 extern "C" {
     #[wasm_bindgen(js_name = absoluteUrl)]
     fn absolute_url(url: &str) -> String;

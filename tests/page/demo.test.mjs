@@ -8,6 +8,7 @@ import {
 } from "./harness.mjs";
 import { SDK_OFFLINE } from "./signalling.mjs";
 import { createThenRotate } from "./demo-steps.mjs";
+import { bindingsOf, until as untilTrue } from "./phones.mjs";
 
 const BASIC = "Basic " + Buffer.from(`${AUTH_ID}:${AUTH_TOKEN}`).toString("base64");
 
@@ -202,7 +203,7 @@ pageTest("a started provider refreshes on its own", async () => {
   await page.waitForSelector('#provider-log li[data-type="tokenRefreshed"]');
   await untilText(page, "#provider-left", /left/);
   assert.match(await page.textContent("#snippet"), /refreshMarginSeconds: 170/);
-  assert.match(await page.textContent("#snippet"), /loginWithAccessTokenGenerator\(provider\)/);
+  assert.match(await page.textContent("#snippet"), /keepLoggedIn\(plivo\.client, provider/);
   // Ten seconds of the page's time pass at once; the refresh is then fetched for real.
   await page.clock.runFor(11_000);
   await until(
@@ -232,6 +233,7 @@ pageTest("Plivo: Log in logs the real SDK in with the provider; the row turns Re
   await untilText(page, "#sdk-status", /^Logged in as /, "the SDK logged in");
   assert.equal(await page.textContent("#sdk-status"), `Logged in as ${sub}_${AUTH_ID}`, "the SIP user is sub_iss");
   await untilText(page, "#provider-log", /tokenRefreshed/, "the provider started for the login");
+  assert.match(await page.textContent("#sdk-log"), /loggedIn\s*Logged in as /, "keepLoggedIn's events are shown");
   // The row turns Registered without a reload: the page watches the registrations
   // (watchRegistrations, a walk every 3 s), and the change shows in its own column.
   await until(page, (sub) => [...document.querySelectorAll("#endpoint-table tbody tr")].some((r) => r.cells[0].textContent === sub && r.querySelector(".badge").textContent === "Registered"), sub, "the row shows the registration");
@@ -284,18 +286,67 @@ pageTest("a call between two tabs of the demo: one logs in as another endpoint, 
   assert.deepEqual([first.problems, second.problems], [[], []]);
 });
 
-pageTest("Vobiz: Log in with the rotated credentials, a refusal shown with its reason, then a login", async () => {
+pageTest("two tabs of the demo as one endpoint: one registers, the other says so; Use this tab moves the registration", async () => {
+  const first = await open("?dialect=plivo", { ignore: SDK_OFFLINE, ignoreUncaught: SDK_UNCAUGHT });
+  const second = await watchedPage(SDK_OFFLINE, SDK_UNCAUGHT);
+  await second.goto(`${SANDBOX}/?dialect=plivo`);
+  await second.waitForSelector("#endpoint-table tbody tr[data-id]", { timeout: 20000 });
+  const sub = await first.inputValue("#token-form select[name=sub]");
+  assert.equal(await second.inputValue("#token-form select[name=sub]"), sub, "the same endpoint");
+  const user = `${sub}_${AUTH_ID}`;
+  await first.click("#sdk-login");
+  await untilText(first, "#sdk-status", /^Logged in as /, "the first tab logged in");
+  await second.click("#sdk-login");
+  await untilText(second, "#sdk-status", /^Registered in another tab of this browser$/, "the second tab waits");
+  assert.equal(await second.isVisible("#sdk-take"), true);
+  assert.equal(await first.isVisible("#sdk-take"), false);
+  assert.equal((await bindingsOf(sub)).length, 1, "one registration");
+  await shot(second, "panel-login-other-tab", "#sdk");
+  await second.click("#sdk-take");
+  await untilText(second, "#sdk-status", new RegExp(`^Logged in as ${user}$`), "the second tab took it");
+  await untilText(first, "#sdk-status", /^Registered in another tab of this browser$/, "the first tab waits now");
+  assert.equal(await first.isVisible("#sdk-take"), true);
+  await untilTrue(async () => (await bindingsOf(sub)).length === 1, "one registration again: the first tab logged out");
+  // A call to the endpoint, from a third tab logged in as another: it rings in the tab
+  // that holds the registration, and only there.
+  await context.grantPermissions(["microphone"], { origin: SANDBOX });
+  const third = await watchedPage(SDK_OFFLINE, SDK_UNCAUGHT);
+  await third.goto(`${SANDBOX}/?dialect=plivo`);
+  await third.waitForSelector("#endpoint-table tbody tr[data-id]", { timeout: 20000 });
+  const other = (await third.$$eval("#token-form select[name=sub] option", (o) => o.map((x) => x.value))).find((v) => v && v !== sub);
+  await third.selectOption("#token-form select[name=sub]", other);
+  await third.click("#sdk-login");
+  await untilText(third, "#sdk-status", /^Logged in as /, "the caller's tab logged in");
+  await third.fill("#call-to", user);
+  await third.click("#call-dial");
+  await untilText(second, "#call-state", new RegExp(`^Incoming call from ${other}`), "it rings in the tab that holds the registration");
+  assert.equal(await first.textContent("#call-state"), "No call.", "and not in the other");
+  await second.click("#call-decline");
+  await untilText(third, "#call-state", /^Call (failed|ended)/, "the caller hears it declined");
+  await third.close();
+  // Closed, the holder hands it back.
+  await second.close();
+  await untilText(first, "#sdk-status", /^Logged in as /, "the first tab registers again");
+  assert.deepEqual(first.problems, []);
+});
+
+pageTest("Vobiz: Log in with the rotated credentials; refusals shown with their reason, a second one stops it", async () => {
   const page = await open("?dialect=vobiz", { ignore: SDK_OFFLINE, ignoreUncaught: SDK_UNCAUGHT });
   await page.click("#sdk-login");
   await untilText(page, "#sdk-error", /Rotate an endpoint's password first/, "no credentials yet");
   await createThenRotate(page, { username: "deskphone", password: "desk-pass-1", alias: "desk" });
-  // The registrar refuses once (a sandbox control): the SDK reports it, the page says why.
+  // The registrar refuses twice (a sandbox control): keepLoggedIn tries once more with
+  // fresh credentials, then stops, and the page says why.
+  await sandbox("POST", "/__sandbox/signalling/refuse", { status: 403, times: 2 });
+  await page.click("#sdk-login");
+  await untilText(page, "#sdk-status", /^Login failed: Rejected$/, "stopped by the refusals");
+  assert.match(await page.textContent("#sdk-error"), /refuses even fresh credentials: Rejected: the username or password is not right/);
+  assert.match(await page.textContent("#sdk-log"), /refused\s*The registrar refused the login: Rejected/);
+  // Refused once: the second login, with the credentials asked again, gets in.
   await sandbox("POST", "/__sandbox/signalling/refuse", { status: 403 });
   await page.click("#sdk-login");
-  await untilText(page, "#sdk-status", /^Login failed: Rejected$/, "the refusal");
-  assert.match(await page.textContent("#sdk-error"), /wrong username or password/);
-  await page.click("#sdk-login");
   await untilText(page, "#sdk-status", /^Logged in as deskphone$/, "the SDK logged in with the rotated password");
+  assert.equal(await page.isHidden("#sdk-error"), true, "the error is cleared once logged in");
   await until(page, () => [...document.querySelectorAll("#endpoint-table tbody tr")].some((r) => r.cells[0].textContent === "deskphone" && r.querySelector(".badge").textContent === "Registered"), null, "the row shows the registration");
   await untilText(page, "#sdk-token", /^–$/, "no token in a password login");
   await page.click("#sdk-logout");

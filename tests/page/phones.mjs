@@ -128,3 +128,61 @@ export async function untilCall(state, timeout = 15_000) {
 }
 
 export { untilEvent };
+
+/**
+ * A tab of `context` whose SDK `keepLoggedIn` (from endpoint-login/tokens) keeps logged in
+ * as the `index`th seeded Plivo endpoint with one-hour tokens from the JWT API, shared by
+ * the tabs of that endpoint (one fetch per token), and `options` (`tabs`,
+ * `followVisibleTab`). Its call events are noted as `phonePage` notes them, its kept-login
+ * events in `window.kept`: `{ page, username, address, status() }`.
+ */
+export async function keptTab(context, index, options = {}) {
+  const endpoint = (await plivoApi("GET", `Endpoint/?limit=${index + 1}`)).objects[index];
+  const page = await phonePage(context);
+  await page.evaluate(
+    async ({ sub, options }) => {
+      const lib = await import("/pkg/tokens/endpoint_login.js");
+      await lib.default();
+      const account = await (await fetch("/__sandbox/account")).json();
+      const provider = new lib.TokenProvider({
+        shareAcrossTabs: `tokens of ${sub}`,
+        fetchToken: async () => {
+          const now = Math.floor(Date.now() / 1000);
+          const response = await fetch(`/v1/Account/${account.authId}/JWT/Token/`, {
+            method: "POST",
+            headers: { authorization: `Basic ${btoa(`${account.authId}:${account.authToken}`)}`, "content-type": "application/json" },
+            body: JSON.stringify({ sub, nbf: now - 60, exp: now + 3600, per: { voice: { incoming_allow: true, outgoing_allow: true } } }),
+          });
+          return (await response.json()).token;
+        },
+      });
+      window.kept = [];
+      window.keeper = lib.keepLoggedIn(window.plivo.client, provider, {
+        ...options,
+        onEvent: (e) => window.kept.push({ type: e.type, at: e.at, message: e.message }),
+      });
+    },
+    { sub: endpoint.username, options },
+  );
+  return {
+    page,
+    username: endpoint.username,
+    address: `${endpoint.username}_${AUTH_ID}`,
+    status: () => page.evaluate(() => window.keeper.status().state),
+  };
+}
+
+/** The live registrations of an endpoint at the sandbox: `{ contact, connection, loggedInAtMs }`. */
+export async function bindingsOf(username) {
+  return (await sandbox("GET", "/__sandbox/signalling")).registrations.filter((r) => r.username === username);
+}
+
+/** Waits until `predicate()` holds (polled every 20 ms); answers how long it took, ms. */
+export async function until(predicate, what, timeout = 15_000) {
+  const started = Date.now();
+  for (;;) {
+    if (await predicate()) return Date.now() - started;
+    if (Date.now() - started > timeout) assert.fail(`${what} (not within ${timeout} ms)`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -28,6 +28,8 @@ export const SDK_OFFLINE = /Failed to load resource|Content Security Policy|Fetc
  * socket last closed; `open` counts the open sockets.
  */
 export function sipWatch() {
+  // Once per document, however many init scripts ask for it.
+  if (window.__sip) return;
   const Native = WebSocket;
   // Per socket: requests not answered yet, and whether it is still being opened (that
   // needs real time, not page time). A closed socket answers nothing more: it is dropped.

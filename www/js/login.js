@@ -1,7 +1,8 @@
 // Login: a TokenProvider started from the Token panel's choices, its events, and the real
-// Plivo browser SDK logging in with it (Plivo) or with rotated credentials (Vobiz) to the
-// sandbox's signalling server, its state shown as it goes.
-import { TokenProvider } from "/pkg/endpoint_login.js";
+// Plivo browser SDK kept logged in (keepLoggedIn) with it (Plivo) or with rotated
+// credentials (Vobiz) to the sandbox's signalling server, in one tab of the browser, its
+// state shown as it goes.
+import { TokenProvider, keepLoggedIn } from "/pkg/endpoint_login.js";
 import { $, attempt, clearError, clock, el, showError } from "./ui.js";
 import { state, subscribe } from "./state.js";
 import { tokenChoices, tokenUrl } from "./token.js";
@@ -33,10 +34,9 @@ function describe(event) {
   }
 }
 
-/** Adds a line to the event log (the last 50 are kept). */
-function note(type, text) {
+/** Adds a line to an event log (the last 50 are kept). */
+function note(type, text, list = $("#provider-log")) {
   const time = new Date().toLocaleTimeString();
-  const list = $("#provider-log");
   list.prepend(el("li", { dataset: { type } }, el("time", {}, time), el("span", { class: "type" }, type), el("span", {}, text)));
   while (list.children.length > 50) list.lastChild.remove();
 }
@@ -127,24 +127,40 @@ let sdk = null;
 let registration = null;
 let sdkTicker = null;
 
-/** What a login failure means, by the name the SDK gives it. */
-const FAILURES = {
-  ACCESS_TOKEN_EXPIRED: "the token had expired when the registrar checked it",
-  ACCESS_TOKEN_NOT_VALID_YET: "the token's nbf is still ahead by the platform's clock",
-  INVALID_ACCESS_TOKEN_SIGNATURE: "the token was not signed by this account",
-  INVALID_ACCESS_TOKEN_SUBJECT: "the token's sub names no endpoint of this account",
-  INVALID_ACCESS_TOKEN_ISSUER: "the token is another account's",
-  EXPIRATION_EXCEEDS_MAX_ALLOWED_TIME: "the token lives longer than 24 hours",
-  MAX_ALLOWED_LOGIN_REACHED: "the endpoint has as many registrations as it may",
-  RELOGIN_FAILED_INVALID_TOKEN: "the registrar refused the generator's token (the SDK does not say why in generator mode)",
-  Rejected: "wrong username or password",
-  "Authentication Error": "wrong username or password",
-};
+/** keepLoggedIn, while the page keeps a login. */
+let keeper = null;
 
 function sdkStatus(kind, text) {
   const status = $("#sdk-status");
   status.dataset.state = kind;
   status.textContent = text;
+}
+
+/** keepLoggedIn's events: the state line, the log, and Use this tab when another tab has it. */
+function kept(event) {
+  note(event.type, event.message, $("#sdk-log"));
+  $("#sdk-take").hidden = event.type !== "inAnotherTab";
+  switch (event.type) {
+    case "loggedIn":
+      clearError($("#sdk-error"));
+      // A password login's user name is the SDK's only once its own onLogin has run.
+      return sdkStatus("on", `Logged in as ${sdk.userName ?? state.rotated?.username}`);
+    case "loggingIn":
+      return sdkStatus("working", "Logging in…");
+    case "inAnotherTab":
+      return sdkStatus("idle", "Registered in another tab of this browser");
+    case "lost":
+    case "waiting":
+      return sdkStatus("working", event.message);
+    case "refused":
+      return sdkStatus("working", `Refused: ${event.cause}, logging in once more`);
+    case "stopped":
+      $("#sdk-login").disabled = false;
+      sdkStatus("error", `Login failed: ${event.cause}`);
+      return showError($("#sdk-error"), new Error(event.message));
+    default:
+      return undefined;
+  }
 }
 
 /** Loads the SDK the sandbox serves from the npm package the project pins (no CDN). */
@@ -168,22 +184,13 @@ function sdkClient() {
   sdk.setRingTone(false);
   sdk.setRingToneBack(false);
   sdk.setConnectTone(false);
+  // The state line follows keepLoggedIn's events; these follow the SDK's registration.
   sdk.on("onLogin", () => {
-    sdkStatus("on", `Logged in as ${sdk.userName}`);
-    $("#sdk-logout").disabled = false;
     $("#call-address").textContent = sdk.userName;
     $("#call-dial").disabled = false;
   });
-  sdk.on("onLoginFailed", (cause) => {
-    sdkStatus("error", `Login failed: ${cause}`);
-    showError($("#sdk-error"), new Error(`${cause}: ${FAILURES[cause] ?? "see the SDK's documentation"}.`));
-    registration = null;
-    $("#sdk-logout").disabled = true;
-  });
   sdk.on("onLogout", () => {
-    sdkStatus("idle", "Logged out");
     registration = null;
-    $("#sdk-logout").disabled = true;
     $("#call-address").textContent = "– (log in first)";
     $("#call-dial").disabled = true;
   });
@@ -191,7 +198,6 @@ function sdkClient() {
   // Every REGISTER the registrar accepts (the login, then each refresh).
   sdk.on("onConnectionChange", ({ state: now, reason }) => {
     if (now === "connected" && reason === "registered") registration = { at: Date.now(), seconds: REGISTRATION_SECONDS };
-    else if (now === "disconnected") sdkStatus("working", `Connection lost (${reason}): the SDK reconnects`);
   });
   return sdk;
 }
@@ -214,21 +220,35 @@ async function sdkLogin() {
     }
     await loadSdk();
     const client = sdkClient();
+    keeper?.dispose();
+    $("#sdk-log").replaceChildren();
     sdkStatus("working", "Logging in…");
     clearInterval(sdkTicker);
     sdkTicker = setInterval(showSdkState, 1000);
+    let source;
     if (state.dialect === "plivo") {
       if (!provider && !(await start())) throw new Error("The provider could not start: see above.");
-      client.loginWithAccessTokenGenerator(provider);
+      source = provider;
     } else {
-      client.login(state.rotated.username, state.rotated.password);
+      // The credentials Rotate password returned last (asked again after a refusal).
+      source = async () => state.rotated;
     }
+    keeper = keepLoggedIn(client, source, { onEvent: kept });
+    $("#sdk-login").disabled = true;
+    $("#sdk-logout").disabled = false;
   });
 }
 
+/** Stops keeping the login; the SDK logs out if this tab held the registration. */
 function sdkLogout() {
   clearError($("#sdk-error"));
-  if (sdk?.isLoggedIn) sdk.logout();
+  if (!keeper) return;
+  keeper.dispose();
+  keeper = null;
+  sdkStatus("idle", "Logged out");
+  $("#sdk-take").hidden = true;
+  $("#sdk-login").disabled = false;
+  $("#sdk-logout").disabled = true;
 }
 
 // ---- a call --------------------------------------------------------------------------
@@ -293,17 +313,21 @@ function renderSnippet() {
   if (state.dialect === "vobiz") {
     const username = state.rotated?.username ?? "ENDPOINT_USERNAME";
     lines.push(
+      'import init, { keepLoggedIn } from "endpoint-login/tokens";',
+      "",
+      "await init();",
       "// Vobiz has no token API: its web SDK logs in with SIP credentials.",
-      "// rotatePassword() returns them once:",
-      `const { username, password } = await client.rotatePassword(endpointId);`,
+      "// rotatePassword() returns them once; your backend hands them to its signed-in user:",
+      `const credentials = () => fetch("/your/backend/sip-credentials").then((r) => r.json()); // { username: "${username}", password }`,
       "// The sandbox's signalling server (leave it out for the platform's own):",
       sdkLine,
-      `plivo.client.login(username, password); // username: "${username}"`,
+      "// Logged in, and kept so, in one tab of this browser:",
+      'const kept = keepLoggedIn(plivo.client, credentials, { onEvent: (e) => console.log(e.type, e.message) });',
     );
   } else {
     const margin = marginOption();
     const marginLine = margin.refreshMarginSeconds != null ? `\n  refreshMarginSeconds: ${margin.refreshMarginSeconds},` : "";
-    lines.push('import init, { TokenProvider } from "endpoint-login/tokens";', "", "await init();");
+    lines.push('import init, { TokenProvider, keepLoggedIn } from "endpoint-login/tokens";', "", "await init();");
     if (state.mode === "direct") {
       lines.push(
         "// Development: the JWT API through a direct-mode EndpointClient.",
@@ -320,8 +344,9 @@ function renderSnippet() {
       "",
       "// The sandbox's signalling server (leave it out for the platform's own):",
       sdkLine,
-      "// The provider is the generator the Plivo browser SDK takes:",
-      "plivo.client.loginWithAccessTokenGenerator(provider);",
+      "// Logged in with the provider, and kept so, in one tab of this browser",
+      "// (the others wait; kept.takeOver() moves the registration to this one):",
+      'const kept = keepLoggedIn(plivo.client, provider, { onEvent: (e) => console.log(e.type, e.message) });',
     );
   }
   $("#snippet").textContent = lines.join("\n");
@@ -335,6 +360,7 @@ export function setupLogin() {
   });
   $("#sdk-login").addEventListener("click", sdkLogin);
   $("#sdk-logout").addEventListener("click", sdkLogout);
+  $("#sdk-take").addEventListener("click", () => attempt($("#sdk-error"), () => keeper?.takeOver()));
   $("#call-form").addEventListener("submit", dial);
   $("#call-answer").addEventListener("click", () => sdk?.answer());
   $("#call-decline").addEventListener("click", () => sdk?.reject());
