@@ -8,6 +8,7 @@ import { gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
 import { sandbox } from "../tests/page/sandbox.mjs";
 import { Simulation, leastLeft, tokenFetches } from "../tests/page/simulation.mjs";
+import { bindingsOf, keptTab, until } from "../tests/page/phones.mjs";
 
 const SANDBOX = process.env.SANDBOX_URL;
 const ROOT = new URL("..", import.meta.url);
@@ -164,6 +165,97 @@ results.sdk = {
 };
 await sandbox("POST", "/__sandbox/reset");
 
+// One registration per browser: keepLoggedIn in several tabs of one browser, the real SDK
+// logged in to the sandbox's registrar; each measurement on an endpoint of its own.
+let endpointIndex = 0;
+const nextEndpoint = () => endpointIndex++;
+const states = (tabs) => Promise.all(tabs.map((t) => t.status()));
+/** Bindings at the registrar once `count` tabs keep one endpoint with `tabs` ("one" or "each"). */
+async function bindingsWith(count, tabs) {
+  const context = await browser.newContext();
+  const index = nextEndpoint();
+  const opened = [];
+  for (let i = 0; i < count; i++) opened.push(await keptTab(context, index, { tabs }));
+  const holders = tabs === "one" ? 1 : count;
+  await until(async () => {
+    const now = await states(opened);
+    return now.filter((s) => s === "loggedIn").length === holders && now.every((s) => s === "loggedIn" || s === "inAnotherTab");
+  }, `${count} tabs settle`, 60_000);
+  await until(async () => (await bindingsOf(opened[0].username)).length >= holders, "the bindings are there", 10_000);
+  const bindings = (await bindingsOf(opened[0].username)).length;
+  await context.close();
+  return bindings;
+}
+results.tabs = { one: {}, each: {} };
+for (const count of [1, 3, 10]) {
+  for (const mode of ["one", "each"]) results.tabs[mode][count] = await bindingsWith(count, mode);
+}
+/** Two tabs of one endpoint: the holder and one that waits. */
+async function pair(context) {
+  const index = nextEndpoint();
+  const first = await keptTab(context, index);
+  await until(async () => (await first.status()) === "loggedIn", "the first tab logs in", 30_000);
+  const second = await keptTab(context, index);
+  await until(async () => (await second.status()) === "inAnotherTab", "the second waits", 30_000);
+  return [first, second];
+}
+// Handover after the holder's tab is closed: until the registrar has the new binding.
+const afterClose = [];
+for (let round = 0; round < 5; round++) {
+  const context = await browser.newContext();
+  const [holder, next] = await pair(context);
+  const closed = Date.now();
+  await holder.page.close();
+  await until(async () => (await bindingsOf(next.username)).some((b) => b.loggedInAtMs >= closed), "a new binding", 10_000);
+  afterClose.push(Date.now() - closed);
+  await context.close();
+}
+// Handover by takeOver(), back and forth: until it resolves (this tab registered), and
+// until the old binding is gone (the other logged out).
+const takeOvers = { resolved: [], oldGone: [] };
+{
+  const context = await browser.newContext();
+  let [holder, next] = await pair(context);
+  for (let round = 0; round < 6; round++) {
+    const old = (await bindingsOf(holder.username)).map((b) => b.connection);
+    const started = Date.now();
+    const resolvedAfter = await next.page.evaluate(async () => {
+      const t = performance.now();
+      await window.keeper.takeOver();
+      return performance.now() - t;
+    });
+    await until(async () => !(await bindingsOf(holder.username)).some((b) => old.includes(b.connection)), "the old binding is gone", 10_000);
+    takeOvers.resolved.push(resolvedAfter);
+    takeOvers.oldGone.push(Date.now() - started);
+    [holder, next] = [next, holder];
+    await until(async () => (await next.status()) === "inAnotherTab", "the other waits", 10_000);
+  }
+  await context.close();
+}
+results.handover = { afterClose, takeOvers };
+// Token fetches per token lifetime: 3 tabs, 10-minute tokens, one simulated hour on the
+// pages' fake clock; the peer: the same with each tab's provider on its own.
+async function fetchesPerLifetime(share) {
+  const context = await browser.newContext();
+  const sim = await Simulation.start(context, { signalling: true });
+  const index = nextEndpoint();
+  await sandbox("DELETE", "/__sandbox/requests");
+  const tabs = [];
+  for (let i = 0; i < 3; i++) {
+    const tab = await keptTab(sim.context, index, {}, { ttl: 600, share });
+    sim.tabs.push(tab.page);
+    tabs.push(tab);
+    await sim.run(2_000);
+  }
+  await sim.run(3_600_000);
+  const fetched = (await sandbox("GET", "/__sandbox/requests")).requests.filter((r) => r.path.endsWith("/JWT/Token/")).length;
+  const bindings = (await bindingsOf(tabs[0].username)).length;
+  await context.close();
+  await sandbox("POST", "/__sandbox/reset");
+  return { fetched, lifetimes: 6, bindings };
+}
+results.tokensPerLifetime = { shared: await fetchesPerLifetime(true), own: await fetchesPerLifetime(false) };
+
 results.chromium = browser.version();
 await browser.close();
 
@@ -219,6 +311,23 @@ const sdkTable = [
 ].join("\n");
 console.log(sdkTable);
 
+const ms = (xs) => `median ${median(xs).toFixed(0)} ms, worst ${Math.max(...xs).toFixed(0)} ms (${xs.length} runs)`;
+const { one, each } = results.tabs;
+const { shared, own } = results.tokensPerLifetime;
+const tabRows = [
+  ["bindings at the registrar, 1 / 3 / 10 tabs of one endpoint (`tabs: \"one\"`)", `${one[1]} / ${one[3]} / ${one[10]}`, `\`tabs: "each"\`: ${each[1]} / ${each[3]} / ${each[10]}`, ""],
+  ["handover after the holder's tab is closed: until the registrar has the new binding", ms(results.handover.afterClose), "the issue's bound: 3,000 ms", ""],
+  ["`takeOver()`: until it resolves (this tab registered)", ms(results.handover.takeOvers.resolved), "", ""],
+  ["`takeOver()`: until the old tab's binding is gone (make before break)", ms(results.handover.takeOvers.oldGone), "", ""],
+  ["token fetches per token lifetime, 3 tabs, 10-minute tokens, 1 h", `${(shared.fetched / shared.lifetimes).toFixed(2)} (${shared.fetched} fetches, ${shared.bindings} binding at the end)`, `each tab's provider on its own: ${(own.fetched / own.lifetimes).toFixed(2)} (${own.fetched} fetches)`, `${(shared.fetched / own.fetched).toFixed(2)}x`],
+];
+const tabTable = [
+  "| one registration per browser | figure | for comparison | ratio |",
+  "| --- | --- | --- | --- |",
+  ...tabRows.map((r) => `| ${r.join(" | ")} |`),
+].join("\n");
+console.log(tabTable);
+
 const cpu = cpus();
 const machine = `${cpu.length} cores (${cpu[0]?.model ?? "unknown CPU"}), Chromium ${results.chromium}, Node ${process.version}`;
 const date = new Date().toISOString().slice(0, 10);
@@ -244,6 +353,16 @@ point, then five tabs of one origin for an hour (\`tests/page/simulation.mjs\`; 
 tests in \`tests/page/sdk.test.mjs\` assert the same over more cases).
 
 ${sdkTable}
+
+## One registration per browser
+
+\`keepLoggedIn\` with the real SDK in several tabs of one Chromium context, against the same
+sandbox's registrar: the bindings it holds for an endpoint with \`tabs: "one"\` (the default)
+and \`tabs: "each"\`; how long a handover takes, in real time, after the holder's tab is
+closed and by \`takeOver()\`; and the token fetches of three tabs over a simulated hour
+(\`tests/page/tabs.test.mjs\` asserts the same over more cases).
+
+${tabTable}
 `,
 );
 
@@ -253,5 +372,5 @@ const end = "<!-- end of benchmarks -->";
 if (readme.includes(start) && readme.includes(end)) {
   const before = readme.slice(0, readme.indexOf(start) + start.length);
   const after = readme.slice(readme.indexOf(end));
-  await writeFile(new URL("README.md", ROOT), `${before}\n${table}\n\n(${date}, ${machine}; see BENCHMARKS.md)\n${after}`);
+  await writeFile(new URL("README.md", ROOT), `${before}\n${table}\n\n${tabTable}\n\n(${date}, ${machine}; see BENCHMARKS.md)\n${after}`);
 }

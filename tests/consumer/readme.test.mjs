@@ -114,7 +114,7 @@ test("the backend handler example serves tokens and endpoint reads for its signe
 
 /** Waits until `condition()` holds (checked every 20 ms), failing with `message` after 10 s. */
 async function until(condition, message) {
-  for (const start = Date.now(); !condition(); ) {
+  for (const start = Date.now(); !(await condition()); ) {
     if (Date.now() - start > 10_000) assert.fail(message());
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -205,6 +205,7 @@ test("the offline login example logs the real Plivo browser SDK in to the sandbo
     if (url.pathname === "/login.js") return new Response(example("logInToTheSandbox"), { headers: { "content-type": "text/javascript" } });
     if (url.pathname === "/stay.js") return new Response(example("keepLoggedIn(plivoClient, provider"), { headers: { "content-type": "text/javascript" } });
     if (url.pathname === "/call.js") return new Response(example("callAnotherTab"), { headers: { "content-type": "text/javascript" } });
+    if (url.pathname === "/take.js") return new Response(example("callFromThisTab"), { headers: { "content-type": "text/javascript" } });
     if (url.pathname.startsWith("/pkg/")) {
       const file = url.pathname.slice("/pkg/".length);
       return new Response(readFileSync(`${pkg}${file}`), { headers: { "content-type": file.endsWith(".wasm") ? "application/wasm" : "text/javascript" } });
@@ -274,7 +275,42 @@ test("the offline login example logs the real Plivo browser SDK in to the sandbo
   }, `${SANDBOX.replace(/^http/, "ws")}/signalling`);
   await until(() => said.some((l) => /^info: \[voice\] Logged in as \w+ \(attempt 1\)\.$/.test(l)), () => said.join("\n"));
   assert.deepEqual(await kept.evaluate(() => window.login.status()), { state: "loggedIn", attempts: 1, cause: null });
-  await kept.evaluate(() => window.login.dispose());
+
+  // A second tab of the same user waits; the calling-from-any-tab example moves the
+  // registration to it and calls the callee from there.
+  const callee2 = await context.newPage();
+  await callee2.goto(`${app.origin}/`);
+  const answered = [];
+  callee2.on("console", (m) => answered.push(m.text()));
+  t.after(() => callee2.close());
+  await callee2.evaluate(async () => {
+    const { default: init, TokenProvider } = await import("endpoint-login/tokens");
+    await init();
+    const { logInToTheSandbox } = await import("/login.js");
+    const { answerEveryCall } = await import("/call.js");
+    const client = logInToTheSandbox(window.Plivo, new TokenProvider({ tokenUrl: "/voice2/token" }));
+    answerEveryCall(client);
+    client.on("onIncomingCall", () => console.log("incoming"));
+    await new Promise((resolve) => client.on("onLogin", resolve));
+  });
+  const second = await context.newPage();
+  await second.goto(`${app.origin}/`);
+  await second.evaluate(async (socket) => {
+    const { stayLoggedIn } = await import("/stay.js");
+    window.client = new window.Plivo({ registrationDomainSocket: [socket] }).client;
+    window.login = stayLoggedIn(window.client);
+  }, `${SANDBOX.replace(/^http/, "ws")}/signalling`);
+  const state = (page) => page.evaluate(() => window.login.status().state);
+  await until(async () => (await state(second)) === "inAnotherTab", () => "the second tab waits");
+  const fromSecond = await second.evaluate(async (to) => {
+    const { callFromThisTab } = await import("/take.js");
+    return callFromThisTab(window.login, window.client, to);
+  }, `${callee}_${AUTH_ID}`);
+  assert.notEqual(fromSecond, false, "the SDK placed the call");
+  await until(() => answered.includes("incoming"), () => answered.join("\n"));
+  await until(async () => (await state(kept)) === "inAnotherTab", () => "the first tab waits now");
+  await second.evaluate(() => window.client.hangup());
+  for (const page of [second, kept]) await page.evaluate(() => window.login.dispose());
 });
 
 test("every example of the README ran above", () => {

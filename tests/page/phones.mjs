@@ -131,27 +131,28 @@ export { untilEvent };
 
 /**
  * A tab of `context` whose SDK `keepLoggedIn` (from endpoint-login/tokens) keeps logged in
- * as the `index`th seeded Plivo endpoint with one-hour tokens from the JWT API, shared by
- * the tabs of that endpoint (one fetch per token), and `options` (`tabs`,
- * `followVisibleTab`). Its call events are noted as `phonePage` notes them, its kept-login
- * events in `window.kept`: `{ page, username, address, status() }`.
+ * as the `index`th seeded Plivo endpoint with tokens of `ttl` seconds (default one hour)
+ * from the JWT API, shared by the tabs of that endpoint (one fetch per token) unless
+ * `share` is false, and `options` (`tabs`, `followVisibleTab`). Its call events are noted
+ * as `phonePage` notes them, its kept-login events in `window.kept`:
+ * `{ page, username, address, status() }`.
  */
-export async function keptTab(context, index, options = {}) {
+export async function keptTab(context, index, options = {}, { ttl = 3600, share = true } = {}) {
   const endpoint = (await plivoApi("GET", `Endpoint/?limit=${index + 1}`)).objects[index];
   const page = await phonePage(context);
   await page.evaluate(
-    async ({ sub, options }) => {
+    async ({ sub, options, ttl, share }) => {
       const lib = await import("/pkg/tokens/endpoint_login.js");
       await lib.default();
       const account = await (await fetch("/__sandbox/account")).json();
       const provider = new lib.TokenProvider({
-        shareAcrossTabs: `tokens of ${sub}`,
+        shareAcrossTabs: share ? `tokens of ${sub}` : false,
         fetchToken: async () => {
           const now = Math.floor(Date.now() / 1000);
           const response = await fetch(`/v1/Account/${account.authId}/JWT/Token/`, {
             method: "POST",
             headers: { authorization: `Basic ${btoa(`${account.authId}:${account.authToken}`)}`, "content-type": "application/json" },
-            body: JSON.stringify({ sub, nbf: now - 60, exp: now + 3600, per: { voice: { incoming_allow: true, outgoing_allow: true } } }),
+            body: JSON.stringify({ sub, nbf: now - 60, exp: now + ttl, per: { voice: { incoming_allow: true, outgoing_allow: true } } }),
           });
           return (await response.json()).token;
         },
@@ -162,7 +163,7 @@ export async function keptTab(context, index, options = {}) {
         onEvent: (e) => window.kept.push({ type: e.type, at: e.at, message: e.message }),
       });
     },
-    { sub: endpoint.username, options },
+    { sub: endpoint.username, options, ttl, share },
   );
   return {
     page,

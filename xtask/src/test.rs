@@ -164,11 +164,13 @@ fn no_any_in_types() -> Command {
 }
 
 fn stages(run: &mut Run) -> Result {
-    run.stage("tools: wasm target, wasm-bindgen CLI, npm tools, Chromium");
+    run.stage("tools: wasm target, wasm-bindgen CLI, npm tools, Chromium, Firefox ESR, WebKitGTK");
     tools::wasm_target()?;
     tools::wasm_bindgen_cli()?;
     tools::npm_tools()?;
     tools::chromium()?;
+    tools::firefox()?;
+    tools::webkit()?;
 
     run.stage("format: cargo fmt --check");
     run.check(cmd("cargo").args(["fmt", "--all", "--", "--check"]))?;
@@ -270,6 +272,32 @@ fn stages(run: &mut Run) -> Result {
                 .arg("app.test.mjs")
                 .env("SANDBOX_URL", &sandbox.url)
                 .env("CHROMIUM", CHROMIUM),
+        )?;
+    }
+
+    // The second and third engines, against a sandbox that serves the package as the
+    // consumer stage installed it from the tarball.
+    let package = root().join("tests/consumer/node_modules/endpoint-login");
+    let package = package.to_string_lossy();
+    run.stage(
+        "Firefox ESR over WebDriver BiDi: the packed package, the real SDK, a call, the demo",
+    );
+    {
+        let sandbox = Sandbox::start(&sandbox_bin, &["--pkg", &package])?;
+        run.tests(
+            node_tests()
+                .arg(root().join("tests/firefox/firefox.test.mjs"))
+                .env("SANDBOX_URL", &sandbox.url)
+                .env("FIREFOX", tools::FIREFOX),
+        )?;
+    }
+    run.stage("WebKitGTK over WebDriver, on Xvfb: the packed package and the real SDK's login");
+    {
+        let sandbox = Sandbox::start(&sandbox_bin, &["--pkg", &package])?;
+        run.tests(
+            node_tests()
+                .arg(root().join("tests/webkit/webkit.test.mjs"))
+                .env("SANDBOX_URL", &sandbox.url),
         )?;
     }
 

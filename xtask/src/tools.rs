@@ -11,6 +11,9 @@ pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Debian's Chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const FIREFOX: &str = "/usr/bin/firefox-esr";
+pub const WEBKIT_DRIVER: &str = "/usr/bin/WebKitWebDriver";
+pub const XVFB: &str = "/usr/bin/Xvfb";
 
 /// Adds the wasm target to the toolchain if it is missing.
 pub fn wasm_target() -> Result {
@@ -147,10 +150,29 @@ fn is_root() -> bool {
 
 /// Installs Debian's Chromium if it is missing.
 pub fn chromium() -> Result {
-    if Path::new(CHROMIUM).exists() {
+    debian_browser(CHROMIUM, &["chromium"])
+}
+
+/// Firefox ESR from Debian, the second engine of the test suite (driven over WebDriver
+/// BiDi by puppeteer-core).
+pub fn firefox() -> Result {
+    debian_browser(FIREFOX, &["firefox-esr"])
+}
+
+/// WebKitGTK's WebDriver (with its MiniBrowser) and a virtual display for it, from Debian:
+/// the WebKit login smoke test.
+pub fn webkit() -> Result {
+    debian_browser(WEBKIT_DRIVER, &["webkit2gtk-driver", "xvfb"])?;
+    debian_browser(XVFB, &["xvfb"])
+}
+
+/// Installs a browser from Debian's packages when its binary is missing.
+fn debian_browser(binary: &str, packages: &[&str]) -> Result {
+    if Path::new(binary).exists() {
         return Ok(());
     }
-    eprintln!("==> installing chromium from Debian (about a minute, once)");
+    let package = packages.join(" ");
+    eprintln!("==> installing {package} from Debian (about a minute, once)");
     let apt = |args: &[&str]| {
         let mut command = if is_root() {
             std::process::Command::new("apt-get")
@@ -163,9 +185,11 @@ pub fn chromium() -> Result {
         run(&mut command)
     };
     apt(&["update", "-q"])?;
-    apt(&["install", "-y", "-q", "chromium"])?;
-    if !Path::new(CHROMIUM).exists() {
-        return fail(format!("{CHROMIUM} is still missing after apt-get install"));
+    apt(&[&["install", "-y", "-q"], packages].concat())?;
+    if !Path::new(binary).exists() {
+        return fail(format!(
+            "{binary} is still missing after apt-get install {package}"
+        ));
     }
     Ok(())
 }
