@@ -233,31 +233,12 @@ impl Calls {
         self.history.truncate(HISTORY);
     }
 
-    /// The live calls a socket is a leg of.
-    fn on_socket(&self, connection: u64) -> usize {
+    /// The live calls with a leg `is` picks (one socket's, one endpoint's).
+    fn live_with(&self, is: impl Fn(&Leg) -> bool) -> usize {
         self.live
             .iter()
             .filter(|c| c.summary.state != CallState::Ended)
-            .filter(|c| {
-                c.caller.connection == connection
-                    || c.callee
-                        .as_ref()
-                        .is_some_and(|l| l.connection == connection)
-            })
-            .count()
-    }
-
-    /// The live calls an endpoint is a leg of.
-    fn of_endpoint(&self, endpoint_id: &str) -> usize {
-        self.live
-            .iter()
-            .filter(|c| c.summary.state != CallState::Ended)
-            .filter(|c| {
-                c.caller.endpoint_id == endpoint_id
-                    || c.callee
-                        .as_ref()
-                        .is_some_and(|l| l.endpoint_id == endpoint_id)
-            })
+            .filter(|c| is(&c.caller) || c.callee.as_ref().is_some_and(&is))
             .count()
     }
 
@@ -512,8 +493,11 @@ fn invite(
         }
     }
     let settings = data.registrar.settings.calls;
-    if data.calls.on_socket(own) >= settings.max_calls_per_socket
-        || data.calls.of_endpoint(&me.endpoint_id) >= settings.max_calls_per_endpoint
+    if data.calls.live_with(|leg| leg.connection == own) >= settings.max_calls_per_socket
+        || data
+            .calls
+            .live_with(|leg| leg.endpoint_id == me.endpoint_id)
+            >= settings.max_calls_per_endpoint
     {
         return answer(Response::to(
             request,
@@ -635,7 +619,11 @@ fn invite(
         data.calls.live.push(call);
         return outs;
     };
-    if data.calls.of_endpoint(&callee.endpoint_id) >= settings.max_calls_per_endpoint {
+    if data
+        .calls
+        .live_with(|leg| leg.endpoint_id == callee.endpoint_id)
+        >= settings.max_calls_per_endpoint
+    {
         outs.push(Out::Send(
             own,
             call.answer_caller(486, "Busy Here", &peer.tag).to_string(),
