@@ -155,7 +155,15 @@ export function kept(sdk: PlivoClientLike, provider: LoginProvider): KeptLogin[]
   const withPassword = keepLoggedIn(sdk, async () => ({ username: "alice_0001", password: "from-your-backend" }));
   // @ts-expect-error a source is a provider or a credentials callback
   keepLoggedIn(sdk, "alice");
-  const state: "loggingIn" | "loggedIn" | "waiting" | "stopped" | "disposed" = withPassword.status().state;
+  const state: "loggingIn" | "loggedIn" | "waiting" | "stopped" | "disposed" | "inAnotherTab" = withPassword.status().state;
   void state;
-  return [withTokens, withPassword];
+  // One registration per browser: the default; every tab on its own when asked; the
+  // registration moved to this tab before a call.
+  const everyTab = keepLoggedIn(sdk, provider, { tabs: "each", followVisibleTab: false });
+  const moved: Promise<void> = withTokens.takeOver();
+  void moved;
+  withTokens.addEventListener("inAnotherTab", (event) => console.info(event.message));
+  // @ts-expect-error tabs is "one" or "each"
+  keepLoggedIn(sdk, provider, { tabs: 2 });
+  return [withTokens, withPassword, everyTab];
 }
